@@ -1,0 +1,138 @@
+//! The HTTP face of smsgate: REST v1 (SPEC.md § HTTP API), its OpenAPI document, health
+//! endpoints and the dashboard, as one axum [`Router`].
+//!
+//! Handlers validate through `smsgate_core::intake` and answer 202 only after the store has
+//! committed; errors are JSON `{"error": {"code", "message"}}` with a 4xx/5xx status.
+//!
+//! # Layout
+//! - [`router`]: the routes, body limit and tracing layer.
+//! - `auth`: bearer API keys (hashed lookup, short cache).
+//! - `extract`: JSON/query extractors with JSON errors.
+//! - `dto`: request/response shapes (also the OpenAPI schemas).
+//! - `routes::messages`: send, batch, get, list, cancel, estimate.
+//! - `routes::other`: inbound, webhooks, connectors, stats, simulator, health.
+//! - `dashboard`: the single-page web dashboard at `/`.
+
+mod auth;
+mod dashboard;
+pub mod dto;
+pub mod error;
+mod extract;
+mod routes;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use smsgate_core::clock::Clock;
+use smsgate_core::dispatcher::Signals;
+use smsgate_core::intake::IntakeLimits;
+use smsgate_core::routing::Connectors;
+use smsgate_core::simnet::SimNetwork;
+use smsgate_core::store::Store;
+use utoipa::OpenApi;
+
+pub use auth::Caller;
+
+/// Everything handlers share.
+pub struct AppState {
+    /// The durable store.
+    pub store: Arc<dyn Store>,
+    /// Time.
+    pub clock: Clock,
+    /// Wake-ups for the dispatcher and webhook loops.
+    pub signals: Signals,
+    /// Configured connectors.
+    pub connectors: Connectors,
+    /// Intake limits.
+    pub limits: IntakeLimits,
+    /// The simulated network, when configured (enables `/v1/sim/inbound`).
+    pub sim: Option<Arc<SimNetwork>>,
+    /// Verified API keys.
+    key_cache: auth::KeyCache,
+}
+
+impl AppState {
+    /// Shared state for [`router`].
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Clock,
+        signals: Signals,
+        connectors: Connectors,
+        limits: IntakeLimits,
+        sim: Option<Arc<SimNetwork>>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            clock,
+            signals,
+            connectors,
+            limits,
+            sim,
+            key_cache: auth::KeyCache::default(),
+        })
+    }
+}
+
+/// The OpenAPI document of the REST API, generated from the handlers.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "smsgate", description = "Self-hosted SMS gateway for IoT and M2M."),
+    paths(
+        routes::messages::send, routes::messages::send_batch, routes::messages::get_one,
+        routes::messages::list, routes::messages::cancel, routes::messages::estimate,
+        routes::other::list_inbound, routes::other::create_webhook, routes::other::list_webhooks,
+        routes::other::delete_webhook, routes::other::list_connectors, routes::other::stats,
+        routes::other::sim_inbound, routes::other::healthz, routes::other::readyz,
+    ),
+    modifiers(&BearerAuth),
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+async fn openapi_json() -> axum::Json<utoipa::openapi::OpenApi> {
+    axum::Json(ApiDoc::openapi())
+}
+
+/// The whole HTTP API. `max_body_bytes` caps every request body (413 beyond).
+pub fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
+    use routes::{messages as m, other as o};
+    Router::new()
+        .route("/v1/messages", post(m::send).get(m::list))
+        .route("/v1/messages/batch", post(m::send_batch))
+        .route("/v1/messages/estimate", post(m::estimate))
+        .route("/v1/messages/{id}", get(m::get_one).delete(m::cancel))
+        .route("/v1/inbound", get(o::list_inbound))
+        .route(
+            "/v1/webhooks",
+            post(o::create_webhook).get(o::list_webhooks),
+        )
+        .route(
+            "/v1/webhooks/{id}",
+            axum::routing::delete(o::delete_webhook),
+        )
+        .route("/v1/connectors", get(o::list_connectors))
+        .route("/v1/stats", get(o::stats))
+        .route("/v1/sim/inbound", post(o::sim_inbound))
+        .route("/v1/openapi.json", get(openapi_json))
+        .route("/healthz", get(o::healthz))
+        .route("/readyz", get(o::readyz))
+        .route("/", get(dashboard::page))
+        .fallback(|| async { error::ApiError::not_found("route") })
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}

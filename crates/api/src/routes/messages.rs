@@ -1,0 +1,325 @@
+//! `/v1/messages`: send, batch, get, list, cancel, estimate.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::IntoResponse;
+use serde::Deserialize;
+use smsgate_core::clock::parse_rfc3339;
+use smsgate_core::intake::{self, SendRequest};
+use smsgate_core::message::{MessageId, Status};
+use smsgate_core::store::MessageQuery;
+use utoipa::IntoParams;
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::dto::{
+    Accepted, BatchAccepted, BatchEntry, EstimateRequest, EstimateView, MessageView, Page,
+    SendBatch, SendMessage,
+};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorDetail};
+use crate::extract::{JsonBody, QueryParams};
+
+/// Most messages in one batch request.
+pub const MAX_BATCH: usize = 1000;
+
+fn to_request(m: SendMessage, caller: &Caller) -> Result<SendRequest, ApiError> {
+    let send_at = match m.send_at.as_deref() {
+        Some(s) => Some(parse_rfc3339(s).map_err(|e| ApiError::bad_request("invalid_send_at", e))?),
+        None => None,
+    };
+    Ok(SendRequest {
+        to: m.to,
+        text: m.text,
+        from: m.from,
+        encoding: m.encoding,
+        callback_url: m.callback_url,
+        validity: m.validity,
+        send_at,
+        priority: m.priority.unwrap_or_default(),
+        idempotency_key: m.idempotency_key,
+        api_key_id: Some(caller.0.id.clone()),
+    })
+}
+
+/// Send one message.
+#[utoipa::path(post, path = "/v1/messages", tag = "messages", request_body = SendMessage,
+    responses(
+        (status = 202, description = "Durably queued (or the earlier message of the same idempotency key)", body = Accepted),
+        (status = 400, description = "Invalid request", body = ErrorBody),
+        (status = 401, description = "Missing or wrong API key", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn send(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    JsonBody(body): JsonBody<SendMessage>,
+) -> ApiResult<impl IntoResponse> {
+    let req = to_request(body, &caller)?;
+    let msg = intake::prepare(req, &state.limits, state.clock.now_ms())?;
+    let mut res = state.store.insert_messages(vec![msg]).await?;
+    state.signals.queued.notify_one();
+    state.signals.events.notify_one();
+    // The store answers one entry per message given.
+    let a = res.pop().expect("one result per message");
+    let mut headers = HeaderMap::new();
+    if a.duplicate {
+        headers.insert("Idempotent-Replayed", HeaderValue::from_static("true"));
+    }
+    let body = Accepted {
+        id: a.id.to_string(),
+        status: a.status.as_str().to_owned(),
+        segments: a.segments,
+        encoding: a.encoding,
+    };
+    Ok((StatusCode::ACCEPTED, headers, Json(body)))
+}
+
+/// Send up to 1,000 messages; each is accepted or rejected on its own.
+#[utoipa::path(post, path = "/v1/messages/batch", tag = "messages", request_body = SendBatch,
+    responses(
+        (status = 202, description = "Valid entries durably queued, invalid ones listed with reasons", body = BatchAccepted),
+        (status = 400, description = "Not a batch", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn send_batch(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    JsonBody(body): JsonBody<SendBatch>,
+) -> ApiResult<impl IntoResponse> {
+    if body.messages.is_empty() {
+        return Err(ApiError::bad_request("empty_batch", "messages is empty"));
+    }
+    if body.messages.len() > MAX_BATCH {
+        return Err(ApiError::bad_request(
+            "batch_too_large",
+            format!(
+                "{} messages in one batch; the limit is {MAX_BATCH}",
+                body.messages.len()
+            ),
+        ));
+    }
+    let now = state.clock.now_ms();
+    let mut entries: Vec<Option<BatchEntry>> = Vec::with_capacity(body.messages.len());
+    let mut valid = Vec::new();
+    let mut positions = Vec::new();
+    for (index, raw) in body.messages.into_iter().enumerate() {
+        let prepared = serde_json::from_value::<SendMessage>(raw)
+            .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))
+            .and_then(|m| to_request(m, &caller))
+            .and_then(|r| intake::prepare(r, &state.limits, now).map_err(ApiError::from));
+        match prepared {
+            Ok(m) => {
+                valid.push(m);
+                positions.push(index);
+                entries.push(None);
+            }
+            Err(e) => entries.push(Some(BatchEntry {
+                index,
+                id: None,
+                status: "rejected".into(),
+                segments: None,
+                encoding: None,
+                error: Some(ErrorDetail {
+                    code: e.code.into(),
+                    message: e.message,
+                }),
+            })),
+        }
+    }
+    let accepted = valid.len();
+    if !valid.is_empty() {
+        let res = state.store.insert_messages(valid).await?;
+        state.signals.queued.notify_one();
+        state.signals.events.notify_one();
+        for (pos, a) in positions.into_iter().zip(res) {
+            entries[pos] = Some(BatchEntry {
+                index: pos,
+                id: Some(a.id.to_string()),
+                status: a.status.as_str().to_owned(),
+                segments: Some(a.segments),
+                encoding: Some(a.encoding),
+                error: None,
+            });
+        }
+    }
+    let messages: Vec<BatchEntry> = entries.into_iter().flatten().collect();
+    let rejected = messages.len() - accepted;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(BatchAccepted {
+            accepted,
+            rejected,
+            messages,
+        }),
+    ))
+}
+
+fn parse_id(id: &str) -> Result<MessageId, ApiError> {
+    id.parse().map_err(|_| ApiError::not_found("message"))
+}
+
+/// A message with its timeline.
+#[utoipa::path(get, path = "/v1/messages/{id}", tag = "messages",
+    params(("id" = String, Path, description = "Message id")),
+    responses((status = 200, body = MessageView), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn get_one(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<MessageView>> {
+    let id = parse_id(&id)?;
+    match state.store.message(id).await? {
+        Some((m, events)) if caller.may_see(m.api_key_id.as_deref()) => {
+            Ok(Json(MessageView::new(&m, Some(&events))))
+        }
+        _ => Err(ApiError::not_found("message")),
+    }
+}
+
+/// Filters of `GET /v1/messages`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// Only this status.
+    pub status: Option<String>,
+    /// Only this destination (E.164).
+    pub to: Option<String>,
+    /// Only messages created at or after this time (RFC 3339).
+    pub since: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1–500 (default 50).
+    pub limit: Option<u32>,
+}
+
+fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
+    match limit.unwrap_or(50) {
+        l @ 1..=500 => Ok(l),
+        l => Err(ApiError::bad_request(
+            "invalid_limit",
+            format!("limit {l}: use 1 to 500"),
+        )),
+    }
+}
+
+fn parse_cursor(c: Option<&str>) -> Result<Option<MessageId>, ApiError> {
+    c.map(|c| {
+        c.parse().map_err(|_| {
+            ApiError::bad_request("invalid_cursor", "cursor is not one this API gave out")
+        })
+    })
+    .transpose()
+}
+
+fn parse_since(s: Option<&str>) -> Result<Option<i64>, ApiError> {
+    s.map(|s| parse_rfc3339(s).map_err(|e| ApiError::bad_request("invalid_since", e)))
+        .transpose()
+}
+
+/// Messages, newest first, with cursor pagination.
+#[utoipa::path(get, path = "/v1/messages", tag = "messages", params(ListParams),
+    responses((status = 200, body = Page<MessageView>), (status = 400, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    QueryParams(p): QueryParams<ListParams>,
+) -> ApiResult<Json<Page<MessageView>>> {
+    let status = p
+        .status
+        .as_deref()
+        .map(|s| {
+            s.parse::<Status>()
+                .map_err(|e| ApiError::bad_request("invalid_status", e.to_string()))
+        })
+        .transpose()?;
+    let to =
+        p.to.as_deref()
+            .map(|t| {
+                smsgate_core::number::Msisdn::parse(t)
+                    .map(|m| m.as_str().to_owned())
+                    .map_err(|e| ApiError::bad_request("invalid_number", e.to_string()))
+            })
+            .transpose()?;
+    let limit = page_limit(p.limit)?;
+    let q = MessageQuery {
+        api_key_id: caller.scope(),
+        status,
+        to,
+        since: parse_since(p.since.as_deref())?,
+        before: parse_cursor(p.cursor.as_deref())?,
+        limit,
+    };
+    let rows = state.store.list_messages(&q).await?;
+    let next_cursor = (rows.len() as u32 == limit)
+        .then(|| rows.last().map(|m| m.id.to_string()))
+        .flatten();
+    let data = rows.iter().map(|m| MessageView::new(m, None)).collect();
+    Ok(Json(Page { data, next_cursor }))
+}
+
+/// Cancel a message that is still queued.
+#[utoipa::path(delete, path = "/v1/messages/{id}", tag = "messages",
+    params(("id" = String, Path, description = "Message id")),
+    responses(
+        (status = 200, description = "Canceled", body = MessageView),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "No longer queued", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn cancel(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<MessageView>> {
+    let id = parse_id(&id)?;
+    match state.store.message(id).await? {
+        Some((m, _)) if caller.may_see(m.api_key_id.as_deref()) => {}
+        _ => return Err(ApiError::not_found("message")),
+    }
+    let m = state
+        .store
+        .cancel(id, state.clock.now_ms())
+        .await?
+        .ok_or_else(|| ApiError::not_found("message"))?;
+    state.signals.events.notify_one();
+    if m.status != Status::Canceled {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not_cancelable",
+            format!(
+                "the message is already {}; only queued messages can be canceled",
+                m.status
+            ),
+        ));
+    }
+    Ok(Json(MessageView::new(&m, None)))
+}
+
+/// How a text would be sent: encoding, parts, room left in the last part.
+#[utoipa::path(post, path = "/v1/messages/estimate", tag = "messages", request_body = EstimateRequest,
+    responses((status = 200, body = EstimateView), (status = 400, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn estimate(
+    _caller: Caller,
+    JsonBody(body): JsonBody<EstimateRequest>,
+) -> ApiResult<Json<EstimateView>> {
+    let forced = match body.encoding.as_deref() {
+        None | Some("auto") => None,
+        Some(e) => Some(e.parse::<smsgate_core::sms::Encoding>().map_err(|_| {
+            ApiError::bad_request(
+                "invalid_encoding",
+                format!("unknown encoding '{e}': use gsm7 or ucs2"),
+            )
+        })?),
+    };
+    let est = smsgate_core::sms::estimate(&body.text, forced)
+        .map_err(|e| ApiError::bad_request("unencodable_text", e.to_string()))?;
+    Ok(Json(EstimateView {
+        encoding: est.encoding.as_str().to_owned(),
+        segments: est.segments,
+        characters: est.characters,
+        remaining_in_last_segment: est.remaining_in_last_segment,
+    }))
+}

@@ -1,0 +1,4 @@
+//! Route handlers, grouped by resource.
+
+pub mod messages;
+pub mod other;

@@ -1,0 +1,273 @@
+//! The one door into the queue: every northbound channel (REST, SMPP server, email, MQTT, the
+//! IoT engine) turns its request into a [`SendRequest`] and gets a validated [`NewMessage`] or a
+//! [`Rejection`] with a stable code.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::message::{MessageId, NewMessage, Priority};
+use crate::number::{Msisdn, SenderId};
+
+/// Limits applied at intake (`[limits]` in the config file).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IntakeLimits {
+    /// Most SMS parts one message may take. Default 10 (1,530 GSM characters).
+    pub max_segments: u32,
+    /// Longest `validity`. Default `"7d"`.
+    #[serde(with = "humantime_serde")]
+    pub max_validity: Duration,
+    /// Validity of a message that names none, like an SMSC's default validity period: it stops
+    /// retries and receipt waits from going on forever. Default `"48h"`.
+    #[serde(with = "humantime_serde")]
+    pub default_validity: Duration,
+    /// Furthest `send_at` in the future. Default `"30d"`.
+    #[serde(with = "humantime_serde")]
+    pub max_schedule: Duration,
+}
+
+impl Default for IntakeLimits {
+    fn default() -> Self {
+        Self {
+            max_segments: 10,
+            max_validity: Duration::from_secs(7 * 24 * 3600),
+            default_validity: Duration::from_secs(48 * 3600),
+            max_schedule: Duration::from_secs(30 * 24 * 3600),
+        }
+    }
+}
+
+/// A send request as any channel hands it over, still unvalidated.
+#[derive(Clone, Debug, Default)]
+pub struct SendRequest {
+    /// Destination as written.
+    pub to: String,
+    /// Text.
+    pub text: String,
+    /// Sender as written.
+    pub from: Option<String>,
+    /// Force an encoding (`gsm7`, `ucs2`).
+    pub encoding: Option<String>,
+    /// Per-message webhook URL.
+    pub callback_url: Option<String>,
+    /// Validity as written (`"1h"`).
+    pub validity: Option<String>,
+    /// Earliest send time, Unix ms.
+    pub send_at: Option<i64>,
+    /// Urgency.
+    pub priority: Priority,
+    /// Idempotency key.
+    pub idempotency_key: Option<String>,
+    /// The submitting API key.
+    pub api_key_id: Option<String>,
+}
+
+/// Why a request was refused; `code` is what API clients match on.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Rejection {
+    /// Stable machine-readable code (`invalid_number`, `text_too_long`, …).
+    pub code: &'static str,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+impl Rejection {
+    fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Validates and prices a request: numbers to E.164, text encoded and counted, times checked.
+pub fn prepare(req: SendRequest, limits: &IntakeLimits, now: i64) -> Result<NewMessage, Rejection> {
+    let to = Msisdn::parse(&req.to).map_err(|e| Rejection::new("invalid_number", e.to_string()))?;
+    let from = match req.from.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(f) => {
+            Some(SenderId::parse(f).map_err(|e| Rejection::new("invalid_sender", e.to_string()))?)
+        }
+    };
+    if req.text.is_empty() {
+        return Err(Rejection::new(
+            "empty_text",
+            "text is empty: an SMS needs at least one character",
+        ));
+    }
+    let forced = match req.encoding.as_deref() {
+        None | Some("") | Some("auto") => None,
+        Some(e) => Some(e.parse::<smsgate_sms::Encoding>().map_err(|_| {
+            Rejection::new(
+                "invalid_encoding",
+                format!("unknown encoding '{e}': use gsm7 or ucs2"),
+            )
+        })?),
+    };
+    let est = smsgate_sms::estimate(&req.text, forced)
+        .map_err(|e| Rejection::new("unencodable_text", e.to_string()))?;
+    if est.segments as u32 > limits.max_segments {
+        return Err(Rejection::new(
+            "text_too_long",
+            format!(
+                "the text needs {} SMS parts in {}; the limit is {} parts (limits.max_segments)",
+                est.segments,
+                est.encoding.as_str(),
+                limits.max_segments
+            ),
+        ));
+    }
+    if let Some(url) = &req.callback_url {
+        check_url(url).map_err(|m| Rejection::new("invalid_callback_url", m))?;
+    }
+    let send_at = match req.send_at {
+        Some(t) if t > now + limits.max_schedule.as_millis() as i64 => {
+            return Err(Rejection::new(
+                "invalid_send_at",
+                format!(
+                    "send_at is more than {} ahead",
+                    humantime::format_duration(limits.max_schedule)
+                ),
+            ));
+        }
+        Some(t) => t.max(now),
+        None => now,
+    };
+    let expires_at = match req.validity.as_deref() {
+        None | Some("") => Some(send_at + limits.default_validity.as_millis() as i64),
+        Some(v) => {
+            let d = humantime::parse_duration(v).map_err(|e| {
+                Rejection::new(
+                    "invalid_validity",
+                    format!("validity '{v}': {e}; write e.g. \"1h\" or \"30m\""),
+                )
+            })?;
+            if d.is_zero() || d > limits.max_validity {
+                return Err(Rejection::new(
+                    "invalid_validity",
+                    format!(
+                        "validity must be between 1s and {}",
+                        humantime::format_duration(limits.max_validity)
+                    ),
+                ));
+            }
+            Some(send_at + d.as_millis() as i64)
+        }
+    };
+    if let Some(k) = &req.idempotency_key
+        && (k.is_empty() || k.len() > 255)
+    {
+        return Err(Rejection::new(
+            "invalid_idempotency_key",
+            "idempotency_key must be 1 to 255 characters",
+        ));
+    }
+    Ok(NewMessage {
+        id: MessageId::new(),
+        api_key_id: req.api_key_id,
+        to,
+        from,
+        text: req.text,
+        encoding: est.encoding.as_str().to_owned(),
+        segments: est.segments as u32,
+        priority: req.priority,
+        callback_url: req.callback_url,
+        idempotency_key: req.idempotency_key,
+        created_at: now,
+        send_at,
+        expires_at,
+    })
+}
+
+/// A webhook target must be an absolute http(s) URL.
+pub fn check_url(url: &str) -> Result<(), String> {
+    match reqwest::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
+        Ok(_) => Err(format!("'{url}' must be an http:// or https:// URL")),
+        Err(e) => Err(format!("'{url}' is not a URL: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(to: &str, text: &str) -> SendRequest {
+        SendRequest {
+            to: to.into(),
+            text: text.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_valid_request_becomes_a_priced_queued_message() {
+        let m = prepare(
+            req("+49 151 12345678", "Hello"),
+            &IntakeLimits::default(),
+            1000,
+        )
+        .unwrap();
+        assert_eq!(m.to.as_str(), "+4915112345678");
+        assert_eq!((m.encoding.as_str(), m.segments), ("gsm7", 1));
+        assert_eq!(
+            (m.send_at, m.expires_at),
+            (1000, Some(1000 + 48 * 3_600_000))
+        );
+        let u = prepare(
+            req("+4915112345678", "Grüße 🚀"),
+            &IntakeLimits::default(),
+            0,
+        )
+        .unwrap();
+        assert_eq!(u.encoding, "ucs2");
+    }
+
+    #[test]
+    fn bad_requests_are_refused_with_stable_codes() {
+        let l = IntakeLimits::default();
+        let code = |r: SendRequest| prepare(r, &l, 0).unwrap_err().code;
+        assert_eq!(code(req("12345", "x")), "invalid_number");
+        assert_eq!(code(req("+4915112345678", "")), "empty_text");
+        assert_eq!(
+            code(req("+4915112345678", &"a".repeat(153 * 10 + 1))),
+            "text_too_long"
+        );
+        let mut r = req("+4915112345678", "x");
+        r.validity = Some("soon".into());
+        assert_eq!(code(r), "invalid_validity");
+        let mut r = req("+4915112345678", "x");
+        r.callback_url = Some("ftp://x".into());
+        assert_eq!(code(r), "invalid_callback_url");
+        let mut r = req("+4915112345678", "x");
+        r.from = Some("Way Too Long Sender".into());
+        assert_eq!(code(r), "invalid_sender");
+        let mut r = req("+4915112345678", "€");
+        r.encoding = Some("latin9".into());
+        assert_eq!(code(r), "invalid_encoding");
+    }
+
+    #[test]
+    fn the_segment_limit_is_named_in_the_error() {
+        let l = IntakeLimits {
+            max_segments: 2,
+            ..Default::default()
+        };
+        let e = prepare(req("+4915112345678", &"a".repeat(400)), &l, 0).unwrap_err();
+        assert!(
+            e.message.contains("3 SMS parts") && e.message.contains("limit is 2"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn validity_counts_from_the_scheduled_time() {
+        let mut r = req("+4915112345678", "x");
+        r.validity = Some("1h".into());
+        r.send_at = Some(10_000);
+        let m = prepare(r, &IntakeLimits::default(), 0).unwrap();
+        assert_eq!(m.expires_at, Some(10_000 + 3_600_000));
+    }
+}

@@ -1,0 +1,35 @@
+//! The middle of smsgate: domain types, the [`store::Store`] and [`connector::Connector`]
+//! traits every backend and network link implements, and the loops that move messages between
+//! them (dispatcher, event ingest, webhooks), plus the built-in simulated network.
+//!
+//! This crate knows no protocol and no HTTP framework: SMPP, modems and the REST API plug in
+//! from their own crates through the two traits.
+//!
+//! # Layout
+//! - [`number`]: `Msisdn` (E.164) and `SenderId`, parsed at the edge.
+//! - [`message`]: ids, statuses and their one-way lifecycle, events.
+//! - [`connector`]: the southbound trait, submit outcomes, receipts and inbound events.
+//! - [`store`]: the durable-state trait and its record types.
+//! - [`dispatcher`]: claim → route → submit → record, with retries and expiry.
+//! - [`routing`]: prefix routes with failover order.
+//! - [`intake`]: validation and pricing of send requests, shared by every channel.
+//! - [`ingest`]: connector events into the store, acknowledged after commit.
+//! - [`webhook`]: outbox fan-out, signed deliveries with retries.
+//! - [`simnet`]: the simulated network connector.
+//! - [`keys`], [`clock`], [`backoff`]: API keys, injectable time, retry schedules.
+
+pub mod backoff;
+pub mod clock;
+pub mod connector;
+pub mod dispatcher;
+pub mod ingest;
+pub mod intake;
+pub mod keys;
+pub mod message;
+pub mod number;
+pub mod routing;
+pub mod simnet;
+pub mod store;
+pub mod webhook;
+
+pub use smsgate_sms as sms;

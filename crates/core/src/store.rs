@@ -1,0 +1,327 @@
+//! The durable state behind the gateway, as one trait with a SQLite and a PostgreSQL backend.
+//!
+//! Every method that changes state returns only after the change is committed, so a caller may
+//! acknowledge upstream (HTTP 202, SMPP `submit_sm_resp`, `deliver_sm_resp`) right after it
+//! returns. Backends batch concurrent calls into one transaction (group commit).
+//!
+//! The `events` table is both a message's timeline and the outbox that webhooks fan out from.
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use crate::connector::{InboundSms, Receipt};
+use crate::message::{InboundMessage, Message, MessageEvent, MessageId, NewMessage, Status};
+
+/// A store failure; surfaced as HTTP 503 with `store_unavailable`, logged at error.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database refused or failed the operation (I/O error, constraint, corrupt file).
+    #[error("database error: {0}")]
+    Database(String),
+    /// The store's writer has stopped (shutdown in progress).
+    #[error("the store is shutting down")]
+    Closed,
+    /// A migration could not be applied; the message names the version.
+    #[error("migration failed: {0}")]
+    Migration(String),
+}
+
+/// Result alias for store operations.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// What the store answers for each message handed to [`Store::insert_messages`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Accepted {
+    /// The id (the existing one when an idempotency key matched).
+    pub id: MessageId,
+    /// Status now (the existing message's status on an idempotent repeat).
+    pub status: Status,
+    /// Parts.
+    pub segments: u32,
+    /// Encoding.
+    pub encoding: String,
+    /// True when an earlier message with the same idempotency key was returned instead.
+    pub duplicate: bool,
+}
+
+/// Filters for listing messages, newest first.
+#[derive(Clone, Debug, Default)]
+pub struct MessageQuery {
+    /// Only this key's messages; `None` for an admin key.
+    pub api_key_id: Option<String>,
+    /// Only messages in this status.
+    pub status: Option<Status>,
+    /// Only messages to this number.
+    pub to: Option<String>,
+    /// Only messages created at or after this Unix ms.
+    pub since: Option<i64>,
+    /// Only messages older than this id (the previous page's last id).
+    pub before: Option<MessageId>,
+    /// Page size.
+    pub limit: u32,
+}
+
+/// Filters for listing inbound messages, newest first.
+#[derive(Clone, Debug, Default)]
+pub struct InboundQuery {
+    /// Only messages received at or after this Unix ms.
+    pub since: Option<i64>,
+    /// Only messages older than this id.
+    pub before: Option<MessageId>,
+    /// Only messages from this number.
+    pub from: Option<String>,
+    /// Page size.
+    pub limit: u32,
+}
+
+/// The result of one submit attempt, as the dispatcher records it.
+#[derive(Clone, Debug)]
+pub enum Attempt {
+    /// Every part accepted by the network.
+    Sent {
+        /// The message.
+        id: MessageId,
+        /// The connector that took it.
+        connector: String,
+        /// One network id per part.
+        remote_ids: Vec<String>,
+    },
+    /// Try again at `retry_at`; the message stays `sending` and the timeline says why.
+    Retry {
+        /// The message.
+        id: MessageId,
+        /// The connector that refused it, if one was tried.
+        connector: Option<String>,
+        /// Unix ms of the next attempt.
+        retry_at: i64,
+        /// Timeline kind: `retry`, `throttled` or `ambiguous`.
+        kind: &'static str,
+        /// Error code.
+        code: String,
+        /// Error text.
+        message: String,
+    },
+    /// Give up: the message becomes `failed` (or `expired` with code `expired`).
+    Failed {
+        /// The message.
+        id: MessageId,
+        /// The connector that refused it, if one was tried.
+        connector: Option<String>,
+        /// Final status: `Failed` or `Expired`.
+        status: Status,
+        /// Error code.
+        code: String,
+        /// Error text.
+        message: String,
+    },
+}
+
+/// An API key as stored (the secret itself is never stored, only its SHA-256).
+#[derive(Clone, Debug, Serialize)]
+pub struct ApiKey {
+    /// Stable id (`key_` + random), shown in listings and used to revoke.
+    pub id: String,
+    /// What the key is for.
+    pub name: String,
+    /// The first characters of the secret, so people can tell keys apart.
+    pub prefix: String,
+    /// Admin keys see every message and manage keys and webhooks of all.
+    pub admin: bool,
+    /// Unix ms.
+    pub created_at: i64,
+    /// Unix ms, when revoked.
+    pub revoked_at: Option<i64>,
+    /// SHA-256 hex of the secret. Also the signing secret of this key's per-message
+    /// `callback_url` webhooks: the key holder can compute it, nobody else can.
+    #[serde(skip)]
+    pub secret_hash: String,
+}
+
+/// A webhook subscription.
+#[derive(Clone, Debug, Serialize)]
+pub struct Webhook {
+    /// `wh_` + random.
+    pub id: String,
+    /// The key that owns it; events of other keys' messages are not sent to it.
+    pub api_key_id: Option<String>,
+    /// Where to POST.
+    pub url: String,
+    /// Event names or patterns (`message.status`, `alert.*`, `*`).
+    pub events: Vec<String>,
+    /// HMAC secret for `Smsgate-Signature`.
+    #[serde(skip)]
+    pub secret: String,
+    /// Unix ms.
+    pub created_at: i64,
+}
+
+/// One outbox row: an event that webhooks may want.
+#[derive(Clone, Debug)]
+pub struct OutboxEvent {
+    /// Position in the outbox (monotonic).
+    pub seq: i64,
+    /// Webhook event name (`message.status`, `message.inbound`, `alert.raised`, …).
+    pub event: String,
+    /// Unix ms.
+    pub at: i64,
+    /// For `message.status`: the status this event moved to, and the message as it is now.
+    pub message: Option<(Status, Option<String>, Message)>,
+    /// For every other event: the JSON `data` stored with it.
+    pub data: Option<serde_json::Value>,
+}
+
+/// A webhook POST to make (or retry).
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    /// `whd_` + id.
+    pub id: String,
+    /// The subscription, or `None` for a per-message callback URL.
+    pub webhook_id: Option<String>,
+    /// Target.
+    pub url: String,
+    /// Signing secret.
+    pub secret: String,
+    /// The exact JSON body.
+    pub body: String,
+    /// Attempts so far.
+    pub attempts: u32,
+    /// Unix ms when first queued (retries stop after the retry horizon).
+    pub created_at: i64,
+}
+
+/// What became of one webhook POST.
+#[derive(Clone, Debug)]
+pub enum DeliveryResult {
+    /// The endpoint answered 2xx.
+    Done {
+        /// The delivery.
+        id: String,
+    },
+    /// Try again at `retry_at`.
+    Retry {
+        /// The delivery.
+        id: String,
+        /// Unix ms.
+        retry_at: i64,
+        /// Status code or transport error.
+        error: String,
+    },
+    /// Retry horizon passed; kept for inspection.
+    GaveUp {
+        /// The delivery.
+        id: String,
+        /// The last error.
+        error: String,
+    },
+}
+
+/// Counts of messages by status and of the work waiting, for `/readyz`, metrics and the
+/// dashboard.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct QueueStats {
+    /// Messages per status name.
+    pub by_status: Vec<(String, u64)>,
+    /// Messages waiting to be sent (queued or sending, not in flight).
+    pub waiting: u64,
+    /// Webhook deliveries waiting.
+    pub webhooks_pending: u64,
+    /// Inbound messages stored.
+    pub inbound: u64,
+}
+
+/// The durable state of the gateway.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Stores new messages as `queued` with a `queued` event, in one commit. A message whose
+    /// `(api_key_id, idempotency_key)` exists already returns the existing one, `duplicate`.
+    async fn insert_messages(&self, msgs: Vec<NewMessage>) -> StoreResult<Vec<Accepted>>;
+
+    /// One message with its timeline, oldest event first.
+    async fn message(&self, id: MessageId) -> StoreResult<Option<(Message, Vec<MessageEvent>)>>;
+
+    /// A page of messages, newest first.
+    async fn list_messages(&self, q: &MessageQuery) -> StoreResult<Vec<Message>>;
+
+    /// Cancels a queued message; returns the message after the attempt (unchanged, with its
+    /// status, when it was no longer queued) or `None` when unknown.
+    async fn cancel(&self, id: MessageId, now: i64) -> StoreResult<Option<Message>>;
+
+    /// Claims up to `limit` messages that are due (queued or awaiting retry, `next_attempt_at <=
+    /// now`, not in flight), highest priority first, marks them `sending` and in flight.
+    async fn claim_due(&self, now: i64, limit: u32) -> StoreResult<Vec<Message>>;
+
+    /// Unix ms of the earliest message that will become due, so the dispatcher can sleep.
+    async fn next_due_at(&self) -> StoreResult<Option<i64>>;
+
+    /// Records submit attempts and clears their in-flight mark, in one commit. Receipts that
+    /// arrived before the submit was recorded are applied now.
+    async fn record_attempts(&self, attempts: Vec<Attempt>, now: i64) -> StoreResult<()>;
+
+    /// Applies delivery reports to message parts and message statuses. Receipts for ids not
+    /// yet known are kept and applied when the submit is recorded. Returns how many matched.
+    async fn apply_receipts(&self, receipts: Vec<Receipt>, now: i64) -> StoreResult<u64>;
+
+    /// Expires queued or retrying messages whose validity passed, and `sent` ones whose
+    /// validity passed long ago (`sent_grace_ms`) with no final receipt. Returns the count.
+    async fn expire_due(&self, now: i64, sent_grace_ms: i64) -> StoreResult<u64>;
+
+    /// After a crash: messages still marked in flight were maybe submitted. They become due
+    /// again now (`retry = true`, an `ambiguous` event each) or `failed` with code `ambiguous`.
+    async fn recover_in_flight(&self, now: i64, retry: bool) -> StoreResult<u64>;
+
+    /// Stores inbound SMS with a `message.inbound` outbox event each.
+    async fn insert_inbound(&self, msgs: Vec<InboundSms>, now: i64) -> StoreResult<Vec<MessageId>>;
+
+    /// A page of inbound messages, newest first.
+    async fn list_inbound(&self, q: &InboundQuery) -> StoreResult<Vec<InboundMessage>>;
+
+    /// Stores a new API key (with the SHA-256 hex of its secret in `secret_hash`).
+    async fn create_api_key(&self, key: ApiKey) -> StoreResult<()>;
+
+    /// The unrevoked key with this secret hash.
+    async fn api_key_by_hash(&self, secret_hash: &str) -> StoreResult<Option<ApiKey>>;
+
+    /// All keys, revoked ones included.
+    async fn list_api_keys(&self) -> StoreResult<Vec<ApiKey>>;
+
+    /// Revokes a key by id or prefix; `false` when none matched.
+    async fn revoke_api_key(&self, id: &str, now: i64) -> StoreResult<bool>;
+
+    /// Creates a webhook subscription.
+    async fn create_webhook(&self, hook: Webhook) -> StoreResult<()>;
+
+    /// Subscriptions of a key, or all for `None`.
+    async fn list_webhooks(&self, api_key_id: Option<&str>) -> StoreResult<Vec<Webhook>>;
+
+    /// Deletes a subscription (scoped to a key unless `None`); `false` when none matched.
+    async fn delete_webhook(&self, id: &str, api_key_id: Option<&str>) -> StoreResult<bool>;
+
+    /// Appends an event that is not about a message status (alerts, commands, telemetry).
+    async fn append_event(&self, event: &str, data: serde_json::Value, now: i64)
+    -> StoreResult<()>;
+
+    /// Outbox events after the fan-out cursor, oldest first.
+    async fn outbox_after_cursor(&self, limit: u32) -> StoreResult<Vec<OutboxEvent>>;
+
+    /// Queues webhook deliveries and moves the fan-out cursor to `cursor`, in one commit.
+    async fn enqueue_deliveries(
+        &self,
+        deliveries: Vec<Delivery>,
+        cursor: i64,
+        now: i64,
+    ) -> StoreResult<()>;
+
+    /// Claims due webhook deliveries for `lease_ms` (so a crash retries them, once).
+    async fn claim_deliveries(
+        &self,
+        now: i64,
+        limit: u32,
+        lease_ms: i64,
+    ) -> StoreResult<Vec<Delivery>>;
+
+    /// Records webhook POST results.
+    async fn finish_deliveries(&self, results: Vec<DeliveryResult>, now: i64) -> StoreResult<()>;
+
+    /// Counts for readiness, metrics and the dashboard.
+    async fn stats(&self) -> StoreResult<QueueStats>;
+}

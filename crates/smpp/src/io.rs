@@ -1,0 +1,111 @@
+//! The thin tokio layer shared by the drivers: owns the transport halves and the timer, feeds
+//! the [`Session`] core and writes what it produces (STYLE §1: one task per connection that
+//! `select!`s over socket, timer and commands).
+
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::time::Sleep;
+use tracing::trace;
+
+use crate::session::Session;
+
+/// How long a closing session may spend flushing its last PDUs (e.g. `unbind_resp`).
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
+const READ_CHUNK: usize = 16 * 1024;
+
+/// The current time in the form the session core takes (virtual under `tokio::time::pause`).
+pub(crate) fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+pub(crate) struct Conn<T> {
+    pub session: Session,
+    reader: ReadHalf<T>,
+    writer: WriteHalf<T>,
+    rbuf: BytesMut,
+    wbuf: BytesMut,
+    sleep: Pin<Box<Sleep>>,
+}
+
+impl<T: AsyncRead + AsyncWrite> Conn<T> {
+    pub fn new(io: T, session: Session) -> Self {
+        let (reader, writer) = tokio::io::split(io);
+        Self {
+            session,
+            reader,
+            writer,
+            rbuf: BytesMut::with_capacity(READ_CHUNK),
+            wbuf: BytesMut::new(),
+            sleep: Box::pin(tokio::time::sleep(Duration::from_secs(3600))),
+        }
+    }
+
+    /// Moves the session's pending output into the write buffer.
+    pub fn pump(&mut self) {
+        if let Some(bytes) = self.session.poll_transmit() {
+            self.wbuf.extend_from_slice(&bytes);
+        }
+    }
+
+    /// Waits for the next thing to happen. Socket reads, writes and timers are handled here;
+    /// a command (or `None` once every sender is gone) is returned to the driver.
+    pub async fn next<C>(&mut self, commands: &mut UnboundedReceiver<C>) -> Option<Option<C>> {
+        let deadline = self.session.poll_timeout();
+        if let Some(deadline) = deadline {
+            let deadline = tokio::time::Instant::from_std(deadline);
+            if self.sleep.deadline() != deadline {
+                self.sleep.as_mut().reset(deadline);
+            }
+        }
+        let writing = !self.wbuf.is_empty();
+        if self.rbuf.capacity() - self.rbuf.len() < 1024 {
+            self.rbuf.reserve(READ_CHUNK);
+        }
+        tokio::select! {
+            biased;
+            written = self.writer.write_buf(&mut self.wbuf), if writing => {
+                match written {
+                    Ok(0) => self.session.handle_transport_closed("write returned 0"),
+                    Ok(n) => trace!(n, "wrote"),
+                    Err(e) => self.session.handle_transport_closed(&e.to_string()),
+                }
+                None
+            }
+            read = self.reader.read_buf(&mut self.rbuf) => {
+                match read {
+                    Ok(0) => self.session.handle_transport_closed("peer closed the connection"),
+                    Ok(_) => {
+                        trace!(bytes = ?&self.rbuf[..], "read");
+                        self.session.handle_bytes(now(), &self.rbuf);
+                        self.rbuf.clear();
+                    }
+                    Err(e) => self.session.handle_transport_closed(&e.to_string()),
+                }
+                None
+            }
+            command = commands.recv() => Some(command),
+            () = &mut self.sleep, if deadline.is_some() => {
+                self.session.handle_timeout(now());
+                None
+            }
+        }
+    }
+
+    /// Flushes what is left (bounded by a timeout) and shuts the write side down.
+    pub async fn finish(&mut self) {
+        self.pump();
+        let flush = async {
+            while !self.wbuf.is_empty() {
+                if self.writer.write_buf(&mut self.wbuf).await.unwrap_or(0) == 0 {
+                    break;
+                }
+            }
+            let _ = self.writer.shutdown().await;
+        };
+        let _ = tokio::time::timeout(FLUSH_TIMEOUT, flush).await;
+    }
+}

@@ -1,0 +1,323 @@
+//! The simulator's in-memory [`Handler`]: credentials, fault injection, receipts, MO messages.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusmpp::pdus::{DeliverSm, SubmitSm};
+use rusmpp::tlvs::MessageDeliveryRequestTlvValue as DeliveryTlv;
+use rusmpp::types::{AnyOctetString, OctetString};
+use rusmpp::values::{
+    DataCoding, ErrorCodeNetworkType, EsmClass, MessagePayload, NetworkErrorCode,
+};
+
+use super::{InjectError, Inner, MessageRecord, MoMessage, bump, lock};
+use crate::coding;
+use crate::pdu::CommandStatus;
+use crate::receipt::{IdRadix, ReceiptState, TextReceipt, format_text};
+use crate::server::{DeliverError, Handler, SessionHandle, SessionId};
+use crate::session::{BindRequest, c_string};
+
+/// The account a simulator session acts as.
+#[derive(Debug, Clone)]
+pub struct SimAccount {
+    system_id: String,
+    session: SessionId,
+}
+
+/// The [`Handler`] behind [`super::Simulator`].
+#[derive(Debug)]
+pub struct SimHandler(pub(super) Arc<Inner>);
+
+impl Handler for SimHandler {
+    type Account = SimAccount;
+
+    async fn authenticate(
+        &self,
+        session: SessionId,
+        bind: &BindRequest,
+    ) -> Result<SimAccount, CommandStatus> {
+        let accounts = &self.0.config.accounts;
+        if !accounts.is_empty() {
+            match accounts.iter().find(|(id, _)| *id == bind.system_id) {
+                None => {
+                    bump(&self.0.counters.bind_rejected);
+                    return Err(CommandStatus::EsmeRinvsysid);
+                }
+                Some((_, password)) if *password != bind.password => {
+                    bump(&self.0.counters.bind_rejected);
+                    return Err(CommandStatus::EsmeRinvpaswd);
+                }
+                Some(_) => {}
+            }
+        }
+        bump(&self.0.counters.binds);
+        Ok(SimAccount {
+            system_id: bind.system_id.clone(),
+            session,
+        })
+    }
+
+    async fn submit(&self, account: &SimAccount, sm: SubmitSm) -> Result<String, CommandStatus> {
+        let inner = &self.0;
+        bump(&inner.counters.submits);
+        let (disconnect, throttle, fail, undeliverable) = {
+            let mut rng = lock(&inner.rng);
+            let c = &inner.config;
+            (
+                rng.chance(c.disconnect_rate),
+                rng.chance(c.throttle_rate),
+                rng.chance(c.failure_rate),
+                rng.chance(c.undeliverable_rate),
+            )
+        };
+        if disconnect && let Some(handle) = lock(&inner.sessions).get(&account.session) {
+            bump(&inner.counters.disconnects);
+            handle.abort();
+            return Err(CommandStatus::EsmeRsyserr);
+        }
+        if throttle {
+            bump(&inner.counters.throttled);
+            return Err(CommandStatus::EsmeRthrottled);
+        }
+        if fail {
+            bump(&inner.counters.failed);
+            return Err(CommandStatus::EsmeRsubmitfail);
+        }
+        bump(&inner.counters.accepted);
+        let n = inner
+            .next_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let message_id = match inner.config.id_format {
+            IdRadix::Hex => format!("{n:08x}"),
+            IdRadix::Decimal | IdRadix::Text => n.to_string(),
+        };
+        let text_id = if inner.config.text_id_decimal {
+            n.to_string()
+        } else {
+            message_id.clone()
+        };
+        let state = if undeliverable {
+            ReceiptState::Undeliverable
+        } else {
+            ReceiptState::Delivered
+        };
+        let record = MessageRecord {
+            message_id: message_id.clone(),
+            system_id: account.system_id.clone(),
+            source: sm.source_addr.as_str().to_owned(),
+            destination: sm.destination_addr.as_str().to_owned(),
+            short_message: sm.short_message().as_ref().to_vec(),
+            data_coding: u8::from(sm.data_coding),
+            esm_class: u8::from(sm.esm_class),
+            submitted_at: SystemTime::now(),
+            receipt: None,
+            receipt_acked: false,
+        };
+        track(inner, record);
+        // SMPP 3.4 §5.2.17 registered_delivery bits 0-1: 1 = always, 2 = on failure only.
+        let wanted = match u8::from(sm.registered_delivery) & 0x03 {
+            1 => true,
+            2 => undeliverable,
+            _ => false,
+        };
+        if wanted {
+            let receipt = build_receipt(&sm, &message_id, &text_id, &state);
+            let (inner, system_id, id) =
+                (inner.clone(), account.system_id.clone(), message_id.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(inner.config.receipt_delay).await;
+                if let Some(rec) = lock(&inner.messages).by_id.get_mut(&id) {
+                    rec.receipt = Some(state);
+                }
+                deliver_receipt(inner, system_id, id, receipt).await;
+            });
+        }
+        Ok(message_id)
+    }
+
+    async fn bound(&self, account: &SimAccount, session: SessionHandle) {
+        let can_deliver = session.can_deliver();
+        lock(&self.0.sessions).insert(session.id(), session);
+        if can_deliver {
+            let queued = lock(&self.0.pending)
+                .remove(&account.system_id)
+                .unwrap_or_default();
+            for receipt in queued {
+                let inner = self.0.clone();
+                let system_id = account.system_id.clone();
+                tokio::spawn(deliver_receipt(inner, system_id, String::new(), receipt));
+            }
+        }
+    }
+
+    async fn unbound(&self, _account: &SimAccount, session: SessionId) {
+        lock(&self.0.sessions).remove(&session);
+    }
+}
+
+fn track(inner: &Inner, record: MessageRecord) {
+    let mut tracked = lock(&inner.messages);
+    if tracked.order.len() >= inner.config.max_tracked.max(1)
+        && let Some(old) = tracked.order.pop_front()
+    {
+        tracked.by_id.remove(&old);
+    }
+    tracked.order.push_back(record.message_id.clone());
+    tracked.by_id.insert(record.message_id.clone(), record);
+}
+
+fn receivers(inner: &Inner, system_id: Option<&str>) -> Vec<SessionHandle> {
+    let mut found: Vec<SessionHandle> = lock(&inner.sessions)
+        .values()
+        .filter(|h| h.can_deliver() && !h.is_closed())
+        .filter(|h| system_id.is_none_or(|s| h.system_id() == s))
+        .cloned()
+        .collect();
+    found.sort_by_key(|h| h.id());
+    found
+}
+
+async fn deliver_receipt(inner: Arc<Inner>, system_id: String, message_id: String, sm: DeliverSm) {
+    for _ in 0..3 {
+        let targets = receivers(&inner, Some(&system_id));
+        if targets.is_empty() {
+            break;
+        }
+        for target in targets {
+            bump(&inner.counters.receipts_sent);
+            if target.deliver(sm.clone()).await.is_ok() {
+                bump(&inner.counters.receipts_acked);
+                if let Some(rec) = lock(&inner.messages).by_id.get_mut(&message_id) {
+                    rec.receipt_acked = true;
+                }
+                return;
+            }
+        }
+        tokio::time::sleep(inner.config.receipt_delay).await;
+    }
+    lock(&inner.pending)
+        .entry(system_id)
+        .or_default()
+        .push_back(sm);
+}
+
+/// `YYMMDDhhmm` in UTC (SMPP 3.4 Appendix B dates).
+fn receipt_date(t: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil-from-days (H. Hinnant), valid for the Unix era.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{:02}{:02}{:02}{:02}{:02}",
+        year % 100,
+        month,
+        day,
+        rem / 3600,
+        rem % 3600 / 60
+    )
+}
+
+/// The receipt for `sm`: text body plus `receipted_message_id`/`message_state` TLVs (SMPP 3.4
+/// §4.6.1, Appendix B), addresses swapped, `esm_class` 0x04.
+fn build_receipt(
+    sm: &SubmitSm,
+    message_id: &str,
+    text_id: &str,
+    state: &ReceiptState,
+) -> DeliverSm {
+    let mut body = sm.short_message().as_ref();
+    if u8::from(sm.esm_class) & 0x40 != 0 && !body.is_empty() {
+        body = body.get(1 + body[0] as usize..).unwrap_or(&[]);
+    }
+    let text: String = coding::decode_text(sm.data_coding, body)
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .take(20)
+        .collect();
+    let now = receipt_date(SystemTime::now());
+    let delivered = *state == ReceiptState::Delivered;
+    let text = format_text(&TextReceipt {
+        id: text_id.to_owned(),
+        submitted: Some("001".into()),
+        delivered: Some(if delivered { "001" } else { "000" }.into()),
+        submit_date: Some(now.clone()),
+        done_date: Some(now),
+        stat: state.as_text().to_owned(),
+        err: Some(if delivered { "000" } else { "001" }.into()),
+        text: Some(text),
+    });
+    let mut tlvs = vec![DeliveryTlv::MessageState(state.to_message_state())];
+    if let Ok(id) = c_string::<65>(message_id, "receipted_message_id") {
+        tlvs.insert(0, DeliveryTlv::ReceiptedMessageId(id));
+    }
+    if !delivered {
+        let code = NetworkErrorCode::new(ErrorCodeNetworkType::Gsm, 1);
+        tlvs.push(DeliveryTlv::NetworkErrorCode(code));
+    }
+    DeliverSm::builder()
+        .source_addr_ton(sm.dest_addr_ton)
+        .source_addr_npi(sm.dest_addr_npi)
+        .source_addr(sm.destination_addr.clone())
+        .dest_addr_ton(sm.source_addr_ton)
+        .dest_addr_npi(sm.source_addr_npi)
+        .destination_addr(sm.source_addr.clone())
+        .esm_class(EsmClass::from(0x04))
+        .data_coding(DataCoding::McSpecific)
+        .short_message(OctetString::from_vec(text.into_bytes()).unwrap_or_default())
+        .tlvs(tlvs)
+        .build()
+}
+
+pub(super) async fn inject_mo(inner: &Arc<Inner>, mo: MoMessage) -> Result<SessionId, InjectError> {
+    let from = c_string::<21>(&mo.from, "source_addr").map_err(|_| InjectError::InvalidAddress)?;
+    let to = c_string::<21>(&mo.to, "destination_addr").map_err(|_| InjectError::InvalidAddress)?;
+    let (coding, octets) = coding::encode_text(&mo.text);
+    let builder = DeliverSm::builder()
+        .source_addr(from)
+        .destination_addr(to)
+        .data_coding(coding);
+    let sm = if octets.len() <= 254 {
+        builder
+            .short_message(OctetString::from_vec(octets).unwrap_or_default())
+            .build()
+    } else {
+        let payload = MessagePayload::new(AnyOctetString::from_vec(octets));
+        builder
+            .tlvs(vec![DeliveryTlv::MessagePayload(payload)])
+            .build()
+    };
+    bump(&inner.counters.mo_injected);
+    let targets = receivers(inner, mo.system_id.as_deref());
+    if targets.is_empty() {
+        return Err(InjectError::NoReceiver);
+    }
+    let mut last = String::new();
+    for target in targets {
+        match target.deliver(sm.clone()).await {
+            Ok(()) => {
+                bump(&inner.counters.mo_delivered);
+                return Ok(target.id());
+            }
+            Err(
+                e @ (DeliverError::Rejected(_)
+                | DeliverError::Ambiguous(_)
+                | DeliverError::NotBound),
+            ) => last = e.to_string(),
+        }
+    }
+    Err(InjectError::Failed(last))
+}

@@ -1,0 +1,82 @@
+//! The HTTP client of the CLI's remote commands: JSON in, JSON out, API errors as sentences.
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+
+/// A running gateway's API.
+pub struct Client {
+    base: String,
+    key: String,
+    http: reqwest::Client,
+}
+
+impl Client {
+    /// A client for `base` (`http://127.0.0.1:8080`) with an API key.
+    pub fn new(base: &str, key: &str) -> anyhow::Result<Self> {
+        if key.is_empty() {
+            bail!(
+                "no API key: pass --key or set SMSGATE_KEY (serve prints one on first start; `smsgate keys create` makes more)"
+            );
+        }
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .context("building the HTTP client")?;
+        Ok(Self {
+            base: base.trim_end_matches('/').to_owned(),
+            key: key.to_owned(),
+            http,
+        })
+    }
+
+    async fn call(&self, req: reqwest::RequestBuilder) -> anyhow::Result<(u16, Value)> {
+        let res = req.bearer_auth(&self.key).send().await.with_context(|| {
+            format!(
+                "cannot reach the gateway at {} (is `smsgate serve` running? --url / SMSGATE_URL)",
+                self.base
+            )
+        })?;
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap_or_default();
+        let body: Value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        if status >= 400 {
+            let code = body["error"]["code"].as_str().unwrap_or("error");
+            let msg = body["error"]["message"]
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| body.to_string());
+            bail!("{code}: {msg} (HTTP {status})");
+        }
+        Ok((status, body))
+    }
+
+    /// POST JSON.
+    pub async fn post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
+        let req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        Ok(self.call(req).await?.1)
+    }
+
+    /// GET.
+    pub async fn get(&self, path: &str) -> anyhow::Result<Value> {
+        Ok(self
+            .call(self.http.get(format!("{}{path}", self.base)))
+            .await?
+            .1)
+    }
+
+    /// DELETE.
+    pub async fn delete(&self, path: &str) -> anyhow::Result<Value> {
+        Ok(self
+            .call(self.http.delete(format!("{}{path}", self.base)))
+            .await?
+            .1)
+    }
+}

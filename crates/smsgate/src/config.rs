@@ -1,0 +1,219 @@
+//! The configuration file (`smsgate.toml`) and its `SMSGATE_SECTION__KEY` environment overrides.
+//!
+//! Every section and key is documented on its field with its default; unknown keys are an error
+//! that names them, so a typo never silently falls back to a default.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::bail;
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use serde::Deserialize;
+use smsgate_core::dispatcher::DispatcherConfig;
+use smsgate_core::intake::IntakeLimits;
+use smsgate_core::routing::Route;
+
+/// The whole configuration.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// `[http]`.
+    pub http: HttpConfig,
+    /// `[store]`.
+    pub store: StoreConfig,
+    /// `[dispatcher]`: retries, timeouts, batch sizes.
+    pub dispatcher: DispatcherConfig,
+    /// `[limits]`: what a message may be.
+    pub limits: IntakeLimits,
+    /// `[webhooks]`.
+    pub webhooks: WebhooksConfig,
+    /// `[log]`.
+    pub log: LogConfig,
+    /// `[[connectors]]`; none means one simulated network named `sim`.
+    pub connectors: Vec<ConnectorConfig>,
+    /// `[[routes]]`; none means every connector serves every number, in order.
+    pub routes: Vec<Route>,
+}
+
+/// `[http]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Address of the REST API and dashboard. Default `127.0.0.1:8080`.
+    pub listen: SocketAddr,
+    /// Largest request body. Default 1 MiB (a full batch of 1,000 messages fits).
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_body_bytes: 1 << 20,
+        }
+    }
+}
+
+/// `[store]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// Database URL. Default `sqlite://smsgate-data/smsgate.db`.
+    pub url: String,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://smsgate-data/smsgate.db".into(),
+        }
+    }
+}
+
+/// `[webhooks]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksConfig {
+    /// Timeout of one POST. Default `"10s"`.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// POSTs at once. Default 32.
+    pub concurrency: usize,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(10),
+            concurrency: 32,
+        }
+    }
+}
+
+/// `[log]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text` (default) or `json`.
+    pub format: String,
+    /// A tracing filter, e.g. `info` (default) or `smsgate=debug,info`; `RUST_LOG` wins.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: "text".into(),
+            level: "info".into(),
+        }
+    }
+}
+
+/// One `[[connectors]]` entry: a name, a `type`, and the keys of that type.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ConnectorConfig {
+    /// Unique name, used by routes and shown in the API.
+    pub name: String,
+    /// `simulator` (more types arrive with their connectors: `smpp`, `modem`).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The type's own keys, checked when the connector is built.
+    #[serde(flatten)]
+    pub settings: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Config {
+    /// Loads `path` (if given; it must exist) and the `SMSGATE_SECTION__KEY` environment.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
+        let mut fig = Figment::new();
+        if let Some(p) = path {
+            if !p.exists() {
+                bail!("config file {} does not exist", p.display());
+            }
+            fig = fig.merge(Toml::file(p));
+        }
+        // Only double-underscore names are config keys; SMSGATE_URL/SMSGATE_KEY are the CLI's.
+        let env = Env::prefixed("SMSGATE_")
+            .filter(|k| k.as_str().contains("__"))
+            .split("__");
+        fig = fig.merge(env);
+        let config: Config = fig
+            .extract()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        let mut names = std::collections::HashSet::new();
+        for c in &self.connectors {
+            if c.name.is_empty() {
+                bail!("a [[connectors]] entry has an empty name");
+            }
+            if !names.insert(c.name.as_str()) {
+                bail!(
+                    "two [[connectors]] are named '{}'; names must be unique",
+                    c.name
+                );
+            }
+            crate::connectors::validate(c)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_str(toml: &str) -> anyhow::Result<Config> {
+        let dir = tempfile::tempdir()?;
+        let p = dir.path().join("smsgate.toml");
+        std::fs::write(&p, toml)?;
+        Config::load(Some(&p))
+    }
+
+    #[test]
+    fn defaults_apply_when_the_file_is_empty() {
+        let c = load_str("").unwrap();
+        assert_eq!(c.http.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.store.url, "sqlite://smsgate-data/smsgate.db");
+        assert!(c.connectors.is_empty());
+    }
+
+    #[test]
+    fn a_simulator_connector_and_routes_load() {
+        let c = load_str(
+            r#"
+            [http]
+            listen = "127.0.0.1:0"
+            [[connectors]]
+            name = "sim"
+            type = "simulator"
+            delivery_delay = "200ms"
+            failure_rate = 0.5
+            [[routes]]
+            prefix = "+49"
+            connectors = ["sim"]
+            "#,
+        )
+        .unwrap();
+        let s: smsgate_core::simnet::SimConfig =
+            crate::connectors::settings(&c.connectors[0]).unwrap();
+        assert_eq!(s.delivery_delay, Duration::from_millis(200));
+        assert_eq!(c.routes[0].prefix, "+49");
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_named() {
+        let e = load_str("[http]\nlisten = \"127.0.0.1:1\"\nlisen = 1\n").unwrap_err();
+        assert!(format!("{e:#}").contains("lisen"), "{e:#}");
+        let e = load_str("[[connectors]]\nname = \"s\"\ntype = \"simulator\"\nfailure = 1\n")
+            .unwrap_err();
+        assert!(format!("{e:#}").contains("failure"), "{e:#}");
+        let e = load_str("[[connectors]]\nname = \"s\"\ntype = \"carrier-pigeon\"\n").unwrap_err();
+        assert!(format!("{e:#}").contains("carrier-pigeon"), "{e:#}");
+    }
+}

@@ -1,0 +1,16 @@
+//! The `smsgate` binary as a library, so integration tests can start a gateway in-process.
+//!
+//! # Layout
+//! - [`config`]: the TOML file and environment overrides.
+//! - [`connectors`]: builds `[[connectors]]` by type.
+//! - [`gateway`]: wiring and orderly shutdown.
+//! - [`cli`]: the command line (`serve`, `send`, `status`, `messages`, `keys`, `migrate`, `sim`).
+//! - [`client`]: the HTTP client the CLI's remote commands use.
+//! - [`csv`]: the small CSV reader of `send --file`.
+
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod connectors;
+pub mod csv;
+pub mod gateway;

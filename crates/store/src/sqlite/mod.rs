@@ -1,0 +1,325 @@
+//! The SQLite backend: a group-commit writer and a read-only pool over one WAL database file.
+
+mod read;
+mod write;
+mod writer;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use smsgate_core::connector::{InboundSms, Receipt};
+use smsgate_core::message::{InboundMessage, Message, MessageEvent, MessageId, NewMessage};
+use smsgate_core::store::{
+    Accepted, ApiKey, Attempt, Delivery, DeliveryResult, InboundQuery, MessageQuery, OutboxEvent,
+    QueueStats, Store, StoreError, StoreResult, Webhook,
+};
+use sqlx::ConnectOptions;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::db_err;
+use writer::Writer;
+
+/// Tuning of the SQLite backend.
+#[derive(Clone, Debug)]
+pub struct SqliteOptions {
+    /// Most operations committed together. Default 512.
+    pub max_batch: usize,
+    /// Read connections. Default 4.
+    pub readers: u32,
+    /// `FULL` (default) fsyncs every commit; `NORMAL` survives a process crash but may lose the
+    /// last commits on power loss.
+    pub synchronous_full: bool,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self {
+            max_batch: 512,
+            readers: 4,
+            synchronous_full: true,
+        }
+    }
+}
+
+/// The SQLite store.
+pub struct SqliteStore {
+    writer: Writer,
+    pool: SqlitePool,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `url` and applies migrations.
+    pub async fn open(url: &str, options: SqliteOptions) -> StoreResult<Self> {
+        let base = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Database(format!("bad store url '{url}': {e}")))?;
+        if let Some(parent) = base.get_filename().parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::Database(format!("cannot create {}: {e}", parent.display()))
+            })?;
+        }
+        let sync = if options.synchronous_full {
+            SqliteSynchronous::Full
+        } else {
+            SqliteSynchronous::Normal
+        };
+        let write_opts = base
+            .clone()
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(sync)
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("temp_store", "memory")
+            .pragma("cache_size", "-16000")
+            .disable_statement_logging();
+        let mut conn = write_opts.connect().await.map_err(db_err)?;
+        crate::migrate::run(&mut conn, now_ms()).await?;
+        let read_opts = base
+            .journal_mode(SqliteJournalMode::Wal)
+            .read_only(true)
+            .busy_timeout(Duration::from_secs(10))
+            .disable_statement_logging();
+        let pool = SqlitePoolOptions::new()
+            .max_connections(options.readers.max(1))
+            .connect_with(read_opts)
+            .await
+            .map_err(db_err)?;
+        Ok(Self {
+            writer: Writer::spawn(conn, options.max_batch),
+            pool,
+        })
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn insert_messages(&self, msgs: Vec<NewMessage>) -> StoreResult<Vec<Accepted>> {
+        self.writer
+            .write(msgs, |c, d| Box::pin(write::insert_messages(c, d)))
+            .await
+    }
+
+    async fn message(&self, id: MessageId) -> StoreResult<Option<(Message, Vec<MessageEvent>)>> {
+        let Some(m) = read::message_by_id(&self.pool, id).await.map_err(db_err)? else {
+            return Ok(None);
+        };
+        let events = read::events_of(&self.pool, id).await.map_err(db_err)?;
+        Ok(Some((m, events)))
+    }
+
+    async fn list_messages(&self, q: &MessageQuery) -> StoreResult<Vec<Message>> {
+        read::list_messages(&self.pool, q).await.map_err(db_err)
+    }
+
+    async fn cancel(&self, id: MessageId, now: i64) -> StoreResult<Option<Message>> {
+        self.writer
+            .write((id, now), |c, d| Box::pin(write::cancel(c, d)))
+            .await
+    }
+
+    async fn claim_due(&self, now: i64, limit: u32) -> StoreResult<Vec<Message>> {
+        self.writer
+            .write((now, limit), |c, d| Box::pin(write::claim_due(c, d)))
+            .await
+    }
+
+    async fn next_due_at(&self) -> StoreResult<Option<i64>> {
+        sqlx::query_scalar(
+            "SELECT MIN(next_attempt_at) FROM messages \
+             WHERE next_attempt_at IS NOT NULL AND lease_until IS NULL",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)
+    }
+
+    async fn record_attempts(&self, attempts: Vec<Attempt>, now: i64) -> StoreResult<()> {
+        self.writer
+            .write((attempts, now), |c, d| {
+                Box::pin(write::record_attempts(c, d))
+            })
+            .await
+    }
+
+    async fn apply_receipts(&self, receipts: Vec<Receipt>, now: i64) -> StoreResult<u64> {
+        self.writer
+            .write((receipts, now), |c, d| {
+                Box::pin(write::apply_receipts(c, d))
+            })
+            .await
+    }
+
+    async fn expire_due(&self, now: i64, sent_grace_ms: i64) -> StoreResult<u64> {
+        self.writer
+            .write((now, sent_grace_ms), |c, d| {
+                Box::pin(write::expire_due(c, d))
+            })
+            .await
+    }
+
+    async fn recover_in_flight(&self, now: i64, retry: bool) -> StoreResult<u64> {
+        self.writer
+            .write((now, retry), |c, d| {
+                Box::pin(write::recover_in_flight(c, d))
+            })
+            .await
+    }
+
+    async fn insert_inbound(&self, msgs: Vec<InboundSms>, now: i64) -> StoreResult<Vec<MessageId>> {
+        self.writer
+            .write((msgs, now), |c, d| Box::pin(write::insert_inbound(c, d)))
+            .await
+    }
+
+    async fn list_inbound(&self, q: &InboundQuery) -> StoreResult<Vec<InboundMessage>> {
+        read::list_inbound(&self.pool, q).await.map_err(db_err)
+    }
+
+    async fn create_api_key(&self, key: ApiKey) -> StoreResult<()> {
+        self.writer
+            .write(key, |c, d| Box::pin(write::create_api_key(c, d)))
+            .await
+    }
+
+    async fn api_key_by_hash(&self, secret_hash: &str) -> StoreResult<Option<ApiKey>> {
+        let sql = format!(
+            "SELECT {} FROM api_keys WHERE secret_hash = ? AND revoked_at IS NULL",
+            read::KEY_COLUMNS
+        );
+        let row = sqlx::query(&sql)
+            .bind(secret_hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.map(|r| read::key_from_row(&r))
+            .transpose()
+            .map_err(db_err)
+    }
+
+    async fn list_api_keys(&self) -> StoreResult<Vec<ApiKey>> {
+        let sql = format!(
+            "SELECT {} FROM api_keys ORDER BY created_at",
+            read::KEY_COLUMNS
+        );
+        let rows = sqlx::query(&sql)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.iter()
+            .map(read::key_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(db_err)
+    }
+
+    async fn revoke_api_key(&self, id: &str, now: i64) -> StoreResult<bool> {
+        self.writer
+            .write((id.to_owned(), now), |c, d| {
+                Box::pin(write::revoke_api_key(c, d))
+            })
+            .await
+    }
+
+    async fn create_webhook(&self, hook: Webhook) -> StoreResult<()> {
+        self.writer
+            .write(hook, |c, d| Box::pin(write::create_webhook(c, d)))
+            .await
+    }
+
+    async fn list_webhooks(&self, api_key_id: Option<&str>) -> StoreResult<Vec<Webhook>> {
+        let cols = "id, api_key_id, url, events, secret, created_at";
+        let rows = match api_key_id {
+            Some(k) => {
+                sqlx::query(&format!(
+                    "SELECT {cols} FROM webhooks WHERE api_key_id = ? ORDER BY created_at"
+                ))
+                .bind(k)
+                .fetch_all(&self.pool)
+                .await
+            }
+            None => {
+                sqlx::query(&format!("SELECT {cols} FROM webhooks ORDER BY created_at"))
+                    .fetch_all(&self.pool)
+                    .await
+            }
+        }
+        .map_err(db_err)?;
+        rows.iter()
+            .map(read::webhook_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(db_err)
+    }
+
+    async fn delete_webhook(&self, id: &str, api_key_id: Option<&str>) -> StoreResult<bool> {
+        let d = (id.to_owned(), api_key_id.map(str::to_owned));
+        self.writer
+            .write(d, |c, d| Box::pin(write::delete_webhook(c, d)))
+            .await
+    }
+
+    async fn append_event(
+        &self,
+        event: &str,
+        data: serde_json::Value,
+        now: i64,
+    ) -> StoreResult<()> {
+        let d = (event.to_owned(), data.to_string(), now);
+        self.writer
+            .write(d, |c, d| Box::pin(write::append_event(c, d)))
+            .await
+    }
+
+    async fn outbox_after_cursor(&self, limit: u32) -> StoreResult<Vec<OutboxEvent>> {
+        read::outbox_after_cursor(&self.pool, limit)
+            .await
+            .map_err(db_err)
+    }
+
+    async fn enqueue_deliveries(
+        &self,
+        deliveries: Vec<Delivery>,
+        cursor: i64,
+        now: i64,
+    ) -> StoreResult<()> {
+        self.writer
+            .write((deliveries, cursor, now), |c, d| {
+                Box::pin(write::enqueue_deliveries(c, d))
+            })
+            .await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: i64,
+        limit: u32,
+        lease_ms: i64,
+    ) -> StoreResult<Vec<Delivery>> {
+        self.writer
+            .write((now, limit, lease_ms), |c, d| {
+                Box::pin(write::claim_deliveries(c, d))
+            })
+            .await
+    }
+
+    async fn finish_deliveries(&self, results: Vec<DeliveryResult>, now: i64) -> StoreResult<()> {
+        self.writer
+            .write((results, now), |c, d| {
+                Box::pin(write::finish_deliveries(c, d))
+            })
+            .await
+    }
+
+    async fn stats(&self) -> StoreResult<QueueStats> {
+        read::stats(&self.pool).await.map_err(db_err)
+    }
+}

@@ -1,0 +1,61 @@
+// Interop peer: the npm `smpp` package acting as SMSC for smsgate's ESME client.
+// Started by crates/smpp/tests/interop.rs; listens on an ephemeral port and prints `PORT <n>`.
+// For each submit_sm it prints `SUBMIT <id> <data_coding> <esm_class> <hex short_message>`,
+// answers with a message id and, when registered_delivery asks for it, sends a delivery
+// receipt (esm_class 0x04, text body + receipted_message_id/message_state TLVs). A submit whose
+// text is `send-mo` also triggers a mobile-originated UCS-2 deliver_sm.
+'use strict';
+const smpp = require('smpp');
+
+let nextId = 0x5000;
+const server = smpp.createServer({ debug: false }, (session) => {
+  const bind = (pdu) => {
+    if (pdu.system_id !== 'esme' || pdu.password !== 'pw') {
+      session.send(pdu.response({ command_status: smpp.ESME_RINVPASWD }));
+      return;
+    }
+    session.send(pdu.response({ system_id: 'node-smsc' }));
+  };
+  session.on('bind_transceiver', bind);
+  session.on('bind_transmitter', bind);
+  session.on('enquire_link', (pdu) => session.send(pdu.response()));
+  session.on('unbind', (pdu) => {
+    session.send(pdu.response());
+    session.close();
+  });
+  session.on('submit_sm', (pdu) => {
+    const id = (nextId++).toString(16);
+    const raw = pdu.short_message && pdu.short_message.message;
+    const udh = pdu.short_message && pdu.short_message.udh ? Buffer.concat(pdu.short_message.udh) : Buffer.alloc(0);
+    const body = Buffer.isBuffer(raw) ? raw : Buffer.from(String(raw || ''), 'latin1');
+    const hex = Buffer.concat([udh.length ? Buffer.concat([Buffer.from([udh.length]), udh]) : udh, body]).toString('hex');
+    console.log(`SUBMIT ${id} ${pdu.data_coding} ${pdu.esm_class} ${hex}`);
+    session.send(pdu.response({ message_id: id }));
+    if (pdu.registered_delivery & 0x01) {
+      setTimeout(() => {
+        session.deliver_sm({
+          source_addr: pdu.destination_addr,
+          destination_addr: pdu.source_addr,
+          esm_class: 0x04,
+          short_message: `id:${id} sub:001 dlvrd:001 submit date:2501011200 done date:2501011201 stat:DELIVRD err:000 text:`,
+          receipted_message_id: id,
+          message_state: 2,
+        }, (resp) => console.log(`RECEIPT_ACK ${id} ${resp.command_status}`));
+      }, 20);
+    }
+    if (typeof raw === 'string' && raw === 'send-mo') {
+      session.deliver_sm({
+        source_addr: '4915112345678',
+        destination_addr: '1234',
+        data_coding: 0x08,
+        short_message: Buffer.from('Привет 👋', 'utf16le').swap16(),
+      }, (resp) => console.log(`MO_ACK ${resp.command_status}`));
+    }
+  });
+  session.on('error', () => {});
+});
+
+server.listen(0, '127.0.0.1', () => {
+  console.log(`PORT ${server.address().port}`);
+});
+setTimeout(() => process.exit(0), 60000).unref();
