@@ -286,6 +286,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         println!("  admin API key (shown once, store it now):");
         println!("{key}");
     }
+    println!("  stop with Ctrl-C (SIGINT) or SIGTERM; in-flight work finishes first");
     use std::io::Write;
     let _ = std::io::stdout().flush();
     shutdown_signal().await;

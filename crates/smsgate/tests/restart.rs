@@ -1,0 +1,258 @@
+//! Durability across restarts, with the real binary: a graceful stop (SIGTERM) mid-queue and
+//! a crash (SIGKILL) mid-queue. The simulated network keeps a journal of every submit it
+//! accepted, so the tests can count what "the network" got.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+struct Running {
+    child: Child,
+    base: String,
+    key: Option<String>,
+}
+
+fn start(config: &Path) -> Running {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_smsgate"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start smsgate");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut base = None;
+    let mut key = None;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while let Some(Ok(line)) = lines.next() {
+        if let Some(rest) = line.trim().strip_prefix("dashboard and API:") {
+            base = Some(rest.trim().trim_end_matches('/').to_owned());
+        }
+        if line.starts_with("sk_") {
+            key = Some(line.trim().to_owned());
+        }
+        if line.trim_start().starts_with("stop with Ctrl-C") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "smsgate did not start");
+    }
+    // Keep draining stdout so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Running {
+        child,
+        base: base.expect("address line"),
+        key,
+    }
+}
+
+fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill {sig} failed");
+}
+
+async fn call(base: &str, key: &str, method: &str, path: &str, body: Option<Value>) -> Value {
+    let c = reqwest::Client::new();
+    let url = format!("{base}{path}");
+    let mut req = if method == "POST" {
+        c.post(url)
+    } else {
+        c.get(url)
+    };
+    req = req.bearer_auth(key);
+    if let Some(b) = body {
+        req = req
+            .header("content-type", "application/json")
+            .body(b.to_string());
+    }
+    let res = req.send().await.unwrap();
+    assert!(
+        res.status().is_success(),
+        "{method} {path}: {}",
+        res.status()
+    );
+    serde_json::from_str(&res.text().await.unwrap()).unwrap()
+}
+
+fn write_config(dir: &Path) -> std::path::PathBuf {
+    let p = dir.join("smsgate.toml");
+    let toml = format!(
+        r#"
+[http]
+listen = "127.0.0.1:0"
+[store]
+url = "sqlite://{}/smsgate.db"
+[dispatcher]
+retry_base = "100ms"
+retry_cap = "500ms"
+[[connectors]]
+name = "sim"
+type = "simulator"
+delivery_delay = "100ms"
+submit_latency = "15ms"
+capacity = 4
+journal = "{}/network.journal"
+"#,
+        dir.display(),
+        dir.display()
+    );
+    std::fs::write(&p, toml).unwrap();
+    p
+}
+
+async fn enqueue(base: &str, key: &str, n: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for chunk in 0..n.div_ceil(100) {
+        let messages: Vec<Value> = (0..100.min(n - chunk * 100))
+            .map(|i| json!({"to": format!("+4915112{:06}", chunk * 100 + i), "text": format!("reading {i}")}))
+            .collect();
+        let r = call(
+            base,
+            key,
+            "POST",
+            "/v1/messages/batch",
+            Some(json!({"messages": messages})),
+        )
+        .await;
+        assert_eq!(r["rejected"], 0, "{r}");
+        ids.extend(
+            r["messages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["id"].as_str().unwrap().to_owned()),
+        );
+    }
+    ids
+}
+
+async fn wait_all_final(base: &str, key: &str, n: u64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let stats = call(base, key, "GET", "/v1/stats", None).await;
+        let final_count: u64 = stats["by_status"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| {
+                ["delivered", "undelivered", "failed", "expired", "canceled"]
+                    .contains(&p[0].as_str().unwrap())
+            })
+            .map(|p| p[1].as_u64().unwrap())
+            .sum();
+        if final_count == n {
+            return stats;
+        }
+        assert!(Instant::now() < deadline, "not all final: {stats}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn journal_counts(dir: &Path) -> std::collections::HashMap<String, u32> {
+    smsgate_core::simnet::journal_submits(&dir.join("network.journal")).unwrap()
+}
+
+async fn delivered_count(base: &str, key: &str) -> u64 {
+    let stats = call(base, key, "GET", "/v1/stats", None).await;
+    stats["by_status"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p[0] == "delivered")
+        .map_or(0, |p| p[1].as_u64().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_restart_mid_queue_sends_every_message_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    let mut gw = start(&config);
+    let key = gw.key.clone().expect("first start prints a key");
+    let ids = enqueue(&gw.base, &key, 300).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    signal(&gw.child, "-TERM");
+    let status = gw.child.wait().unwrap();
+    assert!(status.success(), "graceful stop exits 0, got {status}");
+    let sent_before = journal_counts(dir.path()).len();
+    assert!(
+        sent_before > 0 && sent_before < 300,
+        "stopped mid-queue: {sent_before} sent"
+    );
+
+    let mut gw = start(&config);
+    assert!(
+        gw.key.is_none(),
+        "the admin key is printed only on first start"
+    );
+    wait_all_final(&gw.base, &key, 300).await;
+    assert_eq!(delivered_count(&gw.base, &key).await, 300);
+    signal(&gw.child, "-TERM");
+    gw.child.wait().unwrap();
+
+    let counts = journal_counts(dir.path());
+    for id in &ids {
+        assert_eq!(
+            counts.get(id),
+            Some(&1),
+            "message {id} reached the network {:?} times",
+            counts.get(id)
+        );
+    }
+    println!(
+        "graceful restart: {sent_before} sent before the stop, 300/300 delivered, 0 duplicates"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_mid_queue_loses_nothing_and_duplicates_only_ambiguous_submits() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    let mut gw = start(&config);
+    let key = gw.key.clone().unwrap();
+    let ids = enqueue(&gw.base, &key, 300).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    signal(&gw.child, "-KILL");
+    gw.child.wait().unwrap();
+    let sent_before = journal_counts(dir.path()).len();
+
+    let mut gw = start(&config);
+    wait_all_final(&gw.base, &key, 300).await;
+    assert_eq!(
+        delivered_count(&gw.base, &key).await,
+        300,
+        "every accepted message delivered"
+    );
+    let mut duplicates = 0;
+    let counts = journal_counts(dir.path());
+    for id in &ids {
+        let n = *counts.get(id).unwrap_or(&0);
+        assert!(n >= 1, "message {id} never reached the network");
+        if n > 1 {
+            duplicates += 1;
+            let m = call(&gw.base, &key, "GET", &format!("/v1/messages/{id}"), None).await;
+            let ambiguous = m["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["event"] == "ambiguous");
+            assert!(
+                ambiguous,
+                "duplicate {id} was not in flight at the crash: {m}"
+            );
+        }
+    }
+    // At most the connector's capacity can be in flight at once.
+    assert!(duplicates <= 4, "{duplicates} duplicates");
+    signal(&gw.child, "-TERM");
+    gw.child.wait().unwrap();
+    println!(
+        "crash: {sent_before} sent before SIGKILL, 300/300 delivered, {duplicates} ambiguous duplicates"
+    );
+}
