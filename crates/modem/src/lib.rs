@@ -1,0 +1,13 @@
+//! GSM/LTE modems for smsgate: send and receive SMS through a modem's AT commands in PDU mode
+//! (3GPP TS 27.005 for SMS, TS 27.007 for the rest, ITU-T V.250 for the framing).
+//!
+//! # Layout
+//! - [`at`]: the AT-command engine without I/O — framing, final result codes with their
+//!   meanings, the `> ` prompt, URCs anywhere, per-command timeouts with time passed in, echo on
+//!   or off — and the parsers of the responses the gateway reads.
+//!
+//! # Tests
+//! Unit tests per module; `tests/engine.rs` drives the engine with plain bytes and a simulated
+//! clock. The line parser has a fuzz target (`fuzz/fuzz_targets/modem_at.rs`).
+
+pub mod at;
