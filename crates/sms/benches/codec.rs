@@ -103,12 +103,18 @@ fn decode_modem_pdus_and_reassemble(bencher: Bencher, which: &str) {
     });
 }
 
-#[divan::bench]
-fn decode_smpp_short_message(bencher: Bencher) {
-    let m = segment(SHORT_GSM, &SegmentOptions::default()).unwrap();
+#[divan::bench(args = ["short_gsm", "short_ucs2"])]
+fn decode_smpp_short_message(bencher: Bencher, which: &str) {
+    let text = if which == "short_gsm" {
+        SHORT_GSM
+    } else {
+        SHORT_UCS2
+    };
+    let m = segment(text, &SegmentOptions::default()).unwrap();
+    let data_coding = m.encoding.smpp_data_coding();
     let sm = m.parts[0].smpp_short_message(false);
     bencher.counter(ItemsCount::new(1usize)).bench(|| {
-        UserData::from_smpp(0x00, false, black_box(&sm), false)
+        UserData::from_smpp(data_coding, false, black_box(&sm), false)
             .unwrap()
             .text()
             .unwrap()

@@ -19,6 +19,13 @@ const GSM_CHARS: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæ
 const TURKISH_CHARS: &str =
     "abcçdefgğhıijklmnoöprsştuüvyzABCÇDEFGĞHIİJKLMNOÖPRSŞTUÜVYZ €.,!?0123456789";
 
+/// Spanish text: á í ó ú Á Í Ó Ú ç need the Spanish single shift table (A.2.2).
+const SPANISH_CHARS: &str = "abcdefghijklmnñopqrstuvwxyzáéíóúüçÁÉÍÓÚÑÜ ¿?¡!.,0123456789€";
+
+/// Portuguese text: ã õ â ê ô Ã Õ Â Ê Ô À Á Í Ó Ú á í ó ú ç need the Portuguese tables
+/// (A.2.3, A.3.3).
+const PORTUGUESE_CHARS: &str = "abcdefghijlmnopqrstuvxzãõáéíóúâêôçàÃÕÁÉÍÓÚÂÊÔÇÀ ?!.,0123456789";
+
 fn from_charset(chars: &'static str, max: usize) -> impl Strategy<Value = String> {
     let v: Vec<char> = chars.chars().collect();
     prop::collection::vec(prop::sample::select(v), 0..max).prop_map(|c| c.into_iter().collect())
@@ -202,19 +209,40 @@ proptest! {
     }
 
     #[test]
-    fn turkish_text_fits_gsm7_when_enabled_and_round_trips(text in from_charset(TURKISH_CHARS, 400)) {
-        let opts = SegmentOptions { national_languages: vec![NationalLanguage::Turkish], ..SegmentOptions::default() };
+    fn every_national_language_fits_gsm7_when_enabled_and_round_trips(
+        text in prop_oneof![
+            from_charset(TURKISH_CHARS, 400).prop_map(|t| (NationalLanguage::Turkish, t)),
+            from_charset(SPANISH_CHARS, 400).prop_map(|t| (NationalLanguage::Spanish, t)),
+            from_charset(PORTUGUESE_CHARS, 400).prop_map(|t| (NationalLanguage::Portuguese, t)),
+        ],
+        concat in prop_oneof![Just(Concat::Udh8), Just(Concat::Udh16)],
+    ) {
+        let (lang, text) = text;
+        let opts = SegmentOptions {
+            national_languages: vec![lang],
+            concat,
+            ..SegmentOptions::default()
+        };
         let m = segment(&text, &opts).unwrap();
         prop_assert_eq!(m.encoding, Encoding::Gsm7);
-        let mut out = String::new();
+        // The tables are used only when the default alphabet does not fit.
+        prop_assert_eq!(m.shift.is_default(), gsm7::is_encodable(&text, Shift::DEFAULT));
+        prop_assert!([m.shift.locking, m.shift.single].iter().flatten().all(|l| *l == lang));
+        let e = estimate_with(&text, &opts).unwrap();
+        prop_assert_eq!((e.encoding, e.segments), (Encoding::Gsm7, m.segments));
+        let mut r = Reassembler::new(1_000);
+        let mut done = Vec::new();
         for p in &m.parts {
-            prop_assert!(p.units <= limit(p));
+            prop_assert!(p.units <= limit(p), "part of {} units over {}", p.units, limit(p));
             let (udl, ud) = p.tp_user_data();
+            prop_assert!(ud.len() <= 140);
             let back = UserData::decode_tp(Encoding::Gsm7, p.udhi(), udl, &ud).unwrap();
             prop_assert_eq!(back.shift(), m.shift);
-            out.push_str(&back.text().unwrap());
+            prop_assert_eq!(back.text().unwrap(), p.text.clone());
+            done.extend(r.handle_part("k", back.concat(), Fragment::from(&back), 0));
         }
-        prop_assert_eq!(out, text);
+        prop_assert_eq!(done.len(), 1);
+        prop_assert_eq!(&done[0].text, &text);
     }
 
     #[test]
