@@ -1,7 +1,14 @@
 //! Time as the gateway sees it, injectable so tests can run hours of retries, expiry and
-//! escalation in milliseconds with `tokio::time::pause()`.
+//! escalation in milliseconds with `tokio::time::pause()`, or — where real I/O makes a paused
+//! runtime jump ahead on its own — with an [`Clock::adjustable`] clock that moves only when the
+//! test says so.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::Notify;
 
 /// Wall-clock Unix milliseconds that follow tokio's clock: real time normally, and the paused,
 /// advanced clock in tests.
@@ -9,6 +16,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub struct Clock {
     base_unix_ms: i64,
     base: tokio::time::Instant,
+    skip: Option<&'static Skip>,
+}
+
+/// How far an adjustable clock was moved ahead, and who waits for it to move.
+#[derive(Debug, Default)]
+struct Skip {
+    ms: AtomicI64,
+    moved: Notify,
 }
 
 impl Clock {
@@ -20,7 +35,47 @@ impl Clock {
         Self {
             base_unix_ms: unix.unwrap_or(0),
             base: tokio::time::Instant::now(),
+            skip: None,
         }
+    }
+
+    /// A system clock that tests can move ahead with [`Clock::advance`] (each one leaks a few
+    /// bytes, so make them in tests only). Loops that sleep until a clock time also wait on
+    /// [`Clock::advanced`] to notice the jump.
+    pub fn adjustable() -> Self {
+        Self {
+            skip: Some(Box::leak(Box::default())),
+            ..Self::system()
+        }
+    }
+
+    /// Moves an adjustable clock ahead by `by` and wakes its waiters; `false` (and nothing
+    /// moves) on other clocks.
+    pub fn advance(&self, by: Duration) -> bool {
+        let Some(skip) = self.skip else {
+            return false;
+        };
+        skip.ms.fetch_add(by.as_millis() as i64, Ordering::SeqCst);
+        skip.moved.notify_waiters();
+        true
+    }
+
+    /// A future that resolves at the next [`Clock::advance`] of this clock (never on other
+    /// clocks). It counts from the call, not from the first poll: take it before reading the
+    /// time, and no move in between is missed.
+    pub fn advanced(&self) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        match self.skip {
+            Some(skip) => {
+                let mut moved = Box::pin(skip.moved.notified());
+                moved.as_mut().enable();
+                moved
+            }
+            None => Box::pin(std::future::pending()),
+        }
+    }
+
+    fn skipped(&self) -> i64 {
+        self.skip.map_or(0, |s| s.ms.load(Ordering::SeqCst))
     }
 
     /// A clock that starts at a chosen Unix ms (tests).
@@ -28,17 +83,18 @@ impl Clock {
         Self {
             base_unix_ms: unix_ms,
             base: tokio::time::Instant::now(),
+            skip: None,
         }
     }
 
     /// Unix milliseconds now.
     pub fn now_ms(&self) -> i64 {
-        self.base_unix_ms + self.base.elapsed().as_millis() as i64
+        self.base_unix_ms + self.base.elapsed().as_millis() as i64 + self.skipped()
     }
 
     /// The tokio instant at which this clock shows `unix_ms` (for sleeping until then).
     pub fn instant_at(&self, unix_ms: i64) -> tokio::time::Instant {
-        let offset = (unix_ms - self.base_unix_ms).max(0) as u64;
+        let offset = (unix_ms - self.base_unix_ms - self.skipped()).max(0) as u64;
         self.base + std::time::Duration::from_millis(offset)
     }
 }
@@ -76,6 +132,18 @@ mod tests {
         tokio::time::advance(std::time::Duration::from_secs(90)).await;
         assert_eq!(clock.now_ms(), 1_090_000);
         assert_eq!(clock.instant_at(1_090_000), tokio::time::Instant::now());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_adjustable_clock_moves_only_when_told_and_wakes_its_waiters() {
+        let clock = Clock::adjustable();
+        let t0 = clock.now_ms();
+        let waiter = tokio::spawn(clock.advanced());
+        assert!(clock.advance(Duration::from_secs(600)));
+        waiter.await.unwrap();
+        assert_eq!(clock.now_ms(), t0 + 600_000);
+        assert_eq!(clock.instant_at(t0 + 600_000), tokio::time::Instant::now());
+        assert!(!Clock::system().advance(Duration::from_secs(1)));
     }
 
     #[test]

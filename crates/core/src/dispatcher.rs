@@ -71,6 +71,8 @@ pub struct Signals {
     pub events: Arc<Notify>,
     /// New webhook deliveries are queued.
     pub deliveries: Arc<Notify>,
+    /// New inbound SMS are stored (the IoT engine reads them from the store after its cursor).
+    pub inbound: Arc<Notify>,
 }
 
 /// Runs the dispatch loop until `shutdown` resolves, then waits for in-flight submits to be

@@ -65,6 +65,9 @@ pub async fn run(
                 let _ = ack.send(());
             }
             signals.events.notify_one();
+            if !inbound.is_empty() {
+                signals.inbound.notify_one();
+            }
         }
     }
 }

@@ -1,0 +1,203 @@
+//! Inbound SMS: from a registered device (secret check, command replies, telemetry) or from a
+//! contact (`ACK`, `ACK 42`, `STATUS pump-3`). Messages from other numbers are not the engine's.
+
+use smsgate_core::message::InboundMessage;
+use smsgate_core::number::Msisdn;
+
+use super::{Engine, ago};
+use crate::model::{AlertState, Format, TelemetryRecord, TelemetryStatus};
+use crate::reply::{self, PersonCommand};
+use crate::telemetry::{self, Readings, summary};
+use crate::view;
+
+impl Engine {
+    /// Takes one received SMS. Call in store order; it moves the inbound cursor.
+    pub fn handle_inbound(&mut self, msg: &InboundMessage, now: i64) {
+        self.batch.now = now;
+        self.batch.inbound_cursor = Some(msg.id);
+        self.inbound_cursor = Some(msg.id);
+        let from = Msisdn::parse(&msg.from)
+            .map(|m| m.as_str().to_owned())
+            .unwrap_or_else(|_| msg.from.clone());
+        if let Some(device_id) = self.device_numbers.get(&from).cloned() {
+            self.device_message(&device_id, msg, now);
+        } else if let Some(contact_id) = self.contact_numbers.get(&from).cloned() {
+            self.person_message(&contact_id, &msg.text, now);
+        }
+    }
+
+    fn device_message(&mut self, device_id: &str, msg: &InboundMessage, now: i64) {
+        let Some(entry) = self.devices.get(device_id) else {
+            return;
+        };
+        let mut record = TelemetryRecord {
+            device_id: device_id.to_owned(),
+            inbound_id: msg.id,
+            received_at: msg.received_at,
+            status: TelemetryStatus::Ok,
+            text: msg.text.clone(),
+            readings: Readings::new(),
+            reason: None,
+        };
+        // The shared secret is the first word; it is never kept.
+        if let Some(secret) = &entry.row.device.secret {
+            let mut parts = msg.text.trim_start().splitn(2, char::is_whitespace);
+            let first = parts.next().unwrap_or("");
+            if first != secret {
+                record.text = "(withheld: secret check failed)".into();
+                record.status = TelemetryStatus::Suspicious;
+                record.reason = Some("the first word is not the device's secret".into());
+                tracing::info!(
+                    device = device_id,
+                    "SMS from a device number failed its secret check"
+                );
+                self.record(record);
+                return;
+            }
+            record.text = parts.next().unwrap_or("").trim().to_owned();
+        }
+        let parsed = telemetry::parse(&record.text, entry.format, entry.pattern.as_ref());
+        let format = entry.format;
+        if self.take_reply(device_id, &record.text, now) {
+            record.status = TelemetryStatus::Reply;
+            self.seen(device_id, None, msg.received_at, now);
+            self.record(record);
+            return;
+        }
+        match parsed {
+            Ok(readings) => {
+                record.readings = readings.clone();
+                self.seen(device_id, Some(readings), msg.received_at, now);
+                self.record(record);
+                self.evaluate_device(device_id, now);
+            }
+            Err(e) if format == Format::Auto => {
+                record.status = TelemetryStatus::Unparsed;
+                record.reason = Some(e.to_string());
+                self.seen(device_id, None, msg.received_at, now);
+                self.record(record);
+            }
+            Err(e) => {
+                record.status = TelemetryStatus::Suspicious;
+                record.reason = Some(format!("format check failed: {e}"));
+                self.record(record);
+            }
+        }
+    }
+
+    /// A trusted message arrived: last seen, merged readings, silence alerts resolved.
+    fn seen(&mut self, device_id: &str, readings: Option<Readings>, at: i64, now: i64) {
+        let Some(entry) = self.devices.get_mut(device_id) else {
+            return;
+        };
+        let st = &mut entry.row.state;
+        st.last_seen_at = Some(st.last_seen_at.map_or(at, |t| t.max(at)));
+        if let Some(r) = readings {
+            st.readings.extend(r);
+            st.readings_at = Some(at);
+        }
+        let st = st.clone();
+        self.batch.device_states.retain(|(d, _)| d != device_id);
+        self.batch.device_states.push((device_id.to_owned(), st));
+        self.device_spoke(device_id, now);
+    }
+
+    fn record(&mut self, record: TelemetryRecord) {
+        let owner = self
+            .devices
+            .get(&record.device_id)
+            .and_then(|d| d.row.device.owner.clone());
+        self.event(
+            "device.telemetry",
+            view::telemetry_event(&record, owner.as_deref()),
+        );
+        self.batch.telemetry.push(record);
+    }
+
+    fn person_message(&mut self, contact_id: &str, text: &str, now: i64) {
+        let answer = match reply::parse(text) {
+            PersonCommand::Ack(None) => {
+                let open = self.open_alerts_of(contact_id);
+                match open.as_slice() {
+                    [] => "No open alert to acknowledge.".to_owned(),
+                    [id] => self.ack_by_sms(*id, contact_id, now),
+                    many => {
+                        let lines: Vec<String> =
+                            many.iter().take(5).map(|id| self.alert_line(*id)).collect();
+                        format!(
+                            "{} open alerts: {}. Reply ACK <number>.",
+                            many.len(),
+                            lines.join("; ")
+                        )
+                    }
+                }
+            }
+            PersonCommand::Ack(Some(id)) => match self.alerts.get(&id) {
+                Some(a) if !self.may_ack(contact_id, a) => format!("Alert {id} is not yours."),
+                Some(a) if a.state == AlertState::Acknowledged => format!(
+                    "Alert {id} was already acknowledged by {}.",
+                    a.acked_by.as_deref().unwrap_or("someone")
+                ),
+                Some(_) => self.ack_by_sms(id, contact_id, now),
+                None => format!("Alert {id} is not open."),
+            },
+            PersonCommand::Status(name) => self.status_text(contact_id, &name, now),
+            PersonCommand::Other => {
+                tracing::debug!(contact = contact_id, "SMS from a contact ignored");
+                return;
+            }
+        };
+        let Some(number) = self.contacts.get(contact_id).map(|c| c.number.clone()) else {
+            return;
+        };
+        let validity = self.config.alert_validity;
+        self.queue_sms(&number, &answer, None, validity, None, now);
+    }
+
+    fn ack_by_sms(&mut self, id: i64, contact_id: &str, now: i64) -> String {
+        let line = self.alert_line(id);
+        match self.ack(id, contact_id, now) {
+            Ok(_) => format!("Acknowledged: {line}."),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    fn status_text(&self, contact_id: &str, name: &str, now: i64) -> String {
+        let allowed = self.groups.values().any(|g| {
+            g.allow_status
+                && g.levels
+                    .iter()
+                    .any(|l| l.contacts.iter().any(|c| c == contact_id))
+        });
+        if !allowed {
+            return "STATUS is not enabled for you (ask for allow_status on your group).".into();
+        }
+        let wanted = name.trim();
+        let Some(dev) = self.devices.values().find(|d| {
+            d.row.device.id.eq_ignore_ascii_case(wanted)
+                || d.row.device.name.eq_ignore_ascii_case(wanted)
+        }) else {
+            return format!("Unknown device '{wanted}'.");
+        };
+        let d = &dev.row.device;
+        let st = &dev.row.state;
+        let readings = if st.readings.is_empty() {
+            "no readings".to_owned()
+        } else {
+            format!(
+                "{} ({})",
+                summary(&st.readings),
+                ago(now - st.readings_at.unwrap_or(now))
+            )
+        };
+        let open = self.alerts.values().filter(|a| a.device_id == d.id).count();
+        let seen = match st.last_seen_at {
+            Some(t) => ago(now - t),
+            None => "never".into(),
+        };
+        format!(
+            "{}: {readings}; last seen {seen}; open alerts: {open}",
+            d.name
+        )
+    }
+}

@@ -1,0 +1,808 @@
+//! The IoT engine: a plain state machine with time passed in, no I/O.
+//!
+//! # Calling order
+//! 1. Build it from a [`Snapshot`] of the store ([`Engine::new`]).
+//! 2. Feed inputs: [`Engine::handle_inbound`] for each received SMS (in store order),
+//!    [`Engine::handle_timeout`] when [`Engine::poll_timeout`] is due,
+//!    [`Engine::handle_message_status`] for the SMS of outstanding commands
+//!    ([`Engine::awaiting_network`]), and the registry, ack and command requests.
+//! 3. Take [`Engine::poll_batch`] and commit it to the store in one transaction before telling
+//!    anyone the outcome. If the commit fails, drop the engine and rebuild it from the store:
+//!    memory never runs ahead of what is durable.
+//!
+//! # Layout
+//! - this module: state, construction, the registry, polling;
+//! - `inbound`: SMS from devices (telemetry, replies) and from people (`ACK`, `STATUS`);
+//! - `alerts`: rule evaluation, raising, escalation, acknowledgement, resolution, timers;
+//! - `commands`: commands to devices and their correlation.
+
+mod alerts;
+mod commands;
+mod inbound;
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+use smsgate_core::intake::{self, IntakeLimits, SendRequest};
+use smsgate_core::message::{MessageId, NewMessage, Priority};
+
+use crate::error::IotError;
+use crate::expr::Condition;
+use crate::model::{
+    Alert, Command, ConditionState, Contact, Device, DeviceState, DeviceType, Format, Group, Rule,
+    RuleKind, TelemetryRecord, check_id, check_number,
+};
+use crate::template;
+
+pub use commands::CommandRequest;
+
+/// Engine settings (`[iot]` in the config file).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineConfig {
+    /// Validity of alert and reply SMS: one not sent within it expires instead of arriving
+    /// late (after an outage, stale alerts are not sent in a burst). Default `"1h"`.
+    #[serde(with = "humantime_serde")]
+    pub alert_validity: Duration,
+    /// Time a device has to answer a command when the request names none. Default `"5m"`.
+    #[serde(with = "humantime_serde")]
+    pub command_timeout: Duration,
+    /// Telemetry history older than this is deleted. Default `"30d"`.
+    #[serde(with = "humantime_serde")]
+    pub telemetry_retention: Duration,
+    /// Sender id of the SMS the engine sends; default none (the connector's).
+    pub sender: Option<String>,
+    /// Device types whose format, pattern and commands devices inherit.
+    pub device_types: Vec<DeviceType>,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            alert_validity: Duration::from_secs(3600),
+            command_timeout: Duration::from_secs(300),
+            telemetry_retention: Duration::from_secs(30 * 24 * 3600),
+            sender: None,
+            device_types: Vec::new(),
+        }
+    }
+}
+
+/// A device with what the engine knows of it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeviceRow {
+    /// The registry entry.
+    pub device: Device,
+    /// Unix ms when registered (silence is counted from here until it first speaks).
+    pub created_at: i64,
+    /// Last seen and last readings.
+    pub state: DeviceState,
+}
+
+/// Everything the engine needs from the store at start.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    /// Devices.
+    pub devices: Vec<DeviceRow>,
+    /// Contacts.
+    pub contacts: Vec<Contact>,
+    /// On-call groups.
+    pub groups: Vec<Group>,
+    /// Rules.
+    pub rules: Vec<Rule>,
+    /// Alerts not yet resolved.
+    pub alerts: Vec<Alert>,
+    /// Commands still waiting for the network or the device.
+    pub commands: Vec<Command>,
+    /// `for` and cooldown clocks by (rule id, device id).
+    pub conditions: Vec<(String, String, ConditionState)>,
+    /// Largest alert id ever given.
+    pub max_alert_id: i64,
+    /// Largest command id ever given.
+    pub max_command_id: i64,
+    /// The last inbound message the engine has taken.
+    pub inbound_cursor: Option<MessageId>,
+}
+
+/// Changes to commit together, in this order: registry, states, records, messages, events.
+#[derive(Clone, Debug, Default)]
+pub struct Batch {
+    /// Unix ms of the changes (`updated_at`).
+    pub now: i64,
+    /// Devices created or replaced.
+    pub devices: Vec<Device>,
+    /// Devices removed.
+    pub deleted_devices: Vec<String>,
+    /// Contacts created or replaced.
+    pub contacts: Vec<Contact>,
+    /// Contacts removed.
+    pub deleted_contacts: Vec<String>,
+    /// Groups created or replaced.
+    pub groups: Vec<Group>,
+    /// Groups removed.
+    pub deleted_groups: Vec<String>,
+    /// Rules created or replaced.
+    pub rules: Vec<Rule>,
+    /// Rules removed.
+    pub deleted_rules: Vec<String>,
+    /// Devices' last seen and last readings.
+    pub device_states: Vec<(String, DeviceState)>,
+    /// Telemetry history rows to add.
+    pub telemetry: Vec<TelemetryRecord>,
+    /// Alerts created or changed (insert or replace by id).
+    pub alerts: Vec<Alert>,
+    /// Commands created or changed (insert or replace by id).
+    pub commands: Vec<Command>,
+    /// Condition clocks; a default (empty) state deletes the row.
+    pub conditions: Vec<(String, String, ConditionState)>,
+    /// SMS to queue, already validated by intake.
+    pub messages: Vec<NewMessage>,
+    /// Webhook events: name and data.
+    pub events: Vec<(String, serde_json::Value)>,
+    /// The last inbound message taken, when it moved.
+    pub inbound_cursor: Option<MessageId>,
+    /// Delete telemetry received before this Unix ms.
+    pub prune_telemetry_before: Option<i64>,
+}
+
+impl Batch {
+    /// Nothing to commit.
+    pub fn is_empty(&self) -> bool {
+        self.devices.is_empty()
+            && self.deleted_devices.is_empty()
+            && self.contacts.is_empty()
+            && self.deleted_contacts.is_empty()
+            && self.groups.is_empty()
+            && self.deleted_groups.is_empty()
+            && self.rules.is_empty()
+            && self.deleted_rules.is_empty()
+            && self.device_states.is_empty()
+            && self.telemetry.is_empty()
+            && self.alerts.is_empty()
+            && self.commands.is_empty()
+            && self.conditions.is_empty()
+            && self.messages.is_empty()
+            && self.events.is_empty()
+            && self.inbound_cursor.is_none()
+            && self.prune_telemetry_before.is_none()
+    }
+}
+
+/// Whether a registry write may replace an existing entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Put {
+    /// Fail with `already_exists` when the id is taken (`POST`).
+    Create,
+    /// Create or replace (`PUT`, config seeding).
+    Replace,
+}
+
+struct DeviceEntry {
+    row: DeviceRow,
+    format: Format,
+    pattern: Option<Regex>,
+    commands: Vec<String>,
+}
+
+struct RuleEntry {
+    rule: Rule,
+    condition: Option<Condition>,
+    clear: Option<Condition>,
+}
+
+/// How often old telemetry is pruned.
+const PRUNE_EVERY_MS: i64 = 3_600_000;
+
+/// The engine. See the module doc for the calling order.
+pub struct Engine {
+    config: EngineConfig,
+    limits: IntakeLimits,
+    types: HashMap<String, DeviceType>,
+    devices: BTreeMap<String, DeviceEntry>,
+    device_numbers: HashMap<String, String>,
+    contacts: BTreeMap<String, Contact>,
+    contact_numbers: HashMap<String, String>,
+    groups: BTreeMap<String, Group>,
+    rules: BTreeMap<String, RuleEntry>,
+    alerts: BTreeMap<i64, Alert>,
+    commands: BTreeMap<i64, commands::Outstanding>,
+    conditions: HashMap<(String, String), ConditionState>,
+    next_alert_id: i64,
+    next_command_id: i64,
+    next_prune_at: i64,
+    inbound_cursor: Option<MessageId>,
+    batch: Batch,
+}
+
+impl Engine {
+    /// Builds the engine from what the store holds. Entries that no longer validate (a rule
+    /// whose expression this version rejects) are kept but inert, and logged.
+    pub fn new(config: EngineConfig, limits: IntakeLimits, snap: Snapshot, now: i64) -> Self {
+        let types = config
+            .device_types
+            .iter()
+            .map(|t| (t.name.clone(), t.clone()))
+            .collect();
+        let mut e = Self {
+            config,
+            limits,
+            types,
+            devices: BTreeMap::new(),
+            device_numbers: HashMap::new(),
+            contacts: BTreeMap::new(),
+            contact_numbers: HashMap::new(),
+            groups: BTreeMap::new(),
+            rules: BTreeMap::new(),
+            alerts: BTreeMap::new(),
+            commands: BTreeMap::new(),
+            conditions: HashMap::new(),
+            next_alert_id: snap.max_alert_id + 1,
+            next_command_id: snap.max_command_id + 1,
+            next_prune_at: now,
+            inbound_cursor: snap.inbound_cursor,
+            batch: Batch::default(),
+        };
+        for c in snap.contacts {
+            e.contact_numbers.insert(c.number.clone(), c.id.clone());
+            e.contacts.insert(c.id.clone(), c);
+        }
+        for g in snap.groups {
+            e.groups.insert(g.id.clone(), g);
+        }
+        for row in snap.devices {
+            match e.device_entry(row) {
+                Ok(entry) => {
+                    let d = &entry.row.device;
+                    e.device_numbers.insert(d.number.clone(), d.id.clone());
+                    e.devices.insert(d.id.clone(), entry);
+                }
+                Err(err) => tracing::error!(error = %err, "stored device no longer valid; ignored"),
+            }
+        }
+        for r in snap.rules {
+            let id = r.id.clone();
+            let entry = compile_rule(&r).unwrap_or_else(|err| {
+                tracing::error!(rule = %id, error = %err, "stored rule no longer valid; inert");
+                RuleEntry {
+                    rule: Rule {
+                        enabled: false,
+                        ..r
+                    },
+                    condition: None,
+                    clear: None,
+                }
+            });
+            e.rules.insert(id, entry);
+        }
+        for a in snap.alerts {
+            e.alerts.insert(a.id, a);
+        }
+        for c in snap.commands {
+            let entry = commands::Outstanding::new(c);
+            e.commands.insert(entry.cmd.id, entry);
+        }
+        for (r, d, st) in snap.conditions {
+            e.conditions.insert((r, d), st);
+        }
+        e
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// The last inbound SMS taken; the next read starts after it.
+    pub fn inbound_cursor(&self) -> Option<MessageId> {
+        self.inbound_cursor
+    }
+
+    /// Every device with its state, by id.
+    pub fn devices(&self) -> Vec<DeviceRow> {
+        self.devices.values().map(|d| d.row.clone()).collect()
+    }
+
+    /// One device with its state.
+    pub fn device(&self, id: &str) -> Option<DeviceRow> {
+        self.devices.get(id).map(|d| d.row.clone())
+    }
+
+    /// Every contact, by id.
+    pub fn contacts(&self) -> Vec<Contact> {
+        self.contacts.values().cloned().collect()
+    }
+
+    /// Every on-call group, by id.
+    pub fn groups(&self) -> Vec<Group> {
+        self.groups.values().cloned().collect()
+    }
+
+    /// Every rule, by id.
+    pub fn rules(&self) -> Vec<Rule> {
+        self.rules.values().map(|r| r.rule.clone()).collect()
+    }
+
+    /// Takes the changes to commit, if any.
+    pub fn poll_batch(&mut self) -> Option<Batch> {
+        if self.batch.is_empty() {
+            return None;
+        }
+        Some(std::mem::take(&mut self.batch))
+    }
+
+    /// Unix ms of the next timer (a `for` duration, escalation, silence deadline, command
+    /// timeout or telemetry pruning).
+    pub fn poll_timeout(&self) -> Option<i64> {
+        let mut next = Some(self.next_prune_at);
+        let mut take = |t: Option<i64>| {
+            if let Some(t) = t {
+                next = Some(next.map_or(t, |n: i64| n.min(t)));
+            }
+        };
+        take(self.next_condition_due());
+        take(self.next_escalation_due());
+        take(self.next_silence_due());
+        take(self.commands.values().map(|c| c.cmd.deadline).min());
+        next
+    }
+
+    /// Runs every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: i64) {
+        self.batch.now = now;
+        self.run_condition_timers(now);
+        self.run_escalations(now);
+        self.run_silence(now);
+        self.run_command_timeouts(now);
+        if now >= self.next_prune_at {
+            let horizon = self.config.telemetry_retention.as_millis() as i64;
+            self.batch.prune_telemetry_before = Some(now - horizon);
+            self.next_prune_at = now + PRUNE_EVERY_MS;
+        }
+    }
+
+    // ---- registry ----------------------------------------------------------------------
+
+    fn device_entry(&self, row: DeviceRow) -> Result<DeviceEntry, IotError> {
+        let d = &row.device;
+        let ty = match &d.device_type {
+            Some(t) => Some(self.types.get(t).ok_or_else(|| {
+                IotError::invalid(
+                    "unknown_device_type",
+                    format!("device type '{t}' is not configured ([[iot.device_types]])"),
+                )
+            })?),
+            None => None,
+        };
+        let format = d.format.or(ty.map(|t| t.format)).unwrap_or(Format::Auto);
+        let source = d
+            .pattern
+            .as_deref()
+            .or(ty.and_then(|t| t.pattern.as_deref()));
+        let pattern = source
+            .map(|p| {
+                Regex::new(p).map_err(|e| {
+                    IotError::invalid("invalid_pattern", format!("pattern '{p}': {e}"))
+                })
+            })
+            .transpose()?;
+        if format == Format::Regex && pattern.is_none() {
+            return Err(IotError::invalid(
+                "invalid_pattern",
+                "format \"regex\" needs a pattern with named captures",
+            ));
+        }
+        let commands = if d.commands.is_empty() {
+            ty.map(|t| t.commands.clone()).unwrap_or_default()
+        } else {
+            d.commands.clone()
+        };
+        Ok(DeviceEntry {
+            row,
+            format,
+            pattern,
+            commands,
+        })
+    }
+
+    /// Whether a device id is registered.
+    pub fn has_device(&self, id: &str) -> bool {
+        self.devices.contains_key(id)
+    }
+
+    /// Creates or replaces a device; returns it as stored.
+    pub fn put_device(&mut self, mut d: Device, put: Put, now: i64) -> Result<Device, IotError> {
+        check_id("device", &d.id)?;
+        d.number = check_number(&d.number)?;
+        if d.name.trim().is_empty() {
+            d.name = d.id.clone();
+        }
+        if let Some(s) = &d.secret
+            && (s.is_empty() || s.contains(char::is_whitespace))
+        {
+            return Err(IotError::invalid(
+                "invalid_secret",
+                "secret must be one word (it is the first word of every SMS)",
+            ));
+        }
+        let existing = self.devices.get(&d.id);
+        if put == Put::Create && existing.is_some() {
+            return Err(exists("device", &d.id));
+        }
+        if let Some(other) = self.device_numbers.get(&d.number)
+            && *other != d.id
+        {
+            return Err(IotError::conflict(
+                "number_taken",
+                format!("{} is already the number of device '{other}'", d.number),
+            ));
+        }
+        if let Some(c) = self.contact_numbers.get(&d.number) {
+            return Err(IotError::conflict(
+                "number_taken",
+                format!("{} is the number of contact '{c}'", d.number),
+            ));
+        }
+        let row = DeviceRow {
+            created_at: existing.map_or(now, |x| x.row.created_at),
+            state: existing.map(|x| x.row.state.clone()).unwrap_or_default(),
+            device: d.clone(),
+        };
+        let entry = self.device_entry(row)?;
+        if let Some(old) = self.devices.remove(&d.id) {
+            self.device_numbers.remove(&old.row.device.number);
+        }
+        self.device_numbers.insert(d.number.clone(), d.id.clone());
+        self.devices.insert(d.id.clone(), entry);
+        self.batch.now = now;
+        self.batch.devices.push(d.clone());
+        Ok(d)
+    }
+
+    /// Removes a device: its open alerts resolve, its outstanding commands fail.
+    pub fn delete_device(&mut self, id: &str, now: i64) -> Result<(), IotError> {
+        let Some(old) = self.devices.remove(id) else {
+            return Err(IotError::NotFound(format!("device '{id}'")));
+        };
+        self.batch.now = now;
+        self.device_numbers.remove(&old.row.device.number);
+        let open: Vec<i64> = self
+            .alerts
+            .values()
+            .filter(|a| a.device_id == id)
+            .map(|a| a.id)
+            .collect();
+        for a in open {
+            self.resolve(a, "device_deleted", now, false);
+        }
+        self.fail_commands_of(id, "the device was deleted", now);
+        self.forget_conditions(|_, d| d == id);
+        self.batch.deleted_devices.push(id.to_owned());
+        Ok(())
+    }
+
+    /// Creates or replaces a contact.
+    pub fn put_contact(&mut self, mut c: Contact, put: Put, now: i64) -> Result<Contact, IotError> {
+        check_id("contact", &c.id)?;
+        c.number = check_number(&c.number)?;
+        if c.name.trim().is_empty() {
+            c.name = c.id.clone();
+        }
+        if put == Put::Create && self.contacts.contains_key(&c.id) {
+            return Err(exists("contact", &c.id));
+        }
+        if let Some(other) = self.contact_numbers.get(&c.number)
+            && *other != c.id
+        {
+            return Err(IotError::conflict(
+                "number_taken",
+                format!("{} is already the number of contact '{other}'", c.number),
+            ));
+        }
+        if let Some(d) = self.device_numbers.get(&c.number) {
+            return Err(IotError::conflict(
+                "number_taken",
+                format!("{} is the number of device '{d}'", c.number),
+            ));
+        }
+        if let Some(old) = self.contacts.remove(&c.id) {
+            self.contact_numbers.remove(&old.number);
+        }
+        self.contact_numbers.insert(c.number.clone(), c.id.clone());
+        self.contacts.insert(c.id.clone(), c.clone());
+        self.batch.now = now;
+        self.batch.contacts.push(c.clone());
+        Ok(c)
+    }
+
+    /// Removes a contact that no group or rule names.
+    pub fn delete_contact(&mut self, id: &str, now: i64) -> Result<(), IotError> {
+        if !self.contacts.contains_key(id) {
+            return Err(IotError::NotFound(format!("contact '{id}'")));
+        }
+        if let Some(g) = self
+            .groups
+            .values()
+            .find(|g| g.levels.iter().any(|l| l.contacts.iter().any(|c| c == id)))
+        {
+            return Err(in_use("contact", id, "group", &g.id));
+        }
+        if let Some(r) = self
+            .rules
+            .values()
+            .find(|r| r.rule.contacts.iter().any(|c| c == id))
+        {
+            return Err(in_use("contact", id, "rule", &r.rule.id));
+        }
+        if let Some(old) = self.contacts.remove(id) {
+            self.contact_numbers.remove(&old.number);
+        }
+        self.batch.now = now;
+        self.batch.deleted_contacts.push(id.to_owned());
+        Ok(())
+    }
+
+    /// Creates or replaces an on-call group; every contact it names must exist.
+    pub fn put_group(&mut self, mut g: Group, put: Put, now: i64) -> Result<Group, IotError> {
+        check_id("group", &g.id)?;
+        if g.name.trim().is_empty() {
+            g.name = g.id.clone();
+        }
+        if put == Put::Create && self.groups.contains_key(&g.id) {
+            return Err(exists("group", &g.id));
+        }
+        if g.levels.is_empty() || g.levels.iter().any(|l| l.contacts.is_empty()) {
+            return Err(IotError::invalid(
+                "invalid_group",
+                "a group needs at least one level, and each level at least one contact",
+            ));
+        }
+        for c in g.levels.iter().flat_map(|l| &l.contacts) {
+            self.need_contact(c)?;
+        }
+        self.groups.insert(g.id.clone(), g.clone());
+        self.batch.now = now;
+        self.batch.groups.push(g.clone());
+        Ok(g)
+    }
+
+    /// Removes a group that no rule names.
+    pub fn delete_group(&mut self, id: &str, now: i64) -> Result<(), IotError> {
+        if !self.groups.contains_key(id) {
+            return Err(IotError::NotFound(format!("group '{id}'")));
+        }
+        if let Some(r) = self
+            .rules
+            .values()
+            .find(|r| r.rule.group.as_deref() == Some(id))
+        {
+            return Err(in_use("group", id, "rule", &r.rule.id));
+        }
+        self.groups.remove(id);
+        self.batch.now = now;
+        self.batch.deleted_groups.push(id.to_owned());
+        Ok(())
+    }
+
+    /// Creates or replaces a rule; its expressions and templates must compile and the group
+    /// and contacts it names must exist. Pending `for` clocks of a replaced rule restart.
+    pub fn put_rule(&mut self, mut r: Rule, put: Put, now: i64) -> Result<Rule, IotError> {
+        check_id("rule", &r.id)?;
+        if r.name.trim().is_empty() {
+            r.name = r.id.clone();
+        }
+        if put == Put::Create && self.rules.contains_key(&r.id) {
+            return Err(exists("rule", &r.id));
+        }
+        if let Some(g) = &r.group
+            && !self.groups.contains_key(g)
+        {
+            return Err(IotError::invalid(
+                "unknown_group",
+                format!("group '{g}' does not exist"),
+            ));
+        }
+        for c in &r.contacts {
+            self.need_contact(c)?;
+        }
+        if let Some(d) = &r.device
+            && !self.devices.contains_key(d)
+        {
+            return Err(IotError::invalid(
+                "unknown_device",
+                format!("device '{d}' does not exist"),
+            ));
+        }
+        let entry = compile_rule(&r)?;
+        let id = r.id.clone();
+        self.rules.insert(id.clone(), entry);
+        let pending: Vec<(String, String)> = self
+            .conditions
+            .iter()
+            .filter(|((rule, _), st)| *rule == id && st.pending_since.is_some())
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in pending {
+            self.set_condition(key, |st| st.pending_since = None);
+        }
+        self.batch.now = now;
+        self.batch.rules.push(r.clone());
+        Ok(r)
+    }
+
+    /// Removes a rule; its open alerts resolve.
+    pub fn delete_rule(&mut self, id: &str, now: i64) -> Result<(), IotError> {
+        if self.rules.remove(id).is_none() {
+            return Err(IotError::NotFound(format!("rule '{id}'")));
+        }
+        self.batch.now = now;
+        let open: Vec<i64> = self
+            .alerts
+            .values()
+            .filter(|a| a.rule_id == id)
+            .map(|a| a.id)
+            .collect();
+        for a in open {
+            self.resolve(a, "rule_deleted", now, false);
+        }
+        self.forget_conditions(|r, _| r == id);
+        self.batch.deleted_rules.push(id.to_owned());
+        Ok(())
+    }
+
+    fn need_contact(&self, id: &str) -> Result<(), IotError> {
+        if self.contacts.contains_key(id) {
+            Ok(())
+        } else {
+            Err(IotError::invalid(
+                "unknown_contact",
+                format!("contact '{id}' does not exist"),
+            ))
+        }
+    }
+
+    fn forget_conditions(&mut self, pred: impl Fn(&str, &str) -> bool) {
+        let keys: Vec<(String, String)> = self
+            .conditions
+            .keys()
+            .filter(|(r, d)| pred(r, d))
+            .cloned()
+            .collect();
+        for (r, d) in keys {
+            self.conditions.remove(&(r.clone(), d.clone()));
+            self.batch
+                .conditions
+                .push((r, d, ConditionState::default()));
+        }
+    }
+
+    fn set_condition(&mut self, key: (String, String), f: impl FnOnce(&mut ConditionState)) {
+        let st = self.conditions.entry(key.clone()).or_default();
+        let before = st.clone();
+        f(st);
+        if *st != before {
+            let st = st.clone();
+            if st == ConditionState::default() {
+                self.conditions.remove(&key);
+            }
+            self.batch.conditions.push((key.0, key.1, st));
+        }
+    }
+
+    // ---- outgoing SMS ------------------------------------------------------------------
+
+    /// Queues an SMS through the same intake as the REST API. Returns its id, or `None` when
+    /// intake refused it (logged: a template that renders too long, say).
+    fn queue_sms(
+        &mut self,
+        to: &str,
+        text: &str,
+        encoding: Option<&str>,
+        validity: Duration,
+        owner: Option<&String>,
+        now: i64,
+    ) -> Option<MessageId> {
+        let req = SendRequest {
+            to: to.to_owned(),
+            text: text.to_owned(),
+            from: self.config.sender.clone(),
+            encoding: encoding.map(str::to_owned),
+            validity: Some(
+                humantime::format_duration(validity.max(Duration::from_secs(1))).to_string(),
+            ),
+            priority: Priority::High,
+            api_key_id: owner.cloned(),
+            ..SendRequest::default()
+        };
+        match intake::prepare(req, &self.limits, now) {
+            Ok(m) => {
+                let id = m.id;
+                self.batch.messages.push(m);
+                Some(id)
+            }
+            Err(e) => {
+                tracing::warn!(to, code = e.code, error = %e, "IoT SMS refused by intake");
+                None
+            }
+        }
+    }
+
+    fn event(&mut self, name: &str, data: serde_json::Value) {
+        self.batch.events.push((name.to_owned(), data));
+    }
+}
+
+fn exists(kind: &str, id: &str) -> IotError {
+    IotError::conflict(
+        "already_exists",
+        format!("{kind} '{id}' already exists; use PUT to replace it"),
+    )
+}
+
+fn in_use(kind: &str, id: &str, by_kind: &str, by: &str) -> IotError {
+    IotError::conflict(
+        "in_use",
+        format!("{kind} '{id}' is used by {by_kind} '{by}'; change that first"),
+    )
+}
+
+fn compile_rule(r: &Rule) -> Result<RuleEntry, IotError> {
+    let condition = match (&r.kind, &r.condition) {
+        (RuleKind::Condition, Some(src)) => Some(Condition::compile("condition", src)?),
+        (RuleKind::Condition, None) => {
+            return Err(IotError::invalid(
+                "invalid_condition",
+                "a rule of kind \"condition\" needs a condition, e.g. \"temp > 80\"",
+            ));
+        }
+        (RuleKind::Silence, Some(_)) => {
+            return Err(IotError::invalid(
+                "invalid_condition",
+                "a rule of kind \"silence\" takes no condition",
+            ));
+        }
+        (RuleKind::Silence, None) => None,
+    };
+    let clear = r
+        .clear
+        .as_deref()
+        .map(|src| Condition::compile("clear", src))
+        .transpose()?;
+    for (field, t) in [
+        ("template", &r.template),
+        ("resolved_template", &r.resolved_template),
+    ] {
+        if let Some(src) = t {
+            template::check(field, src)?;
+        }
+    }
+    if let Some(a) = &r.action {
+        commands::check_pattern("action.expect", a.expect.as_deref())?;
+        if a.command.trim().is_empty() {
+            return Err(IotError::invalid(
+                "invalid_command",
+                "action.command is empty",
+            ));
+        }
+    }
+    Ok(RuleEntry {
+        rule: r.clone(),
+        condition,
+        clear,
+    })
+}
+
+/// `5 min ago` — an age for SMS replies.
+pub fn ago(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    match s {
+        0..=59 => "just now".into(),
+        60..=3599 => format!("{} min ago", s / 60),
+        3600..=172_799 => format!("{} h ago", s / 3600),
+        _ => format!("{} d ago", s / 86_400),
+    }
+}
+
+#[cfg(test)]
+mod tests;
