@@ -5,9 +5,15 @@
 //! - [`at`]: the AT-command engine without I/O — framing, final result codes with their
 //!   meanings, the `> ` prompt, URCs anywhere, per-command timeouts with time passed in, echo on
 //!   or off — and the parsers of the responses the gateway reads.
+//! - [`transport`]: serial ports and pseudo-terminals (rustix termios/pty + tokio `AsyncFd`),
+//!   TCP serial servers, and the [`transport::Opener`] the driver reopens through.
+//! - [`sim`]: the modem simulator ([`sim::SimModem`] without I/O, [`sim::Simulator`] serving
+//!   it on a pty, TCP or an in-process pipe) and its text control language.
 //!
 //! # Tests
 //! Unit tests per module; `tests/engine.rs` drives the engine with plain bytes and a simulated
 //! clock. The line parser has a fuzz target (`fuzz/fuzz_targets/modem_at.rs`).
 
 pub mod at;
+pub mod sim;
+pub mod transport;
