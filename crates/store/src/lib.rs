@@ -15,10 +15,10 @@
 //! a pool of read-only connections, which WAL lets run beside the writer.
 //!
 //! # Layout
-//! - [`open`]: opens a store from a URL (`sqlite://path`).
+//! - [`open`], [`open_all`]: open a store (and the IoT engine's store) from a URL.
 //! - `migrate`: embedded migrations and the runner (`schema_migrations` table).
 //! - `sqlite`: the backend: `writer` (group commit), `write` (write operations), `read`
-//!   (queries and row mapping).
+//!   (queries and row mapping), `iot` (the IoT engine's tables, migration 0003).
 
 mod migrate;
 mod sqlite;
@@ -26,6 +26,7 @@ mod sqlite;
 use std::sync::Arc;
 
 use smsgate_core::store::{Store, StoreError};
+use smsgate_iot::store::IotStore;
 
 pub use sqlite::{SqliteOptions, SqliteStore};
 
@@ -34,9 +35,27 @@ pub use sqlite::{SqliteOptions, SqliteStore};
 /// `sqlite://smsgate-data/smsgate.db` (relative to the working directory),
 /// `sqlite:///var/lib/smsgate/smsgate.db` (absolute) or `sqlite::memory:` (tests).
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(open_all(url).await?.store)
+}
+
+/// The two faces of one backend: the message store and the IoT engine's store, over the
+/// same database (so the engine's SMS and outbox events commit with its own changes).
+#[derive(Clone)]
+pub struct Backend {
+    /// Messages, keys, webhooks, outbox.
+    pub store: Arc<dyn Store>,
+    /// Devices, rules, alerts, commands, telemetry.
+    pub iot: Arc<dyn IotStore>,
+}
+
+/// Opens the backend a URL names (see [`open`]).
+pub async fn open_all(url: &str) -> Result<Backend, StoreError> {
     if url.starts_with("sqlite:") {
-        let store = SqliteStore::open(url, SqliteOptions::default()).await?;
-        return Ok(Arc::new(store));
+        let store = Arc::new(SqliteStore::open(url, SqliteOptions::default()).await?);
+        return Ok(Backend {
+            store: Arc::clone(&store) as Arc<dyn Store>,
+            iot: store,
+        });
     }
     Err(StoreError::Database(format!(
         "unsupported store url '{url}': use sqlite://path/to/file.db"

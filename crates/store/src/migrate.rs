@@ -4,8 +4,10 @@ use smsgate_core::store::StoreError;
 use sqlx::{Connection, Row, SqliteConnection};
 
 /// `(version, name, SQL)`, in order. Never edit a released entry: add a new one.
-pub(crate) const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "init", include_str!("../migrations/0001_init.sql"))];
+pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../migrations/0001_init.sql")),
+    (3, "iot", include_str!("../migrations/0003_iot.sql")),
+];
 
 /// Applies every migration not yet recorded in `schema_migrations`; returns how many ran.
 pub(crate) async fn run(conn: &mut SqliteConnection, now: i64) -> Result<usize, StoreError> {

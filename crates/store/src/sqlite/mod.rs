@@ -1,5 +1,6 @@
 //! The SQLite backend: a group-commit writer and a read-only pool over one WAL database file.
 
+mod iot;
 mod read;
 mod write;
 mod writer;
@@ -14,6 +15,9 @@ use smsgate_core::store::{
     Accepted, ApiKey, Attempt, Delivery, DeliveryResult, InboundQuery, MessageQuery, OutboxEvent,
     QueueStats, Store, StoreError, StoreResult, Webhook,
 };
+use smsgate_iot::engine::{Batch, Snapshot};
+use smsgate_iot::model::{Alert, Command, TelemetryRecord};
+use smsgate_iot::store::{AlertQuery, CommandQuery, IotStore, TelemetryQuery};
 use sqlx::ConnectOptions;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -321,5 +325,56 @@ impl Store for SqliteStore {
 
     async fn stats(&self) -> StoreResult<QueueStats> {
         read::stats(&self.pool).await.map_err(db_err)
+    }
+}
+
+#[async_trait]
+impl IotStore for SqliteStore {
+    async fn load_iot(&self) -> StoreResult<Snapshot> {
+        iot::load(&self.pool).await.map_err(db_err)
+    }
+
+    async fn commit_iot(&self, batch: Batch) -> StoreResult<()> {
+        self.writer
+            .write(batch, |c, d| Box::pin(iot::commit(c, d)))
+            .await
+    }
+
+    async fn inbound_after(
+        &self,
+        cursor: Option<MessageId>,
+        limit: u32,
+    ) -> StoreResult<Vec<InboundMessage>> {
+        iot::inbound_after(&self.pool, cursor, limit)
+            .await
+            .map_err(db_err)
+    }
+
+    async fn latest_inbound(&self) -> StoreResult<Option<MessageId>> {
+        iot::latest_inbound(&self.pool).await.map_err(db_err)
+    }
+
+    async fn alerts(&self, q: &AlertQuery) -> StoreResult<Vec<Alert>> {
+        iot::alerts(&self.pool, q).await.map_err(db_err)
+    }
+
+    async fn alert(&self, id: i64) -> StoreResult<Option<Alert>> {
+        iot::doc_by_id(&self.pool, "iot_alerts", id)
+            .await
+            .map_err(db_err)
+    }
+
+    async fn commands(&self, q: &CommandQuery) -> StoreResult<Vec<Command>> {
+        iot::commands(&self.pool, q).await.map_err(db_err)
+    }
+
+    async fn command(&self, id: i64) -> StoreResult<Option<Command>> {
+        iot::doc_by_id(&self.pool, "iot_commands", id)
+            .await
+            .map_err(db_err)
+    }
+
+    async fn telemetry(&self, q: &TelemetryQuery) -> StoreResult<Vec<TelemetryRecord>> {
+        iot::telemetry(&self.pool, q).await.map_err(db_err)
     }
 }

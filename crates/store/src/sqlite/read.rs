@@ -112,10 +112,9 @@ pub(crate) async fn list_inbound<'e>(
     ex: impl SqliteExecutor<'e>,
     q: &InboundQuery,
 ) -> Result<Vec<InboundMessage>, sqlx::Error> {
-    let mut b: QueryBuilder<Sqlite> = QueryBuilder::new(
-        "SELECT id, from_number, to_number, body, connector, received_at, incomplete \
-         FROM inbound_messages WHERE 1=1",
-    );
+    let mut b: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+        "SELECT {INBOUND_COLUMNS} FROM inbound_messages WHERE 1=1"
+    ));
     if let Some(since) = q.since {
         b.push(" AND received_at >= ").push_bind(since);
     }
@@ -128,19 +127,23 @@ pub(crate) async fn list_inbound<'e>(
     b.push(" ORDER BY id DESC LIMIT ")
         .push_bind(i64::from(q.limit));
     let rows = b.build().fetch_all(ex).await?;
-    rows.iter()
-        .map(|r| {
-            Ok(InboundMessage {
-                id: parse_id(r.try_get::<&str, _>(0)?)?,
-                from: r.try_get(1)?,
-                to: r.try_get(2)?,
-                text: r.try_get(3)?,
-                connector: r.try_get(4)?,
-                received_at: r.try_get(5)?,
-                incomplete: r.try_get::<i64, _>(6)? != 0,
-            })
-        })
-        .collect()
+    rows.iter().map(inbound_from_row).collect()
+}
+
+/// The `inbound_messages` columns in the order [`inbound_from_row`] reads them.
+pub(crate) const INBOUND_COLUMNS: &str =
+    "id, from_number, to_number, body, connector, received_at, incomplete";
+
+pub(crate) fn inbound_from_row(r: &SqliteRow) -> Result<InboundMessage, sqlx::Error> {
+    Ok(InboundMessage {
+        id: parse_id(r.try_get::<&str, _>(0)?)?,
+        from: r.try_get(1)?,
+        to: r.try_get(2)?,
+        text: r.try_get(3)?,
+        connector: r.try_get(4)?,
+        received_at: r.try_get(5)?,
+        incomplete: r.try_get::<i64, _>(6)? != 0,
+    })
 }
 
 pub(crate) const KEY_COLUMNS: &str = "id, name, prefix, admin, created_at, revoked_at, secret_hash";
