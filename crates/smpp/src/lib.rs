@@ -22,6 +22,7 @@
 //! - [`coding`]: the little `data_coding` handling this crate needs (to be switched to
 //!   `smsgate-sms`).
 //! - [`counters`]: metric-like counters for peer garbage and session health.
+//! - [`pacer`]: `max_tps` pacing shared across sessions.
 //! - [`util`]: a seeded random generator for jitter and fault injection.
 //!
 //! # Tests
@@ -34,6 +35,7 @@ pub mod client;
 pub mod coding;
 pub mod counters;
 mod io;
+pub mod pacer;
 pub mod pdu;
 pub mod receipt;
 pub mod server;

@@ -330,6 +330,7 @@ async fn mo_injection_waits_for_the_consumer_ack() {
         to: "1234".into(),
         text: "Grüße €".into(),
         system_id: None,
+        ..Default::default()
     };
     let inject = tokio::spawn(async move { s.inject_mo(mo).await });
     let inbound = next_inbound(&mut events).await;
@@ -356,6 +357,7 @@ async fn dropping_an_inbound_message_unacknowledged_asks_for_redelivery() {
         to: "1234".into(),
         text: "x".into(),
         system_id: None,
+        ..Default::default()
     };
     let inject = tokio::spawn(async move { s.inject_mo(mo).await });
     drop(next_inbound(&mut events).await);
@@ -365,6 +367,7 @@ async fn dropping_an_inbound_message_unacknowledged_asks_for_redelivery() {
         to: "1234".into(),
         text: "x".into(),
         system_id: Some("other".into()),
+        ..Default::default()
     };
     assert_eq!(sim.inject_mo(mo).await, Err(InjectError::NoReceiver));
 }

@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
 use crate::counters::{Counters, CountersSnapshot};
+use crate::pacer::Pacer;
 use crate::pdu::{CommandStatus, Pdu};
 use crate::session::{BindParams, Bound, LostReason, Role, Session, SessionConfig};
 pub use types::*;
@@ -228,33 +229,5 @@ pub fn classify(status: CommandStatus, extra_temporary: &[u32]) -> SubmitError {
         | S::EsmeRinvbndsts => SubmitError::Temporary(status),
         other if extra_temporary.contains(&u32::from(other)) => SubmitError::Temporary(status),
         _ => SubmitError::Permanent(status),
-    }
-}
-
-/// Spaces submits `1/max_tps` apart across all clones of a handle.
-#[derive(Debug)]
-struct Pacer {
-    interval: Duration,
-    next: std::sync::Mutex<tokio::time::Instant>,
-}
-
-impl Pacer {
-    fn new(tps: u32) -> Self {
-        Self {
-            interval: Duration::from_secs(1) / tps,
-            next: std::sync::Mutex::new(tokio::time::Instant::now()),
-        }
-    }
-
-    async fn wait(&self) {
-        let slot = {
-            // The lock only guards two arithmetic operations; poisoning cannot leave it torn.
-            let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
-            let now = tokio::time::Instant::now();
-            let slot = (*next).max(now);
-            *next = slot + self.interval;
-            slot
-        };
-        tokio::time::sleep_until(slot).await;
     }
 }

@@ -5,16 +5,17 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusmpp::pdus::{DeliverSm, SubmitSm};
 use rusmpp::tlvs::MessageDeliveryRequestTlvValue as DeliveryTlv;
-use rusmpp::types::{AnyOctetString, OctetString};
+use rusmpp::types::{AnyOctetString, COctetString, OctetString};
 use rusmpp::values::{
-    DataCoding, ErrorCodeNetworkType, EsmClass, MessagePayload, NetworkErrorCode,
+    DataCoding, ErrorCodeNetworkType, EsmClass, MessagePayload, NetworkErrorCode, Ton,
 };
+use smsgate_sms::{Concat, SegmentOptions, segment};
 
-use super::{InjectError, Inner, MessageRecord, MoMessage, bump, lock};
+use super::{InjectError, Inner, MessageRecord, MoLong, MoMessage, bump, lock};
 use crate::coding;
 use crate::pdu::CommandStatus;
 use crate::receipt::{IdRadix, ReceiptState, TextReceipt, format_text};
-use crate::server::{DeliverError, Handler, SessionHandle, SessionId};
+use crate::server::{Handler, SessionHandle, SessionId};
 use crate::session::{BindRequest, c_string};
 
 /// The account a simulator session acts as.
@@ -282,15 +283,63 @@ fn build_receipt(
         .build()
 }
 
-pub(super) async fn inject_mo(inner: &Arc<Inner>, mo: MoMessage) -> Result<SessionId, InjectError> {
-    let from = c_string::<21>(&mo.from, "source_addr").map_err(|_| InjectError::InvalidAddress)?;
-    let to = c_string::<21>(&mo.to, "destination_addr").map_err(|_| InjectError::InvalidAddress)?;
+/// Address and TON of an MO address: `+…` is international without the `+`.
+fn mo_addr(addr: &str, field: &'static str) -> Result<(Ton, COctetString<1, 21>), InjectError> {
+    let (ton, digits) = match addr.strip_prefix('+') {
+        Some(d) => (Ton::International, d),
+        None => (Ton::Unknown, addr),
+    };
+    let a = c_string::<21>(digits, field).map_err(|_| InjectError::InvalidAddress)?;
+    Ok((ton, a))
+}
+
+/// The `deliver_sm`s carrying `mo`: one (with `message_payload` beyond 254 octets) or, for
+/// [`MoLong::Udh`]/[`MoLong::Sar`], one per part as `smsgate-sms` splits it.
+fn mo_pdus(mo: &MoMessage, reference: u16) -> Result<Vec<DeliverSm>, InjectError> {
+    let (from_ton, from) = mo_addr(&mo.from, "source_addr")?;
+    let (to_ton, to) = mo_addr(&mo.to, "destination_addr")?;
+    let builder = || {
+        DeliverSm::builder()
+            .source_addr_ton(from_ton)
+            .source_addr(from.clone())
+            .dest_addr_ton(to_ton)
+            .destination_addr(to.clone())
+    };
+    let concat = match mo.long {
+        MoLong::Payload => None,
+        MoLong::Udh => Some(Concat::Udh8),
+        MoLong::Sar => Some(Concat::Sar),
+    };
+    if let Some(concat) = concat {
+        let opts = SegmentOptions {
+            concat,
+            reference,
+            ..SegmentOptions::default()
+        };
+        let seg = segment(&mo.text, &opts).map_err(|e| InjectError::Failed(e.to_string()))?;
+        let mut out = Vec::with_capacity(seg.parts.len());
+        for part in &seg.parts {
+            let mut tlvs = Vec::new();
+            if let Some(sar) = part.sar {
+                tlvs.push(DeliveryTlv::SarMsgRefNum(sar.msg_ref_num));
+                tlvs.push(DeliveryTlv::SarTotalSegments(sar.total_segments));
+                tlvs.push(DeliveryTlv::SarSegmentSeqnum(sar.segment_seqnum));
+            }
+            let body = part.smpp_short_message(false);
+            out.push(
+                builder()
+                    .esm_class(EsmClass::from(if part.udhi() { 0x40 } else { 0 }))
+                    .data_coding(DataCoding::from(part.encoding.smpp_data_coding()))
+                    .short_message(OctetString::from_vec(body).unwrap_or_default())
+                    .tlvs(tlvs)
+                    .build(),
+            );
+        }
+        return Ok(out);
+    }
     let (coding, octets) = coding::encode_text(&mo.text);
-    let builder = DeliverSm::builder()
-        .source_addr(from)
-        .destination_addr(to)
-        .data_coding(coding);
-    let sm = if octets.len() <= 254 {
+    let builder = builder().data_coding(coding);
+    Ok(vec![if octets.len() <= 254 {
         builder
             .short_message(OctetString::from_vec(octets).unwrap_or_default())
             .build()
@@ -299,7 +348,12 @@ pub(super) async fn inject_mo(inner: &Arc<Inner>, mo: MoMessage) -> Result<Sessi
         builder
             .tlvs(vec![DeliveryTlv::MessagePayload(payload)])
             .build()
-    };
+    }])
+}
+
+pub(super) async fn inject_mo(inner: &Arc<Inner>, mo: MoMessage) -> Result<SessionId, InjectError> {
+    let reference = inner.rng_u16();
+    let pdus = mo_pdus(&mo, reference)?;
     bump(&inner.counters.mo_injected);
     let targets = receivers(inner, mo.system_id.as_deref());
     if targets.is_empty() {
@@ -307,16 +361,29 @@ pub(super) async fn inject_mo(inner: &Arc<Inner>, mo: MoMessage) -> Result<Sessi
     }
     let mut last = String::new();
     for target in targets {
-        match target.deliver(sm.clone()).await {
-            Ok(()) => {
-                bump(&inner.counters.mo_delivered);
-                return Ok(target.id());
+        // Parts go out together, as a windowed SMSC sends them; all must be acknowledged.
+        let mut parts = tokio::task::JoinSet::new();
+        for sm in pdus.iter().cloned() {
+            let t = target.clone();
+            parts.spawn(async move { t.deliver(sm).await });
+        }
+        let mut ok = true;
+        while let Some(r) = parts.join_next().await {
+            match r {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    ok = false;
+                    last = e.to_string();
+                }
+                Err(e) => {
+                    ok = false;
+                    last = e.to_string();
+                }
             }
-            Err(
-                e @ (DeliverError::Rejected(_)
-                | DeliverError::Ambiguous(_)
-                | DeliverError::NotBound),
-            ) => last = e.to_string(),
+        }
+        if ok {
+            bump(&inner.counters.mo_delivered);
+            return Ok(target.id());
         }
     }
     Err(InjectError::Failed(last))

@@ -125,8 +125,20 @@ pub struct MessageRecord {
     pub receipt_acked: bool,
 }
 
+/// How an injected MO message longer than one SMS travels.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum MoLong {
+    /// One `deliver_sm`; beyond 254 octets in `message_payload` (SMPP 3.4 §5.3.2.32).
+    #[default]
+    Payload,
+    /// One `deliver_sm` per part with a concatenation UDH (`esm_class` 0x40).
+    Udh,
+    /// One `deliver_sm` per part with SAR TLVs (SMPP 3.4 §5.3.2.22–24).
+    Sar,
+}
+
 /// A mobile-originated message to inject.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MoMessage {
     /// The sender's number (`source_addr`).
     pub from: String,
@@ -137,6 +149,8 @@ pub struct MoMessage {
     pub text: String,
     /// Deliver only to sessions of this `system_id`; `None` for any receiver.
     pub system_id: Option<String>,
+    /// How a long text travels. Default: one PDU with `message_payload`.
+    pub long: MoLong,
 }
 
 /// Why an MO injection failed.
@@ -187,6 +201,13 @@ pub(crate) struct Inner {
     pub sessions: Mutex<HashMap<SessionId, SessionHandle>>,
     pub messages: Mutex<Tracked>,
     pub pending: Mutex<HashMap<String, VecDeque<rusmpp::pdus::DeliverSm>>>,
+}
+
+impl Inner {
+    /// A random concatenation reference for injected long messages.
+    pub(crate) fn rng_u16(&self) -> u16 {
+        lock(&self.rng).next_u64() as u16
+    }
 }
 
 /// Locks a std mutex, ignoring poisoning: every critical section here is a plain map update

@@ -13,8 +13,10 @@ use smsgate_core::simnet::{SimConfig, SimNetwork};
 
 use crate::config::ConnectorConfig;
 
+pub mod smpp;
+
 /// The connector types this build knows, for config validation and error messages.
-pub const KINDS: &[&str] = &["simulator"];
+pub const KINDS: &[&str] = &["simulator", "smpp"];
 
 /// A started connector and the extra handles the gateway needs from some types.
 pub struct Built {
@@ -49,6 +51,10 @@ pub fn validate(c: &ConnectorConfig) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        "smpp" => {
+            let s: smpp::SmppSettings = settings(c)?;
+            smpp::validate(&s).with_context(|| format!("connectors '{}' (type smpp)", c.name))
+        }
         other => anyhow::bail!(
             "connectors '{}': type '{other}' is not supported; use one of: {}",
             c.name,
@@ -73,6 +79,14 @@ pub fn build(
             Ok(Built {
                 connector: sim.clone(),
                 sim: Some(sim),
+            })
+        }
+        "smpp" => {
+            let connector = smpp::SmppConnector::start(&c.name, settings(c)?, events)
+                .with_context(|| format!("starting smpp connector '{}'", c.name))?;
+            Ok(Built {
+                connector: Arc::new(connector),
+                sim: None,
             })
         }
         other => anyhow::bail!("connectors '{}': unknown type '{other}'", c.name),
