@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
     let now = Instant::now();
     let mut e = Engine::new(EngineConfig { max_line: 512 });
     let t = Duration::from_secs(1);
-    e.submit(Command::with_pdu("AT+CMGS=5", "0011AABBCC", t), now);
+    e.submit(Command::with_pdu("AT+CMGS=5", "0011AABBCC", t, t), now);
     e.submit(Command::new("AT+CMGL=4", t), now);
     e.submit(Command::new("AT+CREG?", t), now);
     for chunk in data.chunks(7) {

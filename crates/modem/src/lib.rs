@@ -7,6 +7,8 @@
 //!   or off — and the parsers of the responses the gateway reads.
 //! - [`transport`]: serial ports and pseudo-terminals (rustix termios/pty + tokio `AsyncFd`),
 //!   TCP serial servers, and the [`transport::Opener`] the driver reopens through.
+//! - [`driver`]: the tokio driver — start-up, send, receive, health, reset with backoff — behind
+//!   the [`driver::Modem`] handle, with acknowledgeable [`driver::ModemEvent`]s.
 //! - [`sim`]: the modem simulator ([`sim::SimModem`] without I/O, [`sim::Simulator`] serving
 //!   it on a pty, TCP or an in-process pipe) and its text control language.
 //!
@@ -15,5 +17,6 @@
 //! clock. The line parser has a fuzz target (`fuzz/fuzz_targets/modem_at.rs`).
 
 pub mod at;
+pub mod driver;
 pub mod sim;
 pub mod transport;

@@ -103,7 +103,7 @@ fn cme_and_cms_errors_complete_the_command_with_their_meaning() {
 fn cmgs_writes_the_pdu_after_the_prompt_and_reads_the_reference() {
     let now = Instant::now();
     let mut e = engine();
-    let id = e.submit(Command::with_pdu("AT+CMGS=23", "0011AB", T), now);
+    let id = e.submit(Command::with_pdu("AT+CMGS=23", "0011AB", T, T), now);
     assert_eq!(transmitted(&mut e), "AT+CMGS=23\r");
     e.handle_input(b"AT+CMGS=23\r\r\n> ", now);
     assert_eq!(transmitted(&mut e), "0011AB\x1a");
@@ -117,7 +117,7 @@ fn urcs_are_reported_between_and_in_the_middle_of_commands() {
     let now = Instant::now();
     let mut e = engine();
     e.handle_input(b"\r\n+CMTI: \"SM\",1\r\n\r\nRING\r\n", now);
-    let id = e.submit(Command::with_pdu("AT+CMGS=23", "00AA", T), now);
+    let id = e.submit(Command::with_pdu("AT+CMGS=23", "00AA", T, T), now);
     // Before the prompt, between the prompt and the answer, and inside the answer.
     e.handle_input(b"\r\n+CDSI: \"SM\",2\r\n\r\n> ", now);
     assert_eq!(transmitted(&mut e), "AT+CMGS=23\r00AA\x1a");
@@ -220,7 +220,7 @@ fn a_silent_modem_times_the_command_out_and_the_next_one_runs() {
 fn a_missing_prompt_sends_esc_and_reports_that_nothing_was_sent() {
     let t0 = Instant::now();
     let mut e = engine();
-    let id = e.submit(Command::with_pdu("AT+CMGS=5", "00AA", T), t0);
+    let id = e.submit(Command::with_pdu("AT+CMGS=5", "00AA", T, T), t0);
     transmitted(&mut e);
     e.handle_timeout(t0 + T);
     assert_eq!(transmitted(&mut e), "\x1b");
@@ -239,7 +239,7 @@ fn a_missing_prompt_sends_esc_and_reports_that_nothing_was_sent() {
 fn a_timeout_after_the_pdu_is_ambiguous_and_a_late_answer_is_stray() {
     let t0 = Instant::now();
     let mut e = engine();
-    let id = e.submit(Command::with_pdu("AT+CMGS=5", "00AA", T), t0);
+    let id = e.submit(Command::with_pdu("AT+CMGS=5", "00AA", T, T), t0);
     e.handle_input(b"\r\n> ", t0 + Duration::from_secs(1));
     // The deadline restarts when the PDU is written.
     assert_eq!(e.poll_timeout(), Some(t0 + Duration::from_secs(1) + T));
@@ -265,7 +265,7 @@ fn a_timeout_after_the_pdu_is_ambiguous_and_a_late_answer_is_stray() {
 fn an_error_instead_of_the_prompt_completes_the_command() {
     let now = Instant::now();
     let mut e = engine();
-    let id = e.submit(Command::with_pdu("AT+CMGS=5", "00AA", T), now);
+    let id = e.submit(Command::with_pdu("AT+CMGS=5", "00AA", T, T), now);
     e.handle_input(b"\r\n+CMS ERROR: 304\r\n", now);
     assert!(matches!(
         events(&mut e).as_slice(),

@@ -14,8 +14,10 @@ pub struct Command {
     pub line: String,
     /// Hex PDU written after the prompt and ended with Ctrl-Z.
     pub pdu: Option<String>,
-    /// How long the modem may take: until the prompt, then again until the final result code.
+    /// How long the modem may take to answer the line (or to show the prompt).
     pub timeout: Duration,
+    /// With a PDU: how long it may take after the PDU, when the network is involved.
+    pub pdu_timeout: Duration,
 }
 
 impl Command {
@@ -25,15 +27,23 @@ impl Command {
             line: line.into(),
             pdu: None,
             timeout,
+            pdu_timeout: timeout,
         }
     }
 
-    /// A command whose PDU follows the `> ` prompt.
-    pub fn with_pdu(line: impl Into<String>, pdu: impl Into<String>, timeout: Duration) -> Self {
+    /// A command whose PDU follows the `> ` prompt: `timeout` until the prompt,
+    /// `pdu_timeout` from the PDU to the final result code.
+    pub fn with_pdu(
+        line: impl Into<String>,
+        pdu: impl Into<String>,
+        timeout: Duration,
+        pdu_timeout: Duration,
+    ) -> Self {
         Self {
             line: line.into(),
             pdu: Some(pdu.into()),
             timeout,
+            pdu_timeout,
         }
     }
 

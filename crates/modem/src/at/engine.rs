@@ -241,7 +241,7 @@ impl Engine {
         self.transmit.extend_from_slice(pdu.as_bytes());
         self.transmit.push(CTRL_Z);
         r.phase = Phase::Pdu;
-        r.deadline = now + r.command.timeout;
+        r.deadline = now + r.command.pdu_timeout;
     }
 
     fn is_echo(&self, line: &str) -> bool {

@@ -13,10 +13,11 @@ use smsgate_core::simnet::{SimConfig, SimNetwork};
 
 use crate::config::ConnectorConfig;
 
+pub mod modem;
 pub mod smpp;
 
 /// The connector types this build knows, for config validation and error messages.
-pub const KINDS: &[&str] = &["simulator", "smpp"];
+pub const KINDS: &[&str] = &["simulator", "smpp", "modem"];
 
 /// A started connector and the extra handles the gateway needs from some types.
 pub struct Built {
@@ -55,6 +56,7 @@ pub fn validate(c: &ConnectorConfig) -> anyhow::Result<()> {
             let s: smpp::SmppSettings = settings(c)?;
             smpp::validate(&s).with_context(|| format!("connectors '{}' (type smpp)", c.name))
         }
+        "modem" => modem::parse(c).map(|_| ()),
         other => anyhow::bail!(
             "connectors '{}': type '{other}' is not supported; use one of: {}",
             c.name,
@@ -69,7 +71,6 @@ pub fn build(
     events: ConnectorEvents,
     data_dir: Option<&Path>,
 ) -> anyhow::Result<Built> {
-    let _ = data_dir;
     match c.kind.as_str() {
         "simulator" => {
             let sim = Arc::new(
@@ -89,6 +90,10 @@ pub fn build(
                 sim: None,
             })
         }
+        "modem" => Ok(Built {
+            connector: modem::build(c, events, data_dir)?,
+            sim: None,
+        }),
         other => anyhow::bail!("connectors '{}': unknown type '{other}'", c.name),
     }
 }

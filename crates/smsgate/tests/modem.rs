@@ -1,0 +1,162 @@
+//! The gateway with a `type = "modem"` connector on the modem simulator's pseudo-terminal —
+//! what `smsgate serve` does with `device` pointing at `smsgate sim modem --pty`: GSM, Unicode
+//! and long messages with delivery reports, inbound single and long messages, the modem in
+//! `/v1/connectors`, and a hung modem recovered without losing a message.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{TestGateway, config};
+use serde_json::{Value, json};
+use smsgate::config::ConnectorConfig;
+use smsgate_modem::sim::{SimConfig, Simulator};
+
+async fn gateway_on(sim: &Simulator) -> TestGateway {
+    let (path, _task) = sim.spawn_pty(std::future::pending()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path(), json!({}));
+    let Value::Object(settings) = json!({
+        "device": path.display().to_string(),
+        "baud": 115200,
+        "command_timeout": "1s",
+        "send_timeout": "3s",
+        "health_interval": "1s",
+        "max_per_minute": 600,
+        "reset_backoff": "100ms",
+        "reset_backoff_max": "500ms",
+    }) else {
+        unreachable!()
+    };
+    c.connectors = vec![ConnectorConfig {
+        name: "modem-1".into(),
+        kind: "modem".into(),
+        settings,
+    }];
+    TestGateway::start_with(c, dir).await
+}
+
+async fn connector(gw: &TestGateway) -> Value {
+    let (s, v) = gw.call("GET", "/v1/connectors", None).await;
+    assert_eq!(s, 200, "{v}");
+    v[0].clone()
+}
+
+async fn wait_bound(gw: &TestGateway) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let c = connector(gw).await;
+        if c["state"] == "bound" {
+            return c;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never bound: {c}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn wait_inbound(gw: &TestGateway, text: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, v) = gw.call("GET", "/v1/inbound", None).await;
+        if let Some(m) = v["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|m| m["text"] == text)
+        {
+            return m.clone();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no inbound '{text}': {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_go_out_and_come_in_through_a_modem_on_a_pty() {
+    let sim = Simulator::new(SimConfig {
+        report_delay: Duration::from_millis(100),
+        ..SimConfig::default()
+    });
+    let gw = gateway_on(&sim).await;
+    let c = wait_bound(&gw).await;
+    assert_eq!(c["kind"], "modem");
+    assert_eq!(c["details"]["identity"]["manufacturer"], "smsgate");
+    assert_eq!(c["details"]["identity"]["imei"], "350000000000017");
+    assert_eq!(c["details"]["signal_dbm"], -73);
+    assert_eq!(c["details"]["registration"], "home");
+
+    let gsm = gw
+        .send(json!({"to": "+4915112345678", "text": "Hello [modem] €"}))
+        .await;
+    let long = "Grüße aus Köln 😀 ".repeat(10);
+    let ucs = gw.send(json!({"to": "+4915112345678", "text": long})).await;
+    let m = gw.wait_status(&gsm, "delivered").await;
+    assert_eq!(m["connector"], "modem-1");
+    gw.wait_status(&ucs, "delivered").await;
+    let sent = sim.stats().sent;
+    assert_eq!(sent.len(), 1 + 3, "one GSM part and three UCS-2 parts");
+    assert_eq!(sent[0].text, "Hello [modem] €");
+    assert_eq!(
+        sent[1..]
+            .iter()
+            .map(|p| p.text.as_str())
+            .collect::<String>(),
+        long
+    );
+
+    sim.inject_mo("+4917011111111", "STATUS?").unwrap();
+    let long_in = "a long reply from the field, ".repeat(8);
+    sim.inject_mo("+4917022222222", &long_in).unwrap();
+    let m = wait_inbound(&gw, "STATUS?").await;
+    assert_eq!(m["from"], "+4917011111111");
+    assert_eq!(m["connector"], "modem-1");
+    let m = wait_inbound(&gw, &long_in).await;
+    assert_eq!(m["incomplete"], false);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while sim.stats().stored > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "storage not emptied"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    gw.gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_modem_is_reset_and_the_queued_message_is_delivered_once() {
+    let sim = Simulator::new(SimConfig::default());
+    let gw = gateway_on(&sim).await;
+    wait_bound(&gw).await;
+    sim.hang(Some(Duration::from_secs(3)));
+    let id = gw
+        .send(json!({"to": "+4915112345678", "text": "sent across a hang"}))
+        .await;
+    // The connector notices, reports itself unavailable while it resets, then recovers.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let c = connector(&gw).await;
+        if c["state"] == "reconnecting" {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never reset: {c}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let c = wait_bound(&gw).await;
+    assert!(
+        c["details"]["counters"]["resets"].as_u64().unwrap() >= 1,
+        "{c}"
+    );
+    gw.wait_status(&id, "delivered").await;
+    let copies = sim
+        .stats()
+        .sent
+        .iter()
+        .filter(|p| p.text == "sent across a hang")
+        .count();
+    assert_eq!(copies, 1);
+    gw.gw.shutdown().await;
+}
