@@ -69,7 +69,7 @@ pub struct SimNetwork {
     receipts: AtomicU64,
     inbound: AtomicU64,
     in_flight: AtomicU64,
-    journal: Option<Arc<Mutex<std::fs::File>>>,
+    journal: Option<Journal>,
     owed: Mutex<Vec<(String, ReceiptState)>>,
     pending_receipts: Arc<AtomicU64>,
 }
@@ -84,7 +84,7 @@ impl SimNetwork {
                     .create(true)
                     .append(true)
                     .open(p)?;
-                (Some(Arc::new(Mutex::new(file))), owed)
+                (Some(Journal::start(file)), owed)
             }
             None => (None, Vec::new()),
         };
@@ -149,8 +149,7 @@ impl SimNetwork {
                     .await
                     && let Some(j) = &journal
                 {
-                    let mut f = j.lock().unwrap_or_else(|e| e.into_inner());
-                    let _ = writeln!(f, "R {remote_id}");
+                    j.note(format!("R {remote_id}"));
                 }
                 pending.fetch_sub(1, Ordering::AcqRel);
             }
@@ -235,16 +234,13 @@ impl Connector for SimNetwork {
             ReceiptState::Delivered
         };
         if let Some(j) = &self.journal {
-            // A poisoned lock only means another submit panicked mid-write; keep writing.
-            let mut f = j.lock().unwrap_or_else(|e| e.into_inner());
             let tag = if state == ReceiptState::Delivered {
                 "delivered"
             } else {
                 "undelivered"
             };
-            let written = writeln!(f, "S {} {tag} {}", sms.id, remote_ids.join(" "))
-                .and_then(|()| f.sync_data());
-            if let Err(e) = written {
+            let line = format!("S {} {tag} {}", sms.id, remote_ids.join(" "));
+            if let Err(e) = j.record(line).await {
                 return SubmitOutcome::Rejected(SubmitError::new(
                     SubmitErrorKind::Temporary,
                     "journal",
@@ -256,6 +252,67 @@ impl Connector for SimNetwork {
         self.receipts.fetch_add(parts, Ordering::Relaxed);
         self.schedule_receipts(remote_ids.clone(), state, self.config.delivery_delay);
         SubmitOutcome::Accepted { remote_ids }
+    }
+}
+
+/// The simulator's journal: a thread that appends lines and syncs them to disk in groups, so
+/// concurrent submits share one `fdatasync` and no tokio worker ever blocks on the disk.
+#[derive(Clone)]
+struct Journal {
+    tx: std::sync::mpsc::Sender<JournalLine>,
+}
+
+/// A line to append; `done` is answered once it is on disk (`None`: no one waits).
+type JournalLine = (
+    String,
+    Option<tokio::sync::oneshot::Sender<std::io::Result<()>>>,
+);
+
+impl Journal {
+    fn start(file: std::fs::File) -> Self {
+        let (tx, rx) = std::sync::mpsc::channel::<JournalLine>();
+        std::thread::Builder::new()
+            .name("sim-journal".into())
+            .spawn(move || {
+                let mut out = std::io::BufWriter::new(file);
+                let mut waiting = Vec::new();
+                // Ends when every sender (the simulator and its receipt tasks) is gone.
+                while let Ok(first) = rx.recv() {
+                    let mut batch = vec![first];
+                    batch.extend(rx.try_iter());
+                    let mut result = Ok(());
+                    for (line, done) in batch {
+                        if result.is_ok() {
+                            result = writeln!(out, "{line}");
+                        }
+                        waiting.extend(done);
+                    }
+                    let result = result
+                        .and_then(|()| out.flush())
+                        .and_then(|()| out.get_ref().sync_data());
+                    for done in waiting.drain(..) {
+                        let _ = done.send(match &result {
+                            Ok(()) => Ok(()),
+                            Err(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
+                        });
+                    }
+                }
+            })
+            .expect("spawn the simulator journal thread");
+        Self { tx }
+    }
+
+    /// Appends `line` and waits until it is on disk.
+    async fn record(&self, line: String) -> std::io::Result<()> {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        let closed = || std::io::Error::other("the journal thread stopped");
+        self.tx.send((line, Some(done))).map_err(|_| closed())?;
+        wait.await.map_err(|_| closed())?
+    }
+
+    /// Appends `line` without waiting (it is synced with the next group).
+    fn note(&self, line: String) {
+        let _ = self.tx.send((line, None));
     }
 }
 

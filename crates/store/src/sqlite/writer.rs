@@ -88,7 +88,15 @@ impl Writer {
 async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Box<dyn Pending>>, max: usize) {
     let mut ops: Vec<Box<dyn Pending>> = Vec::with_capacity(max);
     while rx.recv_many(&mut ops, max).await > 0 {
-        match run_batch(&mut conn, &mut ops).await {
+        let started = std::time::Instant::now();
+        let result = run_batch(&mut conn, &mut ops).await;
+        tracing::trace!(
+            ops = ops.len(),
+            elapsed_us = started.elapsed().as_micros() as u64,
+            ok = result.is_ok(),
+            "group commit"
+        );
+        match result {
             Ok(()) => {
                 for op in ops.drain(..) {
                     op.complete(Ok(()));
