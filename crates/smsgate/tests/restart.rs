@@ -24,11 +24,27 @@ fn start(config: &Path) -> Running {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("start smsgate");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // Read the banner on a thread so a binary that never prints it fails the test, not hangs it.
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // After the banner nobody listens; keep draining so the child never blocks on a pipe.
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
     let mut base = None;
     let mut key = None;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while let Some(Ok(line)) = lines.next() {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Ok(line) = rx.recv_timeout(left) else {
+            let _ = child.kill();
+            panic!(
+                "{} printed no start-up banner within 60 s (is it a stale binary?)",
+                env!("CARGO_BIN_EXE_smsgate")
+            );
+        };
         if let Some(rest) = line.trim().strip_prefix("dashboard and API:") {
             base = Some(rest.trim().trim_end_matches('/').to_owned());
         }
@@ -38,10 +54,7 @@ fn start(config: &Path) -> Running {
         if line.trim_start().starts_with("stop with Ctrl-C") {
             break;
         }
-        assert!(Instant::now() < deadline, "smsgate did not start");
     }
-    // Keep draining stdout so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
     Running {
         child,
         base: base.expect("address line"),

@@ -1,5 +1,6 @@
 //! The SQLite backend: a group-commit writer and a read-only pool over one WAL database file.
 
+mod batch;
 mod iot;
 mod read;
 mod write;

@@ -15,7 +15,7 @@ use super::read::{MESSAGE_COLUMNS, message_by_id, message_from_row, parse_id, pa
 pub(crate) const LEASE_MS: i64 = 10 * 60 * 1000;
 
 /// `(status IN (…))` of every status that may become `target` (see `Status::can_become`).
-fn from_statuses(target: Status) -> String {
+pub(crate) fn from_statuses(target: Status) -> String {
     let list: Vec<String> = Status::ALL
         .iter()
         .filter(|s| s.can_become(target))
@@ -281,15 +281,18 @@ pub(crate) async fn record_attempts(
     d: &(Vec<Attempt>, i64),
 ) -> Result<(), sqlx::Error> {
     let (attempts, now) = (&d.0, d.1);
+    let mut sent = Vec::with_capacity(attempts.len());
     for a in attempts {
         match a {
             Attempt::Sent {
                 id,
                 connector,
                 remote_ids,
-            } => {
-                record_sent(c, *id, connector, remote_ids, now).await?;
-            }
+            } => sent.push(super::batch::Sent {
+                id: *id,
+                connector,
+                remote_ids,
+            }),
             Attempt::Retry {
                 id,
                 connector,
@@ -352,67 +355,10 @@ pub(crate) async fn record_attempts(
             }
         }
     }
-    Ok(())
+    super::batch::record_sent(c, &sent, now).await
 }
 
-async fn record_sent(
-    c: &mut SqliteConnection,
-    id: MessageId,
-    connector: &str,
-    remote_ids: &[String],
-    now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE messages SET lease_until = NULL, next_attempt_at = NULL, connector = ?, \
-         error_code = NULL, error_message = NULL WHERE id = ?",
-    )
-    .bind(connector)
-    .bind(id.to_string())
-    .execute(&mut *c)
-    .await?;
-    transition(c, id, Status::Sent, "", None, Some(connector), now).await?;
-    sqlx::query("DELETE FROM message_parts WHERE message_id = ?")
-        .bind(id.to_string())
-        .execute(&mut *c)
-        .await?;
-    if remote_ids.is_empty() {
-        return Ok(());
-    }
-    let mut b: QueryBuilder<Sqlite> = QueryBuilder::new(
-        "INSERT INTO message_parts (message_id, part_no, connector, remote_id, state, updated_at) ",
-    );
-    b.push_values(remote_ids.iter().enumerate(), |mut r, (i, rid)| {
-        r.push_bind(id.to_string())
-            .push_bind(i as i64)
-            .push_bind(connector)
-            .push_bind(rid.as_str())
-            .push_bind("submitted")
-            .push_bind(now);
-    });
-    b.build().execute(&mut *c).await?;
-    // Receipts that overtook this submit's response.
-    let mut q: QueryBuilder<Sqlite> =
-        QueryBuilder::new("DELETE FROM orphan_receipts WHERE connector = ");
-    q.push_bind(connector).push(" AND remote_id IN (");
-    let mut sep = q.separated(", ");
-    for rid in remote_ids {
-        sep.push_bind(rid.as_str());
-    }
-    q.push(") RETURNING remote_id, state, error_code");
-    let orphans = q.build().fetch_all(&mut *c).await?;
-    for r in orphans {
-        let receipt = Receipt {
-            connector: connector.to_owned(),
-            remote_id: r.try_get(0)?,
-            state: state_from_str(r.try_get::<&str, _>(1)?),
-            error_code: r.try_get(2)?,
-        };
-        apply_receipt(c, &receipt, now).await?;
-    }
-    Ok(())
-}
-
-fn state_str(s: ReceiptState) -> &'static str {
+pub(crate) fn state_str(s: ReceiptState) -> &'static str {
     match s {
         ReceiptState::Delivered => "delivered",
         ReceiptState::Undelivered => "undelivered",
@@ -421,7 +367,7 @@ fn state_str(s: ReceiptState) -> &'static str {
     }
 }
 
-fn state_from_str(s: &str) -> ReceiptState {
+pub(crate) fn state_from_str(s: &str) -> ReceiptState {
     match s {
         "delivered" => ReceiptState::Delivered,
         "undelivered" => ReceiptState::Undelivered,
@@ -431,7 +377,7 @@ fn state_from_str(s: &str) -> ReceiptState {
 }
 
 /// Applies one receipt; `true` when it matched a known part.
-async fn apply_receipt(
+pub(crate) async fn apply_receipt(
     c: &mut SqliteConnection,
     r: &Receipt,
     now: i64,
@@ -477,16 +423,28 @@ async fn apply_receipt(
     .bind(&message_id)
     .execute(&mut *c)
     .await?;
+    settle_parts(c, &message_id, r.error_code.as_deref().unwrap_or(""), now).await?;
+    Ok(true)
+}
+
+/// Gives a message the one status its parts add up to, after a part's state changed:
+/// delivered only when every part is, undelivered or expired as soon as one part is, else a
+/// `part_delivered` progress event. `code` is the network's error code of the latest report.
+pub(crate) async fn settle_parts(
+    c: &mut SqliteConnection,
+    message_id: &str,
+    code: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
     let (total, delivered, undelivered, expired): (i64, i64, i64, i64) = sqlx::query_as(
         "SELECT COUNT(*), COALESCE(SUM(state = 'delivered'), 0), \
          COALESCE(SUM(state = 'undelivered'), 0), COALESCE(SUM(state = 'expired'), 0) \
          FROM message_parts WHERE message_id = ?",
     )
-    .bind(&message_id)
+    .bind(message_id)
     .fetch_one(&mut *c)
     .await?;
-    let id = parse_id(&message_id)?;
-    let code = r.error_code.as_deref().unwrap_or("");
+    let id = parse_id(message_id)?;
     // One status per message: delivered only when every part is; any lost part decides.
     if delivered == total {
         transition(c, id, Status::Delivered, "", None, None, now).await?;
@@ -528,20 +486,14 @@ async fn apply_receipt(
         )
         .await?;
     }
-    Ok(true)
+    Ok(())
 }
 
 pub(crate) async fn apply_receipts(
     c: &mut SqliteConnection,
     d: &(Vec<Receipt>, i64),
 ) -> Result<u64, sqlx::Error> {
-    let mut matched = 0;
-    for r in &d.0 {
-        if apply_receipt(c, r, d.1).await? {
-            matched += 1;
-        }
-    }
-    Ok(matched)
+    super::batch::apply_receipts(c, &d.0, d.1).await
 }
 
 pub(crate) async fn expire_due(
