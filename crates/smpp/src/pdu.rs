@@ -349,6 +349,18 @@ pub fn decode_frame(pdu: &[u8]) -> Result<Frame, FrameError> {
     }
     let mut src = BytesMut::from(&pdu[HEADER_LEN..]);
     match Pdu::decode(id, &mut src, body_len) {
+        // rusmpp believes inner lengths (a TLV's value_length, a C-string inside a TLV) without
+        // checking them against each other, and leaves octets after the last field unread. Accept
+        // only a body it read whole and would write back at the same length, so that what we act
+        // on is what the peer sent (found by the `smpp_pdu` fuzz target: a replace_sm whose
+        // message_payload slot held another TLV with a value_length past the body).
+        Ok(Some((body, read))) if read != body_len || body.length() != body_len => Err(body_error(
+            CommandStatus::EsmeRinvcmdlen,
+            format!(
+                "body of {body_len} octets decodes from {read} octets and re-encodes to {}",
+                body.length()
+            ),
+        )),
         Ok(Some((body, _))) => Ok(Frame {
             command_id: id,
             status,

@@ -306,6 +306,45 @@ fn a_padded_enquire_link_still_decodes() {
     assert_eq!(frame.body(), Some(&Pdu::EnquireLink));
 }
 
+#[test]
+fn a_tlv_whose_value_length_disagrees_with_its_value_is_rejected() {
+    // Found by the smpp_pdu fuzz target: a replace_sm whose optional message_payload slot holds a
+    // dest_network_id TLV (tag 0x060E) claiming 0x0503 octets, of which only a 2-octet C-string
+    // "@" is read. Accepting it produced a frame that re-encoded to bytes we could not decode.
+    let body = [
+        0, 0, 0, 4, 0, 0, 0, 0, 126, 0, 0, 6, 14, 5, 3, 64, 0, 0, 59, 0, 0, 0, 7, 9, 0, 0, 128, 1,
+        0, 0, 0, 0, 0, 1, 47, 0, 251, 255, 255, 255, 255, 1, 9,
+    ];
+    let bytes = raw(16 + body.len() as u32, 7, 9, &body);
+    let err = decode_frame(&bytes).unwrap_err();
+    assert_eq!(err.status(), CommandStatus::EsmeRinvcmdlen, "{err}");
+    assert_eq!(
+        err.reply().unwrap(),
+        Frame::bodiless(CommandId::ReplaceSmResp, CommandStatus::EsmeRinvcmdlen, 9)
+    );
+}
+
+#[test]
+fn octets_after_the_last_field_are_rejected() {
+    // bind_transmitter has no TLVs in SMPP 3.4; rusmpp stops after address_range and used to
+    // leave the rest unread, so a frame with trailing garbage was accepted as a clean bind.
+    let bind = every_pdu().into_iter().next().unwrap();
+    assert_eq!(bind.command_id(), CommandId::BindTransmitter);
+    let mut bytes = Frame::new(CommandStatus::EsmeRok, 13, bind)
+        .to_bytes()
+        .to_vec();
+    assert!(decode_frame(&bytes).is_ok());
+    bytes.extend_from_slice(b"junk");
+    let len = bytes.len() as u32;
+    bytes[..4].copy_from_slice(&len.to_be_bytes());
+    let err = decode_frame(&bytes).unwrap_err();
+    assert_eq!(err.status(), CommandStatus::EsmeRinvcmdlen, "{err}");
+    assert_eq!(
+        err.reply().unwrap().command_id(),
+        CommandId::BindTransmitterResp
+    );
+}
+
 proptest! {
     #[test]
     fn arbitrary_bytes_never_panic_the_decoder(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
@@ -319,6 +358,14 @@ proptest! {
     #[test]
     fn valid_headers_with_random_bodies_never_panic(id in prop::sample::select(vec![1u32, 2, 3, 4, 5, 6, 7, 8, 9, 0xB, 0x15, 0x21, 0x102, 0x103, 0x80000004, 0x80000005, 0x80000009, 0x80000103, 0x80000003]), body in proptest::collection::vec(any::<u8>(), 0..300)) {
         let bytes = raw(16 + body.len() as u32, id, 1, &body);
-        let _ = decode_frame(&bytes);
+        // Whatever is accepted decodes again from its encoding, and a frame with a body is
+        // exactly what was sent (bodiless commands drop their padding).
+        if let Ok(frame) = decode_frame(&bytes) {
+            let again = frame.to_bytes();
+            prop_assert_eq!(decode_frame(&again), Ok(frame.clone()));
+            if again.len() > 16 {
+                prop_assert_eq!(&again[..], &bytes[..]);
+            }
+        }
     }
 }
