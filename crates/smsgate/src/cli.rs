@@ -1,5 +1,6 @@
 //! The command line: `serve` runs the gateway; `send`, `status`, `messages` and `sim inbound`
-//! talk to a running one over HTTP; `keys` and `migrate` work on the store directly.
+//! talk to a running one over HTTP; `keys` and `migrate` work on the store directly; `sim modem`
+//! runs the GSM modem simulator on a pseudo-terminal or TCP port.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -126,6 +127,33 @@ pub enum KeysAction {
 /// `sim` subcommands.
 #[derive(Subcommand, Debug)]
 pub enum SimAction {
+    /// Run a GSM modem simulator on a pseudo-terminal (prints its device path) or a TCP port.
+    ///
+    /// Point a `type = "modem"` connector's `device` at the printed path (or at
+    /// `tcp://ADDR`). Control it by typing on standard input, one command per line:
+    /// `mo <from> <text>` (a phone texts the modem), `mo-during-send <from> <text>`,
+    /// `hang [<duration>]`, `unhang`, `fail-next <cms code>`, `latency <duration>`,
+    /// `report delivered|undelivered|none`, `status`.
+    Modem {
+        /// Serve on a new pseudo-terminal (the default when --listen is not given).
+        #[arg(long)]
+        pty: bool,
+        /// Also (or instead) serve on this TCP address, like a ser2net port.
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// SIM PIN the simulated SIM asks for.
+        #[arg(long)]
+        pin: Option<String>,
+        /// Delay before every answer, e.g. `200ms`.
+        #[arg(long, default_value = "0ms")]
+        latency: String,
+        /// Delay from a send to its status report, e.g. `2s`.
+        #[arg(long, default_value = "1s")]
+        report_delay: String,
+        /// Message storage slots.
+        #[arg(long, default_value_t = 30)]
+        storage_slots: usize,
+    },
     /// Play a phone: text the gateway through its simulated network.
     Inbound {
         /// The phone's number.
@@ -257,6 +285,30 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Sim {
             action:
+                SimAction::Modem {
+                    pty,
+                    listen,
+                    pin,
+                    latency,
+                    report_delay,
+                    storage_slots,
+                },
+        } => {
+            let duration = |name: &str, v: &str| {
+                smsgate_modem::sim::control::parse_duration(v)
+                    .with_context(|| format!("--{name} '{v}': use e.g. 500ms, 2s or 1m"))
+            };
+            let config = smsgate_modem::sim::SimConfig {
+                pin,
+                latency: duration("latency", &latency)?,
+                report_delay: duration("report-delay", &report_delay)?,
+                storage_slots: storage_slots.max(1),
+                ..Default::default()
+            };
+            sim_modem(config, pty || listen.is_none(), listen).await
+        }
+        Command::Sim {
+            action:
                 SimAction::Inbound {
                     from,
                     to,
@@ -275,6 +327,59 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `sim modem`: serves the simulator, prints where, and reads control commands from stdin.
+async fn sim_modem(
+    config: smsgate_modem::sim::SimConfig,
+    pty: bool,
+    listen: Option<std::net::SocketAddr>,
+) -> anyhow::Result<()> {
+    use std::io::Write;
+    use tokio::io::AsyncBufReadExt;
+    let sim = smsgate_modem::sim::Simulator::new(config);
+    let _pty = if pty {
+        let (path, task) = sim
+            .spawn_pty(std::future::pending())
+            .context("cannot allocate a pseudo-terminal")?;
+        println!("modem simulator on {}", path.display());
+        println!("{}", path.display());
+        Some(task)
+    } else {
+        None
+    };
+    if let Some(addr) = listen {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        let local = listener.local_addr()?;
+        println!("modem simulator on tcp://{local}");
+        let s = sim.clone();
+        tokio::spawn(async move { s.serve_tcp(listener, std::future::pending()).await });
+    }
+    println!("type `status`, `mo <from> <text>`, `hang 10s`, … (see --help); Ctrl-C stops");
+    let _ = std::io::stdout().flush();
+    let control = {
+        let sim = sim.clone();
+        async move {
+            let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                match smsgate_modem::sim::control::apply(&sim, &line) {
+                    Ok(out) if out.is_empty() => {}
+                    Ok(out) => println!("{out}"),
+                    Err(e) => eprintln!("{e}"),
+                }
+                let _ = std::io::stdout().flush();
+            }
+            // Standard input closed (e.g. run in the background): keep serving.
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        () = control => {}
+        () = shutdown_signal() => {}
+    }
+    Ok(())
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

@@ -1,7 +1,8 @@
 //! The gateway with a `type = "modem"` connector on the modem simulator's pseudo-terminal —
 //! what `smsgate serve` does with `device` pointing at `smsgate sim modem --pty`: GSM, Unicode
 //! and long messages with delivery reports, inbound single and long messages, the modem in
-//! `/v1/connectors`, and a hung modem recovered without losing a message.
+//! `/v1/connectors`, a hung modem recovered without losing a message, and the real
+//! `smsgate sim modem --pty` process driven through its standard input.
 
 mod common;
 
@@ -14,10 +15,14 @@ use smsgate_modem::sim::{SimConfig, Simulator};
 
 async fn gateway_on(sim: &Simulator) -> TestGateway {
     let (path, _task) = sim.spawn_pty(std::future::pending()).unwrap();
+    gateway_on_device(&path.display().to_string()).await
+}
+
+async fn gateway_on_device(device: &str) -> TestGateway {
     let dir = tempfile::tempdir().unwrap();
     let mut c = config(dir.path(), json!({}));
     let Value::Object(settings) = json!({
-        "device": path.display().to_string(),
+        "device": device,
         "baud": 115200,
         "command_timeout": "1s",
         "send_timeout": "3s",
@@ -159,4 +164,39 @@ async fn a_hung_modem_is_reset_and_the_queued_message_is_delivered_once() {
         .count();
     assert_eq!(copies, 1);
     gw.gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_works_against_the_sim_modem_command_on_its_printed_pty() {
+    use std::io::{BufRead, Write};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_smsgate"))
+        .args(["sim", "modem", "--pty", "--report-delay", "100ms"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut path = String::new();
+    while !path.starts_with("/dev/") {
+        path.clear();
+        assert!(
+            out.read_line(&mut path).unwrap() > 0,
+            "no device path printed"
+        );
+        path = path.trim().to_owned();
+    }
+    let gw = gateway_on_device(&path).await;
+    wait_bound(&gw).await;
+    let id = gw
+        .send(json!({"to": "+4915112345678", "text": "via the CLI simulator"}))
+        .await;
+    gw.wait_status(&id, "delivered").await;
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "mo +4917099999999 typed into the simulator").unwrap();
+    let m = wait_inbound(&gw, "typed into the simulator").await;
+    assert_eq!(m["from"], "+4917099999999");
+    gw.gw.shutdown().await;
+    child.kill().unwrap();
+    child.wait().unwrap();
 }

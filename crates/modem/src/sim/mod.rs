@@ -251,17 +251,42 @@ impl Simulator {
     /// An in-process connection: the simulator serves one end of a pipe in a task, the other
     /// end is returned. A new connection ends the previous one (like reopening the device).
     pub fn connect(&self) -> tokio::io::DuplexStream {
-        use std::sync::atomic::Ordering;
         let (ours, theirs) = tokio::io::duplex(64 * 1024);
+        self.attach(ours);
+        theirs
+    }
+
+    /// Serves `io` in a task, ending the previous attached connection (one modem, one line).
+    fn attach<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(&self, io: S) {
+        use std::sync::atomic::Ordering;
         let g = self.shared.generation.fetch_add(1, Ordering::AcqRel) + 1;
         self.changed();
         let me = self.clone();
         tokio::spawn(async move {
             let _ = me
-                .serve_generation(ours, std::future::pending(), Some(g))
+                .serve_generation(io, std::future::pending(), Some(g))
                 .await;
         });
-        theirs
+    }
+
+    /// Serves TCP connections (like a ser2net port) until `shutdown`; a new connection takes
+    /// the line over from the previous one.
+    pub async fn serve_tcp(
+        &self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> std::io::Result<()> {
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => return Ok(()),
+                r = listener.accept() => {
+                    let (s, _) = r?;
+                    s.set_nodelay(true)?;
+                    self.attach(s);
+                }
+            }
+        }
     }
 
     /// Serves the simulator on a new pseudo-terminal until `shutdown`; returns the device path
