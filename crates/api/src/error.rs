@@ -86,6 +86,23 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<smsgate_iot::IotError> for ApiError {
+    fn from(e: smsgate_iot::IotError) -> Self {
+        use smsgate_iot::IotError as E;
+        match e {
+            E::Invalid { code, message } => Self::bad_request(code, message),
+            E::NotFound(what) => Self::not_found(&what),
+            E::Conflict { code, message } => Self::new(StatusCode::CONFLICT, code, message),
+            E::Store(e) => e.into(),
+            E::Stopped => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "iot_unavailable",
+                "the IoT engine is not running",
+            ),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if self.status.is_client_error() {

@@ -11,6 +11,8 @@
 //! - `dto`: request/response shapes (also the OpenAPI schemas).
 //! - `routes::messages`: send, batch, get, list, cancel, estimate.
 //! - `routes::other`: inbound, webhooks, connectors, stats, simulator, health.
+//! - `routes::registry`: IoT devices, contacts, on-call groups, rules (CRUD).
+//! - `routes::alerts`: alerts and acks, device commands, telemetry history.
 //! - `dashboard`: the single-page web dashboard at `/`.
 
 mod auth;
@@ -49,6 +51,8 @@ pub struct AppState {
     pub limits: IntakeLimits,
     /// The simulated network, when configured (enables `/v1/sim/inbound`).
     pub sim: Option<Arc<SimNetwork>>,
+    /// The IoT engine, set once it runs (the IoT routes answer 503 until then).
+    pub iot: std::sync::OnceLock<smsgate_iot::task::IotService>,
     /// Verified API keys.
     key_cache: auth::KeyCache,
 }
@@ -70,6 +74,7 @@ impl AppState {
             connectors,
             limits,
             sim,
+            iot: std::sync::OnceLock::new(),
             key_cache: auth::KeyCache::default(),
         })
     }
@@ -85,6 +90,18 @@ impl AppState {
         routes::other::list_inbound, routes::other::create_webhook, routes::other::list_webhooks,
         routes::other::delete_webhook, routes::other::list_connectors, routes::other::stats,
         routes::other::sim_inbound, routes::other::healthz, routes::other::readyz,
+        routes::registry::list_devices, routes::registry::create_device,
+        routes::registry::get_device, routes::registry::put_device,
+        routes::registry::delete_device, routes::registry::list_contacts,
+        routes::registry::create_contact, routes::registry::get_contact,
+        routes::registry::put_contact, routes::registry::delete_contact,
+        routes::registry::list_groups, routes::registry::create_group,
+        routes::registry::get_group, routes::registry::put_group,
+        routes::registry::delete_group, routes::registry::list_rules,
+        routes::registry::create_rule, routes::registry::get_rule, routes::registry::put_rule,
+        routes::registry::delete_rule, routes::alerts::list_alerts, routes::alerts::get_alert,
+        routes::alerts::ack_alert, routes::alerts::send_command, routes::alerts::list_commands,
+        routes::alerts::get_command, routes::alerts::list_telemetry,
     ),
     modifiers(&BearerAuth),
 )]
@@ -109,7 +126,7 @@ async fn openapi_json() -> axum::Json<utoipa::openapi::OpenApi> {
 
 /// The whole HTTP API. `max_body_bytes` caps every request body (413 beyond).
 pub fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
-    use routes::{messages as m, other as o};
+    use routes::{alerts as a, messages as m, other as o, registry as r};
     Router::new()
         .route("/v1/messages", post(m::send).get(m::list))
         .route("/v1/messages/batch", post(m::send_batch))
@@ -127,6 +144,45 @@ pub fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
         .route("/v1/connectors", get(o::list_connectors))
         .route("/v1/stats", get(o::stats))
         .route("/v1/sim/inbound", post(o::sim_inbound))
+        .route("/v1/devices", get(r::list_devices).post(r::create_device))
+        .route(
+            "/v1/devices/{id}",
+            get(r::get_device)
+                .put(r::put_device)
+                .delete(r::delete_device),
+        )
+        .route("/v1/devices/{id}/telemetry", get(a::list_telemetry))
+        .route(
+            "/v1/devices/{id}/commands",
+            post(a::send_command).get(a::list_commands),
+        )
+        .route(
+            "/v1/devices/{id}/commands/{command_id}",
+            get(a::get_command),
+        )
+        .route(
+            "/v1/contacts",
+            get(r::list_contacts).post(r::create_contact),
+        )
+        .route(
+            "/v1/contacts/{id}",
+            get(r::get_contact)
+                .put(r::put_contact)
+                .delete(r::delete_contact),
+        )
+        .route("/v1/groups", get(r::list_groups).post(r::create_group))
+        .route(
+            "/v1/groups/{id}",
+            get(r::get_group).put(r::put_group).delete(r::delete_group),
+        )
+        .route("/v1/rules", get(r::list_rules).post(r::create_rule))
+        .route(
+            "/v1/rules/{id}",
+            get(r::get_rule).put(r::put_rule).delete(r::delete_rule),
+        )
+        .route("/v1/alerts", get(a::list_alerts))
+        .route("/v1/alerts/{id}", get(a::get_alert))
+        .route("/v1/alerts/{id}/ack", post(a::ack_alert))
         .route("/v1/openapi.json", get(openapi_json))
         .route("/healthz", get(o::healthz))
         .route("/readyz", get(o::readyz))

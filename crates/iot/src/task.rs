@@ -78,11 +78,12 @@ pub struct IotDeps {
     pub signals: Signals,
 }
 
-/// Loads the engine's state and starts its task; the task ends when `shutdown` resolves.
+/// Loads the engine's state, applies the config file's registry entries, and starts the
+/// task; the task ends when `shutdown` resolves.
 pub async fn start(
     deps: IotDeps,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> StoreResult<(IotService, JoinHandle<()>)> {
+) -> Result<(IotService, JoinHandle<()>), IotError> {
     let now = deps.clock.now_ms();
     let mut snap = deps.iot.load_iot().await?;
     if snap.inbound_cursor.is_none() {
@@ -100,7 +101,11 @@ pub async fn start(
         }
     }
     let alerts = snap.alerts.len();
-    let engine = Engine::new(deps.config.clone(), deps.limits.clone(), snap, now);
+    let mut engine = Engine::new(deps.config.clone(), deps.limits.clone(), snap, now);
+    engine.seed(now)?;
+    if let Some(batch) = engine.poll_batch() {
+        deps.iot.commit_iot(batch).await?;
+    }
     tracing::info!(open_alerts = alerts, "IoT engine started");
     let (jobs, rx) = mpsc::channel(64);
     let service = IotService {

@@ -35,6 +35,9 @@ pub struct Config {
     pub connectors: Vec<ConnectorConfig>,
     /// `[[routes]]`; none means every connector serves every number, in order.
     pub routes: Vec<Route>,
+    /// `[iot]`: alert validity, command timeout, telemetry retention, and the devices,
+    /// contacts, `[[iot.groups]]` and rules to create at start.
+    pub iot: smsgate_iot::EngineConfig,
 }
 
 /// `[http]`.

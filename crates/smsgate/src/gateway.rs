@@ -1,4 +1,5 @@
-//! Wiring: builds the store, connectors, dispatcher, ingest, webhooks and HTTP API from a
+//! Wiring: builds the store, connectors, dispatcher, ingest, webhooks, the IoT engine and the
+//! HTTP API from a
 //! [`Config`], runs them, and shuts them down in an order that loses nothing:
 //! HTTP stops accepting → the dispatcher finishes and records in-flight submits → connectors
 //! hand over what they still owe → event ingest and webhook loops stop.
@@ -66,10 +67,16 @@ fn stopped(rx: &watch::Receiver<bool>) -> impl std::future::Future<Output = ()> 
 impl Gateway {
     /// Opens the store, binds the HTTP listener and starts every loop.
     pub async fn start(config: Config) -> anyhow::Result<Self> {
-        let clock = Clock::system();
-        let store = smsgate_store::open(&config.store.url)
+        Self::start_with_clock(config, Clock::system()).await
+    }
+
+    /// [`Gateway::start`] with a chosen clock (tests move an adjustable one ahead to run
+    /// escalations and timeouts without waiting).
+    pub async fn start_with_clock(config: Config, clock: Clock) -> anyhow::Result<Self> {
+        let backend = smsgate_store::open_all(&config.store.url)
             .await
             .with_context(|| format!("opening the store at {}", config.store.url))?;
+        let store = backend.store;
         let first_admin_key = ensure_admin_key(&*store, &clock).await?;
         let signals = Signals::default();
         let (events, events_rx) = ConnectorEvents::channel(4096);
@@ -113,7 +120,7 @@ impl Gateway {
             config.limits.clone(),
             sims.first().cloned(),
         );
-        let app = smsgate_api::router(state, config.http.max_body_bytes);
+        let app = smsgate_api::router(Arc::clone(&state), config.http.max_body_bytes);
 
         let (stop, stop_rx) = watch::channel(false);
         let ingest = tokio::spawn(smsgate_core::ingest::run(
@@ -126,6 +133,20 @@ impl Gateway {
             sim.resume();
         }
         let (loops_stop, loops_rx) = watch::channel(false);
+        let (iot_service, iot) = smsgate_iot::task::start(
+            smsgate_iot::task::IotDeps {
+                iot: backend.iot,
+                store: Arc::clone(&store),
+                config: config.iot.clone(),
+                limits: config.limits.clone(),
+                clock,
+                signals: signals.clone(),
+            },
+            stopped(&loops_rx),
+        )
+        .await
+        .context("starting the IoT engine")?;
+        let _ = state.iot.set(iot_service);
         let fan_out = tokio::spawn(webhook::fan_out(
             Arc::clone(&store),
             clock,
@@ -169,6 +190,7 @@ impl Gateway {
             }
             let _ = loops_stop.send(true);
             let _ = tokio::time::timeout(Duration::from_secs(15), async {
+                let _ = iot.await;
                 let _ = fan_out.await;
                 let _ = deliver.await;
             })

@@ -94,6 +94,7 @@ const KNOWN_EVENTS: &[&str] = &[
     "alert.acknowledged",
     "alert.escalated",
     "alert.resolved",
+    "command.pending",
     "command.sent",
     "command.acknowledged",
     "command.failed",

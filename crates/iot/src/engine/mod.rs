@@ -54,8 +54,17 @@ pub struct EngineConfig {
     pub telemetry_retention: Duration,
     /// Sender id of the SMS the engine sends; default none (the connector's).
     pub sender: Option<String>,
-    /// Device types whose format, pattern and commands devices inherit.
+    /// Device types whose format, pattern and commands devices inherit
+    /// (`[[iot.device_types]]`).
     pub device_types: Vec<DeviceType>,
+    /// Contacts created or replaced at start (`[[iot.contacts]]`).
+    pub contacts: Vec<Contact>,
+    /// On-call groups created or replaced at start (`[[iot.groups]]`).
+    pub groups: Vec<Group>,
+    /// Devices created or replaced at start (`[[iot.devices]]`).
+    pub devices: Vec<Device>,
+    /// Rules created or replaced at start (`[[iot.rules]]`).
+    pub rules: Vec<Rule>,
 }
 
 impl Default for EngineConfig {
@@ -66,6 +75,10 @@ impl Default for EngineConfig {
             telemetry_retention: Duration::from_secs(30 * 24 * 3600),
             sender: None,
             device_types: Vec::new(),
+            contacts: Vec::new(),
+            groups: Vec::new(),
+            devices: Vec::new(),
+            rules: Vec::new(),
         }
     }
 }
@@ -406,6 +419,36 @@ impl Engine {
         })
     }
 
+    /// Creates or replaces the registry entries the config file names (contacts, groups,
+    /// devices, rules, in that order); an entry equal to the stored one changes nothing. The
+    /// error names the entry.
+    pub fn seed(&mut self, now: i64) -> Result<(), IotError> {
+        let named = |kind: &str, id: &str, e: IotError| {
+            IotError::invalid("invalid_seed", format!("[[iot.{kind}]] '{id}': {e}"))
+        };
+        for c in self.config.contacts.clone() {
+            let id = c.id.clone();
+            self.put_contact(c, Put::Replace, now)
+                .map_err(|e| named("contacts", &id, e))?;
+        }
+        for g in self.config.groups.clone() {
+            let id = g.id.clone();
+            self.put_group(g, Put::Replace, now)
+                .map_err(|e| named("groups", &id, e))?;
+        }
+        for d in self.config.devices.clone() {
+            let id = d.id.clone();
+            self.put_device(d, Put::Replace, now)
+                .map_err(|e| named("devices", &id, e))?;
+        }
+        for r in self.config.rules.clone() {
+            let id = r.id.clone();
+            self.put_rule(r, Put::Replace, now)
+                .map_err(|e| named("rules", &id, e))?;
+        }
+        Ok(())
+    }
+
     /// Whether a device id is registered.
     pub fn has_device(&self, id: &str) -> bool {
         self.devices.contains_key(id)
@@ -429,6 +472,9 @@ impl Engine {
         let existing = self.devices.get(&d.id);
         if put == Put::Create && existing.is_some() {
             return Err(exists("device", &d.id));
+        }
+        if existing.is_some_and(|x| x.row.device == d) {
+            return Ok(d);
         }
         if let Some(other) = self.device_numbers.get(&d.number)
             && *other != d.id
@@ -492,6 +538,9 @@ impl Engine {
         if put == Put::Create && self.contacts.contains_key(&c.id) {
             return Err(exists("contact", &c.id));
         }
+        if self.contacts.get(&c.id) == Some(&c) {
+            return Ok(c);
+        }
         if let Some(other) = self.contact_numbers.get(&c.number)
             && *other != c.id
         {
@@ -552,6 +601,9 @@ impl Engine {
         if put == Put::Create && self.groups.contains_key(&g.id) {
             return Err(exists("group", &g.id));
         }
+        if self.groups.get(&g.id) == Some(&g) {
+            return Ok(g);
+        }
         if g.levels.is_empty() || g.levels.iter().any(|l| l.contacts.is_empty()) {
             return Err(IotError::invalid(
                 "invalid_group",
@@ -594,6 +646,9 @@ impl Engine {
         }
         if put == Put::Create && self.rules.contains_key(&r.id) {
             return Err(exists("rule", &r.id));
+        }
+        if self.rules.get(&r.id).is_some_and(|x| x.rule == r) {
+            return Ok(r);
         }
         if let Some(g) = &r.group
             && !self.groups.contains_key(g)
