@@ -127,6 +127,8 @@ pub enum KeysAction {
 /// `sim` subcommands.
 #[derive(Subcommand, Debug)]
 pub enum SimAction {
+    /// Run the SMSC simulator: an SMPP server with receipts, fault and MO injection, and stats.
+    Smsc(crate::sim_smsc::SmscArgs),
     /// Run a GSM modem simulator on a pseudo-terminal (prints its device path) or a TCP port.
     ///
     /// Point a `type = "modem"` connector's `device` at the printed path (or at
@@ -282,6 +284,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             smsgate_store::open(&config.store.url).await?;
             println!("store at {} is up to date", config.store.url);
             Ok(())
+        }
+        Command::Sim {
+            action: SimAction::Smsc(args),
+        } => {
+            init_logs(&Config::default());
+            crate::sim_smsc::run(args, shutdown_signal()).await
         }
         Command::Sim {
             action:

@@ -7,6 +7,7 @@
 //! - [`cli`]: the command line (`serve`, `send`, `status`, `messages`, `keys`, `migrate`, `sim`).
 //! - [`client`]: the HTTP client the CLI's remote commands use.
 //! - [`csv`]: the small CSV reader of `send --file`.
+//! - [`sim_smsc`]: `smsgate sim smsc`, the SMSC simulator as a process with a control API.
 
 pub mod cli;
 pub mod client;
@@ -14,3 +15,4 @@ pub mod config;
 pub mod connectors;
 pub mod csv;
 pub mod gateway;
+pub mod sim_smsc;
