@@ -228,13 +228,13 @@ async fn a_wrong_pin_is_tried_once_and_the_driver_says_so() {
         pin: Some("1234".into()),
         ..SimConfig::default()
     });
-    let (m, _rx) = start(
-        &sim,
-        ModemSettings {
-            pin: Some("0000".into()),
-            ..settings()
-        },
-    );
+    let dir = tempfile::tempdir().unwrap();
+    let wrong = ModemSettings {
+        pin: Some("0000".into()),
+        state_file: Some(dir.path().join("m1.json")),
+        ..settings()
+    };
+    let (m, _rx) = start(&sim, wrong.clone());
     until("failed", || {
         matches!(m.status().link, LinkState::Failed { .. })
     })
@@ -249,6 +249,14 @@ async fn a_wrong_pin_is_tried_once_and_the_driver_says_so() {
     assert_eq!(sim.stats().pin_attempts, 1);
     let e = m.send(req("+4915112345678", "x")).await.unwrap_err();
     assert_eq!(e.class, SendClass::Unavailable);
+    // A restart with the same wrong PIN does not spend another attempt either.
+    drop(m);
+    let (m, _rx) = start(&sim, wrong);
+    until("failed again", || {
+        matches!(m.status().link, LinkState::Failed { .. })
+    })
+    .await;
+    assert_eq!(sim.stats().pin_attempts, 1);
 }
 
 #[tokio::test]

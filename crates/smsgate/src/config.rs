@@ -119,7 +119,7 @@ impl Default for LogConfig {
 pub struct ConnectorConfig {
     /// Unique name, used by routes and shown in the API.
     pub name: String,
-    /// `simulator` (more types arrive with their connectors: `smpp`, `modem`).
+    /// `simulator`, `smpp` or `modem`.
     #[serde(rename = "type")]
     pub kind: String,
     /// The type's own keys, checked when the connector is built.
@@ -216,6 +216,14 @@ mod tests {
         let e = load_str("[[connectors]]\nname = \"s\"\ntype = \"simulator\"\nfailure = 1\n")
             .unwrap_err();
         assert!(format!("{e:#}").contains("failure"), "{e:#}");
+        let e = load_str(
+            "[[connectors]]\nname = \"m\"\ntype = \"modem\"\ndevice = \"/dev/ttyUSB0\"\npinn = \"1\"\n",
+        )
+        .unwrap_err();
+        assert!(format!("{e:#}").contains("pinn"), "{e:#}");
+        let e = load_str("[[connectors]]\nname = \"m\"\ntype = \"modem\"\ndevice = \"tcp://x\"\n")
+            .unwrap_err();
+        assert!(format!("{e:#}").contains("tcp://host:port"), "{e:#}");
         let e = load_str("[[connectors]]\nname = \"s\"\ntype = \"carrier-pigeon\"\n").unwrap_err();
         assert!(format!("{e:#}").contains("carrier-pigeon"), "{e:#}");
     }

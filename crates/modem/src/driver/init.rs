@@ -81,6 +81,17 @@ impl Worker {
                 "the SIM asks for its PIN; set `pin` for this connector".into(),
             ));
         };
+        if self
+            .state
+            .as_ref()
+            .is_some_and(|s| s.pin_was_rejected(&pin))
+        {
+            return Err(Stop::Fatal(
+                "the SIM rejected this PIN before (see the state file); not trying it again so \
+                 the SIM is not locked — fix `pin` and restart"
+                    .into(),
+            ));
+        }
         if self.pin_tried {
             return Err(Stop::Fatal(
                 "the SIM still asks for its PIN after one attempt; not trying again so the SIM \
@@ -90,6 +101,13 @@ impl Worker {
         }
         self.pin_tried = true;
         let r = self.answer(link, &format!("AT+CPIN=\"{pin}\"")).await?;
+        let rejected = matches!(&r.result, Final::Cme(e) if e.is_wrong_password());
+        if let Some(state) = self.state.as_mut() {
+            let remember = if rejected { Some(pin.as_str()) } else { None };
+            if let Err(e) = state.set_rejected_pin(remember) {
+                tracing::error!(connector = %self.name, error = %e, "cannot save the modem state file");
+            }
+        }
         match &r.result {
             Final::Ok => {
                 tokio::time::sleep(Duration::from_millis(200)).await;

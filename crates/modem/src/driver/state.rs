@@ -29,6 +29,19 @@ struct Data {
     refs: BTreeMap<u8, SentRef>,
     cmt_parts: Vec<PendingPart>,
     last_stamp: i64,
+    /// Fingerprint of a PIN the SIM rejected, so a restart does not spend another attempt.
+    #[serde(default)]
+    rejected_pin: Option<String>,
+}
+
+/// A fingerprint of a PIN (FNV-1a), so the file never holds the PIN itself.
+pub fn pin_fingerprint(pin: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in pin.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
 }
 
 /// The state file; see the module documentation.
@@ -85,6 +98,21 @@ impl State {
     /// The remote id of the newest send with TP-MR `mr`.
     pub fn lookup(&self, mr: u8) -> Option<&SentRef> {
         self.data.refs.get(&mr)
+    }
+
+    /// Whether this PIN was rejected by the SIM before (in this or an earlier run).
+    pub fn pin_was_rejected(&self, pin: &str) -> bool {
+        self.data.rejected_pin.as_deref() == Some(pin_fingerprint(pin).as_str())
+    }
+
+    /// Remembers (or, with `None`, forgets) a rejected PIN and saves.
+    pub fn set_rejected_pin(&mut self, pin: Option<&str>) -> std::io::Result<()> {
+        let fp = pin.map(pin_fingerprint);
+        if fp == self.data.rejected_pin {
+            return Ok(());
+        }
+        self.data.rejected_pin = fp;
+        self.save()
     }
 
     /// `+CMT` parts waiting for siblings.
