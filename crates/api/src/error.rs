@@ -109,7 +109,20 @@ impl IntoResponse for ApiError {
             tracing::debug!(code = self.code, message = %self.message, "request refused");
         }
         let body = serde_json::json!({"error": {"code": self.code, "message": self.message}});
-        (self.status, axum::Json(body)).into_response()
+        let mut res = (self.status, axum::Json(body)).into_response();
+        // Tell well-behaved clients when to come back.
+        let retry_after = match self.status {
+            StatusCode::TOO_MANY_REQUESTS => Some("2"),
+            StatusCode::SERVICE_UNAVAILABLE => Some("5"),
+            _ => None,
+        };
+        if let Some(v) = retry_after {
+            res.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static(v),
+            );
+        }
+        res
     }
 }
 

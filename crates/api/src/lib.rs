@@ -16,6 +16,7 @@
 //! - `dashboard`: the single-page web dashboard at `/`.
 
 mod auth;
+mod backpressure;
 mod dashboard;
 pub mod dto;
 pub mod error;
@@ -30,7 +31,7 @@ use axum::routing::{get, post};
 use smsgate_core::clock::Clock;
 use smsgate_core::dispatcher::Signals;
 use smsgate_core::intake::IntakeLimits;
-use smsgate_core::routing::Connectors;
+use smsgate_core::routing::{Connectors, SharedRouter};
 use smsgate_core::simnet::SimNetwork;
 use smsgate_core::store::Store;
 use utoipa::OpenApi;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub signals: Signals,
     /// Configured connectors.
     pub connectors: Connectors,
+    /// The live route table (for `/v1/routes`).
+    pub router: Arc<SharedRouter>,
     /// Intake limits.
     pub limits: IntakeLimits,
     /// The simulated network, when configured (enables `/v1/sim/inbound`).
@@ -55,6 +58,8 @@ pub struct AppState {
     pub iot: std::sync::OnceLock<smsgate_iot::task::IotService>,
     /// Verified API keys.
     key_cache: auth::KeyCache,
+    /// Queue depth for backpressure.
+    queue: Arc<backpressure::QueueGate>,
 }
 
 impl AppState {
@@ -64,6 +69,7 @@ impl AppState {
         clock: Clock,
         signals: Signals,
         connectors: Connectors,
+        router: Arc<SharedRouter>,
         limits: IntakeLimits,
         sim: Option<Arc<SimNetwork>>,
     ) -> Arc<Self> {
@@ -72,10 +78,12 @@ impl AppState {
             clock,
             signals,
             connectors,
+            router,
             limits,
             sim,
             iot: std::sync::OnceLock::new(),
             key_cache: auth::KeyCache::default(),
+            queue: Arc::default(),
         })
     }
 }
@@ -89,6 +97,7 @@ impl AppState {
         routes::messages::list, routes::messages::cancel, routes::messages::estimate,
         routes::other::list_inbound, routes::other::create_webhook, routes::other::list_webhooks,
         routes::other::delete_webhook, routes::other::list_connectors, routes::other::stats,
+        routes::routing::list_routes,
         routes::other::sim_inbound, routes::other::healthz, routes::other::readyz,
         routes::registry::list_devices, routes::registry::create_device,
         routes::registry::get_device, routes::registry::put_device,
@@ -142,6 +151,7 @@ pub fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
             axum::routing::delete(o::delete_webhook),
         )
         .route("/v1/connectors", get(o::list_connectors))
+        .route("/v1/routes", get(routes::routing::list_routes))
         .route("/v1/stats", get(o::stats))
         .route("/v1/sim/inbound", post(o::sim_inbound))
         .route("/v1/devices", get(r::list_devices).post(r::create_device))

@@ -18,7 +18,7 @@ use crate::backoff::Backoff;
 use crate::clock::Clock;
 use crate::connector::{ConnectorState, OutboundSms, SubmitError, SubmitErrorKind, SubmitOutcome};
 use crate::message::{Message, Status};
-use crate::routing::Router;
+use crate::routing::{RouteQuery, SharedRouter};
 use crate::store::{Attempt, Store};
 
 /// Dispatcher settings (`[dispatcher]` in the config file).
@@ -79,7 +79,7 @@ pub struct Signals {
 /// recorded.
 pub struct Dispatcher {
     store: Arc<dyn Store>,
-    router: Router,
+    router: Arc<SharedRouter>,
     config: DispatcherConfig,
     clock: Clock,
     signals: Signals,
@@ -89,7 +89,7 @@ impl Dispatcher {
     /// A dispatcher over a store and a route table.
     pub fn new(
         store: Arc<dyn Store>,
-        router: Router,
+        router: Arc<SharedRouter>,
         config: DispatcherConfig,
         clock: Clock,
         signals: Signals,
@@ -121,6 +121,7 @@ impl Dispatcher {
         }
         let capacity: usize = self
             .router
+            .current()
             .all_connectors()
             .iter()
             .map(|c| c.capacity())
@@ -218,14 +219,19 @@ impl Dispatcher {
                 message: "validity passed before the message could be sent".into(),
             };
         }
-        let (candidates, _) = self.router.candidates(&msg.to);
+        let choice = self.router.current().choose(RouteQuery {
+            to: &msg.to,
+            from: msg.from.as_deref(),
+            api_key: msg.api_key_id.as_deref(),
+        });
+        let candidates = choice.connectors;
         if candidates.is_empty() {
             return Attempt::Failed {
                 id: msg.id,
                 connector: None,
                 status: Status::Failed,
                 code: "no_route".into(),
-                message: format!("no route matches {}; add a [[routes]] entry", msg.to),
+                message: choice.reason,
             };
         }
         let sms = OutboundSms {
@@ -239,7 +245,9 @@ impl Dispatcher {
             priority: msg.priority,
             previous_attempts: msg.attempts.saturating_sub(1),
         };
-        // Failover: bound connectors first, in route order; unavailable ones pass to the next.
+        // Failover: bound connectors first, in route order. A connector that is down, busy or
+        // failing temporarily passes the message to the next; a permanent refusal or an
+        // ambiguous submit (it may have gone out) stops here.
         let mut last_err = SubmitError::new(
             SubmitErrorKind::Unavailable,
             "no_connector",
@@ -273,7 +281,15 @@ impl Dispatcher {
                         remote_ids,
                     };
                 }
-                SubmitOutcome::Rejected(e) if e.kind == SubmitErrorKind::Unavailable => {
+                SubmitOutcome::Rejected(e)
+                    if matches!(
+                        e.kind,
+                        SubmitErrorKind::Unavailable
+                            | SubmitErrorKind::Temporary
+                            | SubmitErrorKind::Throttled
+                    ) =>
+                {
+                    tracing::debug!(id = %msg.id, connector = connector.name(), code = %e.code, "trying the next connector");
                     last_err = e;
                 }
                 SubmitOutcome::Rejected(e) => {

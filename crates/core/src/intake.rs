@@ -25,6 +25,9 @@ pub struct IntakeLimits {
     /// Furthest `send_at` in the future. Default `"30d"`.
     #[serde(with = "humantime_serde")]
     pub max_schedule: Duration,
+    /// Backpressure: when this many messages wait in the queue, the API answers 429 with
+    /// `Retry-After` instead of accepting more. `0` turns the bound off. Default 5,000,000.
+    pub max_queued: u64,
 }
 
 impl Default for IntakeLimits {
@@ -34,6 +37,7 @@ impl Default for IntakeLimits {
             max_validity: Duration::from_secs(7 * 24 * 3600),
             default_validity: Duration::from_secs(48 * 3600),
             max_schedule: Duration::from_secs(30 * 24 * 3600),
+            max_queued: 5_000_000,
         }
     }
 }

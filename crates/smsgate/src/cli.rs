@@ -67,6 +67,17 @@ pub enum Command {
         #[command(flatten)]
         remote: Remote,
     },
+    /// Show which connectors would carry a number, and why (the route table in force).
+    Route {
+        /// Destination (E.164).
+        to: String,
+        /// Sender id the message would carry.
+        #[arg(long)]
+        from: Option<String>,
+        /// Where the gateway is.
+        #[command(flatten)]
+        remote: Remote,
+    },
     /// Show one message with its timeline.
     Status {
         /// Message id.
@@ -216,7 +227,30 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => {
             let config = Config::load(cli.config.as_deref())?;
             init_logs(&config);
-            serve(config).await
+            serve(config, cli.config.clone()).await
+        }
+        Command::Route { to, from, remote } => {
+            let client = Client::new(&remote.url, &remote.key)?;
+            let mut path = format!("/v1/routes?to={}", urlencode(&to));
+            if let Some(f) = &from {
+                path.push_str(&format!("&from={}", urlencode(f)));
+            }
+            let r = client.get(&path).await?;
+            let m = &r["match"];
+            let names: Vec<&str> = m["connectors"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c.as_str())
+                .collect();
+            println!("to:         {}", m["to"].as_str().unwrap_or(&to));
+            if names.is_empty() {
+                println!("connectors: none");
+            } else {
+                println!("connectors: {}", names.join(" → "));
+            }
+            println!("why:        {}", m["reason"].as_str().unwrap_or("?"));
+            Ok(())
         }
         Command::Send {
             to,
@@ -390,7 +424,19 @@ async fn sim_modem(
     Ok(())
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+/// Percent-encodes a query value (`+` in E.164 numbers must not become a space).
+fn urlencode(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+async fn serve(config: Config, path: Option<PathBuf>) -> anyhow::Result<()> {
     let gw = Gateway::start(config).await?;
     println!("smsgate is running");
     println!("  dashboard and API: http://{}/", gw.addr);
@@ -402,9 +448,34 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     println!("  stop with Ctrl-C (SIGINT) or SIGTERM; in-flight work finishes first");
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    shutdown_signal().await;
+    let reload = reload_on_sighup(&gw, path.as_deref());
+    tokio::select! {
+        _ = shutdown_signal() => {}
+        _ = reload => {}
+    }
     gw.shutdown().await;
     Ok(())
+}
+
+/// Re-reads the config file's `[[routes]]` on every SIGHUP; never returns (on Unix).
+async fn reload_on_sighup(gw: &Gateway, path: Option<&std::path::Path>) {
+    #[cfg(unix)]
+    {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return std::future::pending().await;
+        };
+        while hup.recv().await.is_some() {
+            let result = Config::load(path).and_then(|c| gw.reload_routes(&c.routes));
+            if let Err(e) = result {
+                tracing::error!(
+                    error = format!("{e:#}"),
+                    "SIGHUP: routes not reloaded; the previous table stays"
+                );
+            }
+        }
+    }
+    std::future::pending().await
 }
 
 async fn shutdown_signal() {

@@ -15,7 +15,7 @@ use smsgate_core::clock::Clock;
 use smsgate_core::connector::{ConnectorEvents, DynConnector};
 use smsgate_core::dispatcher::{Dispatcher, Signals};
 use smsgate_core::keys;
-use smsgate_core::routing::{Connectors, Router};
+use smsgate_core::routing::{Connectors, Route, Router, SharedRouter};
 use smsgate_core::simnet::SimNetwork;
 use smsgate_core::store::{ApiKey, Store};
 use smsgate_core::webhook::{self, WebhookConfig};
@@ -33,6 +33,8 @@ pub struct Gateway {
     pub first_admin_key: Option<String>,
     /// The store, for tests and CLI commands run in-process.
     pub store: Arc<dyn Store>,
+    router: Arc<SharedRouter>,
+    connectors: Connectors,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
 }
@@ -106,7 +108,10 @@ impl Gateway {
         }
         drop(events);
         let connectors = Connectors::new(list);
-        let router = Router::new(&config.routes, &connectors).context("invalid [[routes]]")?;
+        let connectors_for_reload = connectors.clone();
+        let router = SharedRouter::new(
+            Router::new(&config.routes, &connectors).context("invalid [[routes]]")?,
+        );
 
         let listener = tokio::net::TcpListener::bind(config.http.listen)
             .await
@@ -117,6 +122,7 @@ impl Gateway {
             clock,
             signals.clone(),
             connectors.clone(),
+            Arc::clone(&router),
             config.limits.clone(),
             sims.first().cloned(),
         );
@@ -168,7 +174,7 @@ impl Gateway {
         ));
         let dispatcher = Dispatcher::new(
             Arc::clone(&store),
-            router,
+            Arc::clone(&router),
             config.dispatcher.clone(),
             clock,
             signals.clone(),
@@ -205,9 +211,20 @@ impl Gateway {
             addr,
             first_admin_key,
             store,
+            router,
+            connectors: connectors_for_reload,
             stop,
             task,
         })
+    }
+
+    /// Replaces the route table (SIGHUP): checked first, so a broken file keeps the old table.
+    /// Messages are never dropped: those being dispatched finish on the table they started with.
+    pub fn reload_routes(&self, routes: &[Route]) -> anyhow::Result<()> {
+        let router = Router::new(routes, &self.connectors).context("invalid [[routes]]")?;
+        self.router.replace(router);
+        tracing::info!(routes = routes.len(), "route table reloaded");
+        Ok(())
     }
 
     /// Asks every loop to stop and waits until they have.

@@ -49,7 +49,8 @@ fn to_request(m: SendMessage, caller: &Caller) -> Result<SendRequest, ApiError> 
     responses(
         (status = 202, description = "Durably queued (or the earlier message of the same idempotency key)", body = Accepted),
         (status = 400, description = "Invalid request", body = ErrorBody),
-        (status = 401, description = "Missing or wrong API key", body = ErrorBody)),
+        (status = 401, description = "Missing or wrong API key", body = ErrorBody),
+        (status = 429, description = "Queue full ([limits] max_queued); see Retry-After", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn send(
     State(state): State<Arc<AppState>>,
@@ -57,8 +58,13 @@ pub async fn send(
     JsonBody(body): JsonBody<SendMessage>,
 ) -> ApiResult<impl IntoResponse> {
     let req = to_request(body, &caller)?;
-    let msg = intake::prepare(req, &state.limits, state.clock.now_ms())?;
+    let now = state.clock.now_ms();
+    let msg = intake::prepare(req, &state.limits, now)?;
+    state
+        .queue
+        .admit(&state.store, now, 1, state.limits.max_queued)?;
     let mut res = state.store.insert_messages(vec![msg]).await?;
+    state.queue.accepted(1);
     state.signals.queued.notify_one();
     state.signals.events.notify_one();
     // The store answers one entry per message given.
@@ -129,7 +135,12 @@ pub async fn send_batch(
     }
     let accepted = valid.len();
     if !valid.is_empty() {
+        let n = valid.len() as u64;
+        state
+            .queue
+            .admit(&state.store, now, n, state.limits.max_queued)?;
         let res = state.store.insert_messages(valid).await?;
+        state.queue.accepted(n);
         state.signals.queued.notify_one();
         state.signals.events.notify_one();
         for (pos, a) in positions.into_iter().zip(res) {

@@ -18,3 +18,4 @@ pub(crate) fn iot_service(state: &AppState) -> Result<&smsgate_iot::task::IotSer
         )
     })
 }
+pub mod routing;

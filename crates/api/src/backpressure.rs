@@ -1,0 +1,80 @@
+//! Backpressure at intake: the queue lives on disk, but a bound on how much may wait keeps a
+//! runaway sender from filling the disk and delaying everyone else's alerts by hours. Past
+//! `[limits] max_queued` the API answers 429 with `Retry-After`.
+//!
+//! Counting a large queue is not free, so the depth is re-read at most twice a second, in the
+//! background, and what was accepted since is added on top.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+
+use axum::http::StatusCode;
+use smsgate_core::store::Store;
+
+use crate::error::ApiError;
+
+/// How stale the counted depth may get before a request triggers a recount.
+const REFRESH_MS: i64 = 500;
+
+/// The cached queue depth and the bound.
+#[derive(Default)]
+pub struct QueueGate {
+    counted: AtomicU64,
+    accepted_since: AtomicU64,
+    counted_at: AtomicI64,
+    counting: Arc<AtomicBool>,
+}
+
+impl QueueGate {
+    /// Refuses `n` more messages when the queue is at `max` (0: no bound).
+    pub fn admit(
+        self: &Arc<Self>,
+        store: &Arc<dyn Store>,
+        now_ms: i64,
+        n: u64,
+        max: u64,
+    ) -> Result<(), ApiError> {
+        if max == 0 {
+            return Ok(());
+        }
+        if now_ms - self.counted_at.load(Ordering::Relaxed) > REFRESH_MS
+            && !self.counting.swap(true, Ordering::AcqRel)
+        {
+            let (gate, store) = (Arc::clone(self), Arc::clone(store));
+            tokio::spawn(async move {
+                // Whatever was accepted before the count is in it; later ones stay on top. A
+                // message committed but not yet noted may be counted twice until the next
+                // recount: the bound errs on the safe side by at most the requests in flight.
+                let before = gate.accepted_since.load(Ordering::Relaxed);
+                match store.stats().await {
+                    Ok(s) => {
+                        gate.counted.store(s.waiting, Ordering::Relaxed);
+                        gate.accepted_since.fetch_sub(before, Ordering::Relaxed);
+                        gate.counted_at.store(now_ms, Ordering::Relaxed);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "counting the queue failed"),
+                }
+                gate.counting.store(false, Ordering::Release);
+            });
+        }
+        let depth =
+            self.counted.load(Ordering::Relaxed) + self.accepted_since.load(Ordering::Relaxed);
+        if depth + n > max {
+            tracing::warn!(depth, max, "queue full: refusing new messages (429)");
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "queue_full",
+                format!(
+                    "{depth} messages are waiting, the configured bound is {max} ([limits] \
+                     max_queued); retry after the Retry-After delay"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Counts messages accepted since the last recount.
+    pub fn accepted(&self, n: u64) {
+        self.accepted_since.fetch_add(n, Ordering::Relaxed);
+    }
+}
