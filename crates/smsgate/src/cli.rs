@@ -106,6 +106,18 @@ pub enum Command {
     },
     /// Apply store migrations and exit.
     Migrate,
+    /// IoT devices: list, show, add, remove, and send them commands.
+    Devices {
+        /// What to do.
+        #[command(subcommand)]
+        action: crate::cli_iot::DevicesAction,
+    },
+    /// IoT alerts: list them and acknowledge one.
+    Alerts {
+        /// What to do.
+        #[command(subcommand)]
+        action: crate::cli_iot::AlertsAction,
+    },
     /// Simulators.
     Sim {
         /// Which.
@@ -308,6 +320,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Devices { action } => crate::cli_iot::devices(action).await,
+        Command::Alerts { action } => crate::cli_iot::alerts(action).await,
         Command::Keys { action } => {
             let config = Config::load(cli.config.as_deref())?;
             keys_command(&config, action).await
@@ -425,7 +439,7 @@ async fn sim_modem(
 }
 
 /// Percent-encodes a query value (`+` in E.164 numbers must not become a space).
-fn urlencode(v: &str) -> String {
+pub(crate) fn urlencode(v: &str) -> String {
     v.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {

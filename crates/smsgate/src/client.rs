@@ -64,6 +64,16 @@ impl Client {
         Ok(self.call(req).await?.1)
     }
 
+    /// PUT JSON (create or replace).
+    pub async fn put(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
+        let req = self
+            .http
+            .put(format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        Ok(self.call(req).await?.1)
+    }
+
     /// GET.
     pub async fn get(&self, path: &str) -> anyhow::Result<Value> {
         Ok(self

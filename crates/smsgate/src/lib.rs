@@ -4,12 +4,15 @@
 //! - [`config`]: the TOML file and environment overrides.
 //! - [`connectors`]: builds `[[connectors]]` by type.
 //! - [`gateway`]: wiring and orderly shutdown.
-//! - [`cli`]: the command line (`serve`, `send`, `status`, `messages`, `keys`, `migrate`, `sim`).
+//! - [`cli`]: the command line (`serve`, `send`, `status`, `messages`, `keys`, `migrate`, `sim`,
+//!   `route`).
+//! - [`cli_iot`]: `devices` and `alerts`, the IoT engine from a terminal.
 //! - [`client`]: the HTTP client the CLI's remote commands use.
 //! - [`csv`]: the small CSV reader of `send --file`.
 //! - [`sim_smsc`]: `smsgate sim smsc`, the SMSC simulator as a process with a control API.
 
 pub mod cli;
+pub mod cli_iot;
 pub mod client;
 pub mod config;
 pub mod connectors;

@@ -444,3 +444,103 @@ async fn the_iot_api_answers_mistakes_with_json_errors_and_is_documented() {
     }
     t.gw.shutdown().await;
 }
+
+/// Starts the real `smsgate` binary on a blocking thread; the handle yields its output.
+fn run_cli(t: &TestGateway, args: &[&str]) -> tokio::task::JoinHandle<std::process::Output> {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_smsgate"));
+    cmd.args(args)
+        .env("SMSGATE_URL", &t.base)
+        .env("SMSGATE_KEY", &t.key);
+    tokio::task::spawn_blocking(move || cmd.output().expect("cannot run smsgate"))
+}
+
+/// Runs the real `smsgate` binary against the gateway; returns its stdout, panics with its
+/// stderr when it fails and `ok` is expected (and vice versa).
+async fn cli(t: &TestGateway, args: &[&str], ok: bool) -> String {
+    let out = run_cli(t, args).await.unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert_eq!(
+        out.status.success(),
+        ok,
+        "smsgate {args:?}\nstdout: {stdout}\nstderr: {stderr}"
+    );
+    if ok { stdout } else { stderr }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_registers_devices_sends_commands_and_acknowledges_alerts() {
+    let t = start(Clock::system(), tempfile::tempdir().unwrap(), None).await;
+    setup(&t).await;
+
+    let out = cli(
+        &t,
+        &[
+            "devices",
+            "add",
+            "meter-4",
+            "--number",
+            METER,
+            "--name",
+            "Meter 4",
+            "--tag",
+            "basement",
+            "--commands",
+            "OFF,ON",
+        ],
+        true,
+    )
+    .await;
+    assert!(
+        out.contains("device meter-4 registered for +4915100000004"),
+        "{out}"
+    );
+    let (s, d) = t.call("GET", "/v1/devices/meter-4", None).await;
+    assert_eq!(s, 200);
+    assert_eq!(d["tags"], json!(["basement"]));
+    assert_eq!(d["commands"], json!(["OFF", "ON"]));
+
+    text_in(&t, PUMP, "T=85.5C;P=1.9").await;
+    let list = cli(&t, &["devices", "list"], true).await;
+    let pump = list.lines().find(|l| l.starts_with("pump-3")).unwrap();
+    assert!(pump.contains("P=1.9, T=85.5 C"), "{list}");
+    let show = cli(&t, &["devices", "show", "pump-3"], true).await;
+    assert!(show.contains("T=85.5C;P=1.9"), "{show}");
+
+    delivered_to(&t, ALICE, 1).await;
+    let alerts = cli(&t, &["alerts", "list", "--state", "open"], true).await;
+    assert!(
+        alerts.starts_with("#1 ") && alerts.contains("pump-3"),
+        "{alerts}"
+    );
+    let acked = cli(&t, &["alerts", "ack", "1"], true).await;
+    assert_eq!(acked.trim(), "alert #1 acknowledged");
+    assert_eq!(alert(&t, 1).await["state"], "acknowledged");
+
+    // A command the device does not accept is refused with the API's reason.
+    let err = cli(&t, &["devices", "command", "pump-3", "REBOOT"], false).await;
+    assert!(err.contains("command_not_allowed"), "{err}");
+
+    // `--wait` follows the command until the device's reply acknowledges it.
+    let waiter = run_cli(
+        &t,
+        &[
+            "devices", "command", "pump-3", "OFF", "--expect", "^OFF OK", "--wait",
+        ],
+    );
+    delivered_to(&t, PUMP, 1).await;
+    text_in(&t, PUMP, "OFF OK").await;
+    let out = tokio::time::timeout(Duration::from_secs(20), waiter)
+        .await
+        .expect("devices command --wait did not finish")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("reply: OFF OK"), "{stdout}");
+
+    let gone = cli(&t, &["devices", "remove", "meter-4"], true).await;
+    assert_eq!(gone.trim(), "device meter-4 removed");
+    assert_eq!(t.call("GET", "/v1/devices/meter-4", None).await.0, 404);
+}
