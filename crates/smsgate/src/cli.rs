@@ -112,6 +112,30 @@ pub enum Command {
         #[command(subcommand)]
         action: crate::cli_iot::DevicesAction,
     },
+    /// IoT contacts (people the alerts go to).
+    Contacts {
+        /// What to do.
+        #[command(subcommand)]
+        action: ContactsAction,
+    },
+    /// IoT on-call groups with escalation levels.
+    Groups {
+        /// What to do.
+        #[command(subcommand)]
+        action: crate::cli_iot::RegistryAction,
+    },
+    /// IoT alert rules.
+    Rules {
+        /// What to do.
+        #[command(subcommand)]
+        action: crate::cli_iot::RegistryAction,
+    },
+    /// IoT registry from a file: `smsgate iot apply registry.toml`.
+    Iot {
+        /// What to do.
+        #[command(subcommand)]
+        action: crate::cli_iot::IotAction,
+    },
     /// IoT alerts: list them and acknowledge one.
     Alerts {
         /// What to do.
@@ -124,6 +148,16 @@ pub enum Command {
         #[command(subcommand)]
         action: SimAction,
     },
+}
+
+/// `contacts` subcommands: the registry actions plus `add`.
+#[derive(Subcommand, Debug)]
+pub enum ContactsAction {
+    /// Create or replace a contact.
+    Add(crate::cli_iot::ContactAdd),
+    /// List, show or remove.
+    #[command(flatten)]
+    Registry(crate::cli_iot::RegistryAction),
 }
 
 /// `keys` subcommands.
@@ -322,6 +356,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Devices { action } => crate::cli_iot::devices(action).await,
         Command::Alerts { action } => crate::cli_iot::alerts(action).await,
+        Command::Contacts {
+            action: ContactsAction::Add(a),
+        } => crate::cli_iot::add_contact(a).await,
+        Command::Contacts {
+            action: ContactsAction::Registry(a),
+        } => crate::cli_iot::registry(crate::cli_iot::Kind::Contacts, a).await,
+        Command::Groups { action } => {
+            crate::cli_iot::registry(crate::cli_iot::Kind::Groups, action).await
+        }
+        Command::Rules { action } => {
+            crate::cli_iot::registry(crate::cli_iot::Kind::Rules, action).await
+        }
+        Command::Iot { action } => crate::cli_iot::iot(action).await,
         Command::Keys { action } => {
             let config = Config::load(cli.config.as_deref())?;
             keys_command(&config, action).await

@@ -544,3 +544,83 @@ async fn the_cli_registers_devices_sends_commands_and_acknowledges_alerts() {
     assert_eq!(gone.trim(), "device meter-4 removed");
     assert_eq!(t.call("GET", "/v1/devices/meter-4", None).await.0, 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_applies_a_registry_file_and_lists_contacts_groups_and_rules() {
+    let t = start(Clock::system(), tempfile::tempdir().unwrap(), None).await;
+    let file = t.dir.path().join("registry.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+[[contacts]]
+id = "alice"
+number = "{ALICE}"
+
+[[contacts]]
+id = "bob"
+number = "{BOB}"
+
+[[groups]]
+id = "oncall"
+levels = [{{ contacts = ["alice"], delay = "5m" }}, {{ contacts = ["bob"], delay = "10m" }}]
+
+[[devices]]
+id = "pump-3"
+number = "{PUMP}"
+
+[[rules]]
+id = "hot"
+condition = "T > 80"
+device = "pump-3"
+group = "oncall"
+severity = "critical"
+"#
+        ),
+    )
+    .unwrap();
+    let out = cli(&t, &["iot", "apply", file.to_str().unwrap()], true).await;
+    assert!(out.contains("5 entries applied"), "{out}");
+    // Applying again converges instead of failing on existing ids.
+    cli(&t, &["iot", "apply", file.to_str().unwrap()], true).await;
+
+    let contacts = cli(&t, &["contacts", "list"], true).await;
+    assert_eq!(contacts.lines().count(), 2, "{contacts}");
+    assert!(
+        contacts.contains(ALICE) && contacts.contains(BOB),
+        "{contacts}"
+    );
+    let groups = cli(&t, &["groups", "list"], true).await;
+    assert!(groups.contains("[alice] 5m → [bob] 10m"), "{groups}");
+    let rules = cli(&t, &["rules", "list"], true).await;
+    assert!(
+        rules.contains("hot") && rules.contains("T > 80") && rules.contains("device=pump-3"),
+        "{rules}"
+    );
+
+    // The applied rule is live: the device's report raises an alert to level one.
+    text_in(&t, PUMP, "T=90").await;
+    delivered_to(&t, ALICE, 1).await;
+
+    // A rule that references a missing group is refused with the API's reason, naming the entry.
+    std::fs::write(
+        &file,
+        "[[rules]]\nid = \"cold\"\ncondition = \"T < 0\"\ngroup = \"nope\"\n",
+    )
+    .unwrap();
+    let err = cli(&t, &["iot", "apply", file.to_str().unwrap()], false).await;
+    assert!(
+        err.contains("'cold'") && err.contains("unknown_group"),
+        "{err}"
+    );
+
+    cli(&t, &["contacts", "add", "carol", "--number", CAROL], true).await;
+    assert_eq!(
+        t.call("GET", "/v1/contacts/carol", None).await.1["number"],
+        CAROL
+    );
+    let gone = cli(&t, &["rules", "remove", "hot"], true).await;
+    assert_eq!(gone.trim(), "rule hot removed");
+    let err = cli(&t, &["rules", "remove", "hot"], false).await;
+    assert!(err.contains("not_found"), "{err}");
+}
