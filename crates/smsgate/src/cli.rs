@@ -142,6 +142,9 @@ pub enum Command {
         #[command(subcommand)]
         action: crate::cli_iot::AlertsAction,
     },
+    /// End-to-end load benchmark of a gateway started in this process; prints msg/s,
+    /// latency percentiles and memory.
+    Bench(crate::bench::BenchArgs),
     /// Simulators.
     Sim {
         /// Which.
@@ -369,6 +372,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::cli_iot::registry(crate::cli_iot::Kind::Rules, action).await
         }
         Command::Iot { action } => crate::cli_iot::iot(action).await,
+        Command::Bench(args) => {
+            let mut config = Config::default();
+            config.log.level = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into());
+            init_logs(&config);
+            crate::bench::run(args).await
+        }
         Command::Keys { action } => {
             let config = Config::load(cli.config.as_deref())?;
             keys_command(&config, action).await
