@@ -1,8 +1,9 @@
 //! The gateway with a `type = "modem"` connector on the modem simulator's pseudo-terminal —
 //! what `smsgate serve` does with `device` pointing at `smsgate sim modem --pty`: GSM, Unicode
 //! and long messages with delivery reports, inbound single and long messages, the modem in
-//! `/v1/connectors`, a hung modem recovered without losing a message, and the real
-//! `smsgate sim modem --pty` process driven through its standard input.
+//! `/v1/connectors`, a hung modem recovered without losing a message, two modems (pty and TCP)
+//! in one route failing over while one hangs, and the real `smsgate sim modem --pty` process
+//! driven through its standard input.
 
 mod common;
 
@@ -18,9 +19,7 @@ async fn gateway_on(sim: &Simulator) -> TestGateway {
     gateway_on_device(&path.display().to_string()).await
 }
 
-async fn gateway_on_device(device: &str) -> TestGateway {
-    let dir = tempfile::tempdir().unwrap();
-    let mut c = config(dir.path(), json!({}));
+fn modem_settings(device: &str) -> serde_json::Map<String, Value> {
     let Value::Object(settings) = json!({
         "device": device,
         "baud": 115200,
@@ -33,10 +32,16 @@ async fn gateway_on_device(device: &str) -> TestGateway {
     }) else {
         unreachable!()
     };
+    settings
+}
+
+async fn gateway_on_device(device: &str) -> TestGateway {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path(), json!({}));
     c.connectors = vec![ConnectorConfig {
         name: "modem-1".into(),
         kind: "modem".into(),
-        settings,
+        settings: modem_settings(device),
     }];
     TestGateway::start_with(c, dir).await
 }
@@ -199,4 +204,110 @@ async fn serve_works_against_the_sim_modem_command_on_its_printed_pty() {
     gw.gw.shutdown().await;
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_modems_in_one_route_fail_over_while_one_hangs() {
+    // modem-1 on a pty, modem-2 behind a TCP serial server (`device = "tcp://…"`, as ser2net).
+    let first = Simulator::new(SimConfig::default());
+    let second = Simulator::new(SimConfig::default());
+    let (pty, _task) = first.spawn_pty(std::future::pending()).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let tcp = format!("tcp://{}", listener.local_addr().unwrap());
+    let s = second.clone();
+    tokio::spawn(async move { s.serve_tcp(listener, std::future::pending()).await });
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path(), json!({}));
+    c.connectors = vec![
+        ConnectorConfig {
+            name: "modem-1".into(),
+            kind: "modem".into(),
+            settings: modem_settings(&pty.display().to_string()),
+        },
+        ConnectorConfig {
+            name: "modem-2".into(),
+            kind: "modem".into(),
+            settings: modem_settings(&tcp),
+        },
+    ];
+    c.routes = vec![
+        serde_json::from_value(json!({"name": "modems", "prefix": "+49",
+            "connectors": ["modem-1", "modem-2"]}))
+        .unwrap(),
+    ];
+    let gw = TestGateway::start_with(c, dir).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, list) = gw.call("GET", "/v1/connectors", None).await;
+        if list
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["state"] == "bound")
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never bound: {list}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Both up: the route's first modem carries the message.
+    let id = gw
+        .send(json!({"to": "+4915112345678", "text": "before the hang"}))
+        .await;
+    assert_eq!(
+        gw.wait_status(&id, "delivered").await["connector"],
+        "modem-1"
+    );
+
+    // modem-1 stops answering: the next messages go out through modem-2, once each.
+    first.hang(None);
+    let ids = [
+        gw.send(json!({"to": "+4915112345601", "text": "during the hang 1"}))
+            .await,
+        gw.send(json!({"to": "+4915112345602", "text": "during the hang 2"}))
+            .await,
+    ];
+    for id in &ids {
+        let m = gw.wait_status(id, "delivered").await;
+        assert_eq!(m["connector"], "modem-2", "{m}");
+    }
+    for text in ["during the hang 1", "during the hang 2"] {
+        let count = |sim: &Simulator| sim.stats().sent.iter().filter(|p| p.text == text).count();
+        assert_eq!((count(&first), count(&second)), (0, 1), "{text}");
+    }
+
+    // modem-1 answers again: it is reset, re-initialised and serves the route again.
+    first.unhang();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let (_, list) = gw.call("GET", "/v1/connectors", None).await;
+        let m1 = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "modem-1")
+            .cloned()
+            .unwrap();
+        if m1["state"] == "bound" && m1["details"]["counters"]["resets"].as_u64() >= Some(1) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never recovered: {m1}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let id = gw
+        .send(json!({"to": "+4915112345678", "text": "after the hang"}))
+        .await;
+    assert_eq!(
+        gw.wait_status(&id, "delivered").await["connector"],
+        "modem-1"
+    );
+    gw.gw.shutdown().await;
 }
