@@ -21,6 +21,7 @@ mod dashboard;
 pub mod dto;
 pub mod error;
 mod extract;
+mod metrics;
 mod routes;
 
 use std::sync::Arc;
@@ -99,6 +100,7 @@ impl AppState {
         routes::other::delete_webhook, routes::other::list_connectors, routes::other::stats,
         routes::routing::list_routes,
         routes::other::sim_inbound, routes::other::healthz, routes::other::readyz,
+        metrics::metrics,
         routes::registry::list_devices, routes::registry::create_device,
         routes::registry::get_device, routes::registry::put_device,
         routes::registry::delete_device, routes::registry::list_contacts,
@@ -196,6 +198,7 @@ pub fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
         .route("/v1/openapi.json", get(openapi_json))
         .route("/healthz", get(o::healthz))
         .route("/readyz", get(o::readyz))
+        .route("/metrics", get(metrics::metrics))
         .route("/", get(dashboard::page))
         .fallback(|| async { error::ApiError::not_found("route") })
         .layer(DefaultBodyLimit::max(max_body_bytes))
