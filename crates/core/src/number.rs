@@ -72,6 +72,13 @@ impl Msisdn {
         Ok(Self(e164))
     }
 
+    /// Loads the number metadata `phonenumber` reads lazily on its first parse (about a second
+    /// in a debug build, tens of milliseconds in release) so that cost is paid at start-up,
+    /// not by the first API request. Blocking: call it from a blocking thread.
+    pub fn warm_up() {
+        let _ = phonenumber::parse(None, "+4915112345678");
+    }
+
     /// The number with its leading `+`, as stored and shown.
     pub fn as_str(&self) -> &str {
         &self.0

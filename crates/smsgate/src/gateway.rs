@@ -75,6 +75,7 @@ impl Gateway {
     /// [`Gateway::start`] with a chosen clock (tests move an adjustable one ahead to run
     /// escalations and timeouts without waiting).
     pub async fn start_with_clock(config: Config, clock: Clock) -> anyhow::Result<Self> {
+        let numbers = tokio::task::spawn_blocking(smsgate_core::number::Msisdn::warm_up);
         let backend = smsgate_store::open_all(&config.store.url)
             .await
             .with_context(|| format!("opening the store at {}", config.store.url))?;
@@ -113,6 +114,7 @@ impl Gateway {
             Router::new(&config.routes, &connectors).context("invalid [[routes]]")?,
         );
 
+        let _ = numbers.await;
         let listener = tokio::net::TcpListener::bind(config.http.listen)
             .await
             .with_context(|| format!("cannot listen on {} (http.listen)", config.http.listen))?;

@@ -37,6 +37,9 @@ pub struct SmscArgs {
     /// Delay between `submit_sm_resp` and the delivery receipt.
     #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
     pub receipt_delay: Duration,
+    /// Time between accepting a `submit_sm` and answering it (the SMSC's store round trip).
+    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+    pub submit_latency: Duration,
     /// Share of submits answered `ESME_RSUBMITFAIL` (0 to 1).
     #[arg(long, default_value_t = 0.0)]
     pub failure_rate: f64,
@@ -94,6 +97,7 @@ impl SmscArgs {
         let mut config = SimConfig {
             accounts,
             receipt_delay: self.receipt_delay,
+            submit_latency: self.submit_latency,
             failure_rate: self.failure_rate,
             throttle_rate: self.throttle_rate,
             disconnect_rate: self.disconnect_rate,

@@ -115,6 +115,10 @@ impl Handler for SimHandler {
             receipt_acked: false,
         };
         track(inner, record);
+        if !inner.config.submit_latency.is_zero() {
+            // Accepted and tracked, answer still to come: the crash window of a real SMSC.
+            tokio::time::sleep(inner.config.submit_latency).await;
+        }
         // SMPP 3.4 §5.2.17 registered_delivery bits 0-1: 1 = always, 2 = on failure only.
         let wanted = match u8::from(sm.registered_delivery) & 0x03 {
             1 => true,
@@ -140,14 +144,7 @@ impl Handler for SimHandler {
         let can_deliver = session.can_deliver();
         lock(&self.0.sessions).insert(session.id(), session);
         if can_deliver {
-            let queued = lock(&self.0.pending)
-                .remove(&account.system_id)
-                .unwrap_or_default();
-            for receipt in queued {
-                let inner = self.0.clone();
-                let system_id = account.system_id.clone();
-                tokio::spawn(deliver_receipt(inner, system_id, String::new(), receipt));
-            }
+            flush_pending(&self.0, &account.system_id);
         }
     }
 
@@ -179,9 +176,11 @@ fn receivers(inner: &Inner, system_id: Option<&str>) -> Vec<SessionHandle> {
 }
 
 async fn deliver_receipt(inner: Arc<Inner>, system_id: String, message_id: String, sm: DeliverSm) {
+    let mut no_receiver = false;
     for _ in 0..3 {
         let targets = receivers(&inner, Some(&system_id));
         if targets.is_empty() {
+            no_receiver = true;
             break;
         }
         for target in targets {
@@ -197,9 +196,24 @@ async fn deliver_receipt(inner: Arc<Inner>, system_id: String, message_id: Strin
         tokio::time::sleep(inner.config.receipt_delay).await;
     }
     lock(&inner.pending)
-        .entry(system_id)
+        .entry(system_id.clone())
         .or_default()
-        .push_back(sm);
+        .push_back((message_id, sm));
+    // A receiver may have bound between the last look and the push; its `bound` flushed the
+    // queue before this receipt was in it, so flush again rather than wait for the next bind.
+    // (Receipts that bound receivers refused three times wait for the next bind.)
+    if no_receiver && !receivers(&inner, Some(&system_id)).is_empty() {
+        flush_pending(&inner, &system_id);
+    }
+}
+
+/// Sends every receipt queued for `system_id` to its bound receivers.
+fn flush_pending(inner: &Arc<Inner>, system_id: &str) {
+    let queued = lock(&inner.pending).remove(system_id).unwrap_or_default();
+    for (message_id, receipt) in queued {
+        let (inner, system_id) = (inner.clone(), system_id.to_owned());
+        tokio::spawn(deliver_receipt(inner, system_id, message_id, receipt));
+    }
 }
 
 /// `YYMMDDhhmm` in UTC (SMPP 3.4 Appendix B dates).

@@ -28,6 +28,11 @@ pub struct SimConfig {
     pub accounts: Vec<(String, String)>,
     /// Delay between `submit_sm_resp` and the receipt. Default 1 s.
     pub receipt_delay: Duration,
+    /// Time between accepting a `submit_sm` (the message is tracked and counted) and writing
+    /// its `submit_sm_resp`, like an SMSC's store-then-answer round trip. Widens the window in
+    /// which an ESME that dies loses the response of a message the SMSC has, which the crash
+    /// tests need. Default 0.
+    pub submit_latency: Duration,
     /// Share of submits answered `ESME_RSUBMITFAIL`. Default 0.
     pub failure_rate: f64,
     /// Share of submits answered `ESME_RTHROTTLED`. Default 0.
@@ -56,6 +61,7 @@ impl Default for SimConfig {
             system_id: "smsgate-sim".into(),
             accounts: Vec::new(),
             receipt_delay: Duration::from_secs(1),
+            submit_latency: Duration::ZERO,
             failure_rate: 0.0,
             throttle_rate: 0.0,
             disconnect_rate: 0.0,
@@ -200,7 +206,8 @@ pub(crate) struct Inner {
     pub next_id: AtomicU64,
     pub sessions: Mutex<HashMap<SessionId, SessionHandle>>,
     pub messages: Mutex<Tracked>,
-    pub pending: Mutex<HashMap<String, VecDeque<rusmpp::pdus::DeliverSm>>>,
+    /// Receipts waiting for a receiver bind, per `system_id`, with their message ids.
+    pub pending: Mutex<HashMap<String, VecDeque<(String, rusmpp::pdus::DeliverSm)>>>,
 }
 
 impl Inner {
