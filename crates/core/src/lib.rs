@@ -10,6 +10,8 @@
 //! - [`message`]: ids, statuses and their one-way lifecycle, events.
 //! - [`connector`]: the southbound trait, submit outcomes, receipts and inbound events.
 //! - [`store`]: the durable-state trait and its record types.
+//! - [`northbound`]: what northbound servers (SMPP) store beside messages: submissions, parts
+//!   of long messages, per-client feeds over the events.
 //! - [`dispatcher`]: claim → route → submit → record, with retries and expiry.
 //! - [`routing`]: prefix routes with failover order.
 //! - [`intake`]: validation and pricing of send requests, shared by every channel.
@@ -26,6 +28,7 @@ pub mod ingest;
 pub mod intake;
 pub mod keys;
 pub mod message;
+pub mod northbound;
 pub mod number;
 pub mod routing;
 pub mod simnet;

@@ -38,6 +38,8 @@ pub struct Config {
     /// `[iot]`: alert validity, command timeout, telemetry retention, and the devices,
     /// contacts, `[[iot.groups]]` and rules to create at start.
     pub iot: smsgate_iot::EngineConfig,
+    /// `[smpp_server]`: the SMPP listener for client applications; none when absent.
+    pub smpp_server: Option<crate::smpp_server::SmppServerConfig>,
 }
 
 /// `[http]`.
@@ -162,6 +164,9 @@ impl Config {
                 );
             }
             crate::connectors::validate(c)?;
+        }
+        if let Some(s) = &self.smpp_server {
+            s.validate()?;
         }
         Ok(())
     }

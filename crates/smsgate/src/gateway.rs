@@ -1,8 +1,8 @@
-//! Wiring: builds the store, connectors, dispatcher, ingest, webhooks, the IoT engine and the
-//! HTTP API from a
-//! [`Config`], runs them, and shuts them down in an order that loses nothing:
-//! HTTP stops accepting → the dispatcher finishes and records in-flight submits → connectors
-//! hand over what they still owe → event ingest and webhook loops stop.
+//! Wiring: builds the store, connectors, dispatcher, ingest, webhooks, the IoT engine, the
+//! HTTP API and the SMPP server from a [`Config`], runs them, and shuts them down in an order
+//! that loses nothing: HTTP and the SMPP server stop accepting → the dispatcher finishes and
+//! records in-flight submits → connectors hand over what they still owe → event ingest and
+//! webhook loops stop.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,6 +31,8 @@ pub struct Gateway {
     pub addr: SocketAddr,
     /// The admin key created on first start, shown once.
     pub first_admin_key: Option<String>,
+    /// Where the `[smpp_server]` listens, when configured (the real port when it said 0).
+    pub smpp_addr: Option<SocketAddr>,
     /// The store, for tests and CLI commands run in-process.
     pub store: Arc<dyn Store>,
     router: Arc<SharedRouter>,
@@ -187,11 +189,27 @@ impl Gateway {
                 .with_graceful_shutdown(stopped(&stop_rx))
                 .into_future(),
         );
+        let smpp = match &config.smpp_server {
+            Some(c) => {
+                let deps = crate::smpp_server::Deps {
+                    northbound: Arc::clone(&backend.northbound),
+                    limits: config.limits.clone(),
+                    clock,
+                    signals: signals.clone(),
+                };
+                Some(crate::smpp_server::start(c, deps, stopped(&stop_rx)).await?)
+            }
+            None => None,
+        };
+        let smpp_addr = smpp.as_ref().map(|s| s.addr);
 
         let task = tokio::spawn(async move {
             stopped(&stop_rx).await;
             tracing::info!("shutting down: no new requests; finishing in-flight work");
             let _ = http.await;
+            if let Some(smpp) = smpp {
+                smpp.join().await;
+            }
             let _ = dispatch.await;
             for sim in &sims {
                 sim.drain(Duration::from_secs(5)).await;
@@ -212,6 +230,7 @@ impl Gateway {
         Ok(Self {
             addr,
             first_admin_key,
+            smpp_addr,
             store,
             router,
             connectors: connectors_for_reload,
@@ -231,8 +250,18 @@ impl Gateway {
 
     /// Asks every loop to stop and waits until they have.
     pub async fn shutdown(self) {
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
+        let Self {
+            stop,
+            task,
+            router,
+            connectors,
+            ..
+        } = self;
+        // The reload handles hold every connector (and so the event sink); ingest ends only
+        // once all of them are gone, so let go before waiting.
+        drop((router, connectors));
+        let _ = stop.send(true);
+        let _ = task.await;
     }
 }
 

@@ -11,6 +11,7 @@
 //! - [`client`]: the HTTP client the CLI's remote commands use.
 //! - [`csv`]: the small CSV reader of `send --file`.
 //! - [`sim_smsc`]: `smsgate sim smsc`, the SMSC simulator as a process with a control API.
+//! - [`smpp_server`]: `[smpp_server]`, the SMPP listener for client applications.
 
 pub mod bench;
 pub mod cli;
@@ -21,3 +22,4 @@ pub mod connectors;
 pub mod csv;
 pub mod gateway;
 pub mod sim_smsc;
+pub mod smpp_server;

@@ -18,13 +18,15 @@
 //! - [`open`], [`open_all`]: open a store (and the IoT engine's store) from a URL.
 //! - `migrate`: embedded migrations and the runner (`schema_migrations` table).
 //! - `sqlite`: the backend: `writer` (group commit), `write` (write operations), `read`
-//!   (queries and row mapping), `iot` (the IoT engine's tables, migration 0003).
+//!   (queries and row mapping), `iot` (the IoT engine's tables, migration 0003), `northbound`
+//!   (the SMPP server's submissions, long-message parts and client feeds, migration 0002).
 
 mod migrate;
 mod sqlite;
 
 use std::sync::Arc;
 
+use smsgate_core::northbound::NorthboundStore;
 use smsgate_core::store::{Store, StoreError};
 use smsgate_iot::store::IotStore;
 
@@ -38,14 +40,17 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     Ok(open_all(url).await?.store)
 }
 
-/// The two faces of one backend: the message store and the IoT engine's store, over the
-/// same database (so the engine's SMS and outbox events commit with its own changes).
+/// The faces of one backend: the message store, the IoT engine's store and the northbound
+/// servers' store, over the same database (so each commits its messages and outbox events
+/// together with its own changes).
 #[derive(Clone)]
 pub struct Backend {
     /// Messages, keys, webhooks, outbox.
     pub store: Arc<dyn Store>,
     /// Devices, rules, alerts, commands, telemetry.
     pub iot: Arc<dyn IotStore>,
+    /// What the SMPP server keeps beside messages: submissions, parts, client feeds.
+    pub northbound: Arc<dyn NorthboundStore>,
 }
 
 /// Opens the backend a URL names (see [`open`]).
@@ -54,7 +59,8 @@ pub async fn open_all(url: &str) -> Result<Backend, StoreError> {
         let store = Arc::new(SqliteStore::open(url, SqliteOptions::default()).await?);
         return Ok(Backend {
             store: Arc::clone(&store) as Arc<dyn Store>,
-            iot: store,
+            iot: Arc::clone(&store) as Arc<dyn IotStore>,
+            northbound: store,
         });
     }
     Err(StoreError::Database(format!(

@@ -6,6 +6,11 @@ use sqlx::{Connection, Row, SqliteConnection};
 /// `(version, name, SQL)`, in order. Never edit a released entry: add a new one.
 pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/0001_init.sql")),
+    (
+        2,
+        "northbound",
+        include_str!("../migrations/0002_northbound.sql"),
+    ),
     (3, "iot", include_str!("../migrations/0003_iot.sql")),
 ];
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use rusmpp::pdus::SubmitSmResp;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
-use tracing::{debug, info};
+use tracing::{Instrument, debug, info};
 
 use super::{DeliverError, DeliverReply, Handler, Server, ServerCommand, SessionHandle, SessionId};
 use crate::client::AmbiguousReason;
@@ -139,10 +139,14 @@ impl<H: Handler, T: AsyncRead + AsyncWrite + Send + 'static> ServerConn<H, T> {
         match event {
             Event::BindRequest(request) => {
                 let (server, tx, id) = (self.server.clone(), self.tx.clone(), self.id);
-                tokio::spawn(async move {
-                    let result = server.handler.authenticate(id, &request).await;
-                    let _ = tx.send(ServerCommand::Auth { request, result });
-                });
+                // In the session's span, so the handler's log lines name the peer.
+                tokio::spawn(
+                    async move {
+                        let result = server.handler.authenticate(id, &request).await;
+                        let _ = tx.send(ServerCommand::Auth { request, result });
+                    }
+                    .in_current_span(),
+                );
             }
             Event::Bound(bound) => {
                 let Some(account) = self.account.clone() else {
@@ -155,7 +159,9 @@ impl<H: Handler, T: AsyncRead + AsyncWrite + Send + 'static> ServerConn<H, T> {
                     commands: Box::new(self.tx.clone()),
                 };
                 let server = self.server.clone();
-                tokio::spawn(async move { server.handler.bound(&account, handle).await });
+                tokio::spawn(
+                    async move { server.handler.bound(&account, handle).await }.in_current_span(),
+                );
             }
             Event::Request {
                 sequence_number,
@@ -203,7 +209,7 @@ impl<H: Handler, T: AsyncRead + AsyncWrite + Send + 'static> ServerConn<H, T> {
             return;
         };
         let (server, tx) = (self.server.clone(), self.tx.clone());
-        tokio::spawn(async move {
+        let answer = async move {
             let (status, body) = match pdu {
                 Pdu::SubmitSm(sm) => match server.handler.submit(&account, sm).await {
                     Ok(message_id) => match c_string::<65>(&message_id, "message_id") {
@@ -225,6 +231,7 @@ impl<H: Handler, T: AsyncRead + AsyncWrite + Send + 'static> ServerConn<H, T> {
                 status,
                 body,
             });
-        });
+        };
+        tokio::spawn(answer.in_current_span());
     }
 }

@@ -2,6 +2,7 @@
 
 mod batch;
 mod iot;
+mod northbound;
 mod read;
 mod write;
 mod writer;
@@ -12,6 +13,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use smsgate_core::connector::{InboundSms, Receipt};
 use smsgate_core::message::{InboundMessage, Message, MessageEvent, MessageId, NewMessage};
+use smsgate_core::northbound::{Feed, NorthboundStore, PartProgress, StoredSubmission, Submission};
 use smsgate_core::store::{
     Accepted, ApiKey, Attempt, Delivery, DeliveryResult, InboundQuery, MessageQuery, OutboxEvent,
     QueueStats, Store, StoreError, StoreResult, Webhook,
@@ -377,5 +379,63 @@ impl IotStore for SqliteStore {
 
     async fn telemetry(&self, q: &TelemetryQuery) -> StoreResult<Vec<TelemetryRecord>> {
         iot::telemetry(&self.pool, q).await.map_err(db_err)
+    }
+}
+
+#[async_trait]
+impl NorthboundStore for SqliteStore {
+    async fn submit_whole(
+        &self,
+        message: NewMessage,
+        submission: Submission,
+    ) -> StoreResult<Accepted> {
+        self.writer
+            .write((message, submission), |c, d| {
+                Box::pin(northbound::submit_whole(c, d))
+            })
+            .await
+    }
+
+    async fn submit_part(&self, submission: Submission) -> StoreResult<PartProgress> {
+        self.writer
+            .write(submission, |c, d| Box::pin(northbound::submit_part(c, d)))
+            .await
+    }
+
+    async fn assemble(&self, ids: Vec<String>, message: NewMessage) -> StoreResult<MessageId> {
+        self.writer
+            .write((ids, message), |c, d| Box::pin(northbound::assemble(c, d)))
+            .await
+    }
+
+    async fn pending_groups(&self, older_than: i64) -> StoreResult<Vec<Vec<StoredSubmission>>> {
+        northbound::pending_groups(&self.pool, older_than)
+            .await
+            .map_err(db_err)
+    }
+
+    async fn feed(&self, owner: &str, inbound: bool, after: i64, limit: u32) -> StoreResult<Feed> {
+        northbound::feed(&self.pool, owner, inbound, after, limit)
+            .await
+            .map_err(db_err)
+    }
+
+    async fn last_event_seq(&self) -> StoreResult<i64> {
+        sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)
+    }
+
+    async fn cursor(&self, name: &str) -> StoreResult<Option<i64>> {
+        northbound::cursor(&self.pool, name).await.map_err(db_err)
+    }
+
+    async fn set_cursor(&self, name: &str, value: i64) -> StoreResult<()> {
+        self.writer
+            .write((name.to_owned(), value), |c, d| {
+                Box::pin(northbound::set_cursor(c, d))
+            })
+            .await
     }
 }

@@ -157,7 +157,7 @@ pub(crate) async fn insert_messages(
     Ok(out)
 }
 
-fn accepted(m: &NewMessage) -> Accepted {
+pub(crate) fn accepted(m: &NewMessage) -> Accepted {
     Accepted {
         id: m.id,
         status: Status::Queued,
@@ -167,7 +167,10 @@ fn accepted(m: &NewMessage) -> Accepted {
     }
 }
 
-async fn insert_rows(c: &mut SqliteConnection, rows: &[&NewMessage]) -> Result<(), sqlx::Error> {
+pub(crate) async fn insert_rows(
+    c: &mut SqliteConnection,
+    rows: &[&NewMessage],
+) -> Result<(), sqlx::Error> {
     let mut b: QueryBuilder<Sqlite> = QueryBuilder::new(
         "INSERT INTO messages (id, api_key_id, to_number, from_id, body, encoding, segments, \
          status, priority, callback_url, idempotency_key, created_at, updated_at, send_at, \

@@ -1,0 +1,252 @@
+//! Long messages from clients: the stored parts of one group become ONE gateway message.
+//!
+//! Each part was validated and stored before its `submit_sm_resp` (see `handler`); here the
+//! parts' payloads are joined by `smsgate-sms`'s [`Reassembler`] (payloads of consecutive parts
+//! in one encoding are joined before decoding, so a split escape or surrogate pair survives)
+//! and the text goes through the intake like any message. The sweep finds groups whose
+//! assembly was cut by a stop, and groups whose missing parts never came within
+//! `concat_timeout`: those are sent with the parts that came, so nothing acknowledged is lost.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use smsgate_core::clock::Clock;
+use smsgate_core::dispatcher::Signals;
+use smsgate_core::intake::{self, IntakeLimits, SendRequest};
+use smsgate_core::message::{NewMessage, Priority};
+use smsgate_core::northbound::{NorthboundStore, StoredSubmission};
+use smsgate_sms::{ConcatInfo, Fragment, Reassembler};
+use tracing::{debug, error, info};
+
+use super::decode::decode_octets;
+use super::record::{PartData, Record};
+
+/// Everything assembly needs besides the parts.
+#[derive(Clone)]
+pub struct Assembler {
+    /// Where parts and messages are stored.
+    pub store: Arc<dyn NorthboundStore>,
+    /// Intake limits (the segment limit is the client's own split, checked per part).
+    pub limits: IntakeLimits,
+    /// Time.
+    pub clock: Clock,
+    /// Wakes the dispatcher.
+    pub signals: Signals,
+    /// How long a group waits for missing parts.
+    pub timeout: Duration,
+}
+
+/// Builds the message of a group: the submission ids to link and the validated message.
+pub fn build(
+    parts: &[StoredSubmission],
+    owner: &str,
+    limits: &IntakeLimits,
+    now: i64,
+) -> Result<(Vec<String>, NewMessage), String> {
+    let mut reassembler = Reassembler::new(i64::MAX / 4);
+    let mut first: Option<PartData> = None;
+    let mut complete = None;
+    let mut ucs2 = false;
+    // One announced total for the group, so inconsistent counters cannot split it.
+    let total = parts
+        .iter()
+        .filter_map(|p| p.submission.part.as_ref().map(|p| p.total))
+        .max()
+        .unwrap_or(1);
+    for p in parts {
+        let Some(pos) = &p.submission.part else {
+            return Err(format!("submission {} is not a part", p.submission.id));
+        };
+        let record: Record = serde_json::from_str(&p.submission.data)
+            .map_err(|e| format!("submission {}: {e}", p.submission.id))?;
+        let Some(data) = record.part else {
+            return Err(format!("submission {} has no part data", p.submission.id));
+        };
+        let octets = smsgate_sms::hex::decode(&data.octets)
+            .map_err(|e| format!("submission {}: {e}", p.submission.id))?;
+        let user_data = decode_octets(data.data_coding, data.udhi, &octets)
+            .map_err(|e| format!("submission {}: {e}", p.submission.id))?;
+        ucs2 |= data.ucs2;
+        let concat = ConcatInfo {
+            reference: 0,
+            total,
+            sequence: pos.part_no,
+            wide_reference: false,
+        };
+        let done = reassembler.handle_part("group", Some(concat), Fragment::from(user_data), 0);
+        complete = complete.or(done);
+        first.get_or_insert(data);
+    }
+    let complete = match complete {
+        Some(c) => c,
+        None => reassembler
+            .poll_expired(i64::MAX / 2)
+            .pop()
+            .ok_or("no part could be read")?,
+    };
+    let first = first.ok_or("a group without parts")?;
+    let send_at = first.send_at.map(|t| t.max(now));
+    let validity = first.expires_at.map(|exp| {
+        let secs = (exp - send_at.unwrap_or(now)) / 1000;
+        // Expired while waiting: one second, so it expires at once and its receipt says so.
+        format!("{}s", secs.max(1))
+    });
+    let request = SendRequest {
+        to: first.to,
+        text: complete.text,
+        from: first.from,
+        encoding: ucs2.then(|| "ucs2".into()),
+        validity,
+        send_at,
+        priority: if first.high {
+            Priority::High
+        } else {
+            Priority::Normal
+        },
+        api_key_id: Some(owner.to_owned()),
+        ..SendRequest::default()
+    };
+    // The client split the text itself; its part count was checked against the limit per part.
+    let relaxed = IntakeLimits {
+        max_segments: 255,
+        max_validity: limits.max_validity.max(Duration::from_secs(1)),
+        ..limits.clone()
+    };
+    let message = intake::prepare(request, &relaxed, now).map_err(|r| r.to_string())?;
+    let ids = parts.iter().map(|p| p.submission.id.clone()).collect();
+    Ok((ids, message))
+}
+
+impl Assembler {
+    /// Assembles one group now; errors are logged (the sweep tries again).
+    pub async fn assemble(&self, parts: &[StoredSubmission]) {
+        let Some(first) = parts.first() else { return };
+        let owner = super::config::owner(&first.submission.account);
+        let (ids, message) = match build(parts, &owner, &self.limits, self.clock.now_ms()) {
+            Ok(built) => built,
+            Err(e) => {
+                error!(account = %first.submission.account, error = %e, "cannot assemble a long message from its parts");
+                return;
+            }
+        };
+        let n = ids.len();
+        match self.store.assemble(ids, message).await {
+            Ok(id) => {
+                debug!(account = %first.submission.account, message = %id, parts = n, "long message assembled");
+                self.signals.queued.notify_one();
+                self.signals.events.notify_one();
+            }
+            Err(e) => error!(error = %e, "storing an assembled long message failed"),
+        }
+    }
+
+    /// Assembles what is due: complete groups, and groups older than the timeout.
+    pub async fn sweep(&self) {
+        let older_than = self.clock.now_ms() - self.timeout.as_millis() as i64;
+        match self.store.pending_groups(older_than).await {
+            Ok(groups) => {
+                for parts in groups {
+                    let complete = parts.len()
+                        >= parts
+                            .first()
+                            .and_then(|p| p.submission.part.as_ref())
+                            .map_or(1, |p| usize::from(p.total));
+                    if !complete {
+                        info!(
+                            account = %parts[0].submission.account,
+                            parts = parts.len(),
+                            "long message incomplete after smpp_server.concat_timeout; sending the parts that came"
+                        );
+                    }
+                    self.assemble(&parts).await;
+                }
+            }
+            Err(e) => error!(error = %e, "reading pending long-message parts failed"),
+        }
+    }
+
+    /// Sweeps at start and then every `timeout / 10` (at least 1 s, at most 30 s) until
+    /// `shutdown`.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+        let every = (self.timeout / 10).clamp(Duration::from_secs(1), Duration::from_secs(30));
+        tokio::pin!(shutdown);
+        loop {
+            self.sweep().await;
+            tokio::select! {
+                () = &mut shutdown => break,
+                () = tokio::time::sleep(every) => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::smpp_server::decode::Addr;
+    use smsgate_core::northbound::{PartOf, Submission};
+
+    fn part(no: u8, total: u8, dc: u8, payload: &[u8]) -> StoredSubmission {
+        let record = Record {
+            source: Addr::default(),
+            dest: Addr::default(),
+            registered_delivery: 1,
+            preview: String::new(),
+            part: Some(PartData {
+                data_coding: dc,
+                udhi: false,
+                octets: smsgate_sms::hex::encode(payload),
+                to: "+4915112345678".into(),
+                from: Some("ACME".into()),
+                expires_at: Some(10_000),
+                send_at: None,
+                high: true,
+                ucs2: dc == 8,
+            }),
+        };
+        StoredSubmission {
+            submission: Submission {
+                id: format!("p{no}"),
+                account: "app".into(),
+                part: Some(PartOf {
+                    group: "g".into(),
+                    part_no: no,
+                    total,
+                }),
+                data: serde_json::to_string(&record).unwrap(),
+                created_at: 0,
+            },
+            message_id: None,
+        }
+    }
+
+    #[test]
+    fn parts_in_any_order_become_one_message_with_the_first_parts_fields() {
+        let parts = [part(2, 2, 0, b"world"), part(1, 2, 0, b"hello ")];
+        let (ids, m) = build(&parts, "smpp:app", &IntakeLimits::default(), 1_000).unwrap();
+        assert_eq!(ids, ["p2", "p1"]);
+        assert_eq!(m.text, "hello world");
+        assert_eq!(m.api_key_id.as_deref(), Some("smpp:app"));
+        assert_eq!(m.priority, Priority::High);
+        assert_eq!(m.expires_at, Some(1_000 + 9_000));
+    }
+
+    #[test]
+    fn a_surrogate_pair_split_across_ucs2_parts_survives() {
+        let units = smsgate_sms::charsets::encode_ucs2("a😀");
+        let parts = [part(1, 2, 8, &units[..4]), part(2, 2, 8, &units[4..])];
+        let (_, m) = build(&parts, "o", &IntakeLimits::default(), 0).unwrap();
+        assert_eq!(m.text, "a😀");
+        assert_eq!(m.encoding, "ucs2");
+    }
+
+    #[test]
+    fn a_group_missing_parts_is_built_from_what_came() {
+        let parts = [part(1, 3, 0, b"one "), part(3, 3, 0, b"three")];
+        let (ids, m) = build(&parts, "o", &IntakeLimits::default(), 20_000).unwrap();
+        assert_eq!(ids.len(), 2);
+        assert_eq!(m.text, "one three");
+        // Its validity passed while waiting: it expires at once.
+        assert_eq!(m.expires_at, Some(21_000));
+    }
+}

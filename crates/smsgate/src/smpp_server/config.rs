@@ -1,0 +1,213 @@
+//! `[smpp_server]` and its `[[smpp_server.accounts]]`: typed, with defaults on every field and
+//! validation at load that names the offending key (STYLE §10).
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::bail;
+use serde::Deserialize;
+
+/// `[smpp_server]`: the northbound SMPP listener for client applications.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmppServerConfig {
+    /// Address to listen on, e.g. `"127.0.0.1:2776"` (port 0 picks a free port). Required.
+    pub listen: SocketAddr,
+    /// The `system_id` our `bind_*_resp` carries. Default `"smsgate"`.
+    #[serde(default = "default_system_id")]
+    pub system_id: String,
+    /// Default for accounts that set no `window`: `submit_sm`s of one account awaiting their
+    /// response at once, over all its sessions; more are answered `ESME_RTHROTTLED`.
+    /// Default 100.
+    #[serde(default = "default_window")]
+    pub window: usize,
+    /// Default for accounts that set no `max_tps`: `submit_sm`s per second one account may
+    /// send (a burst of one second's worth is allowed); more are answered `ESME_RTHROTTLED`.
+    /// 0 means no limit. Default 0.
+    #[serde(default)]
+    pub max_tps: u32,
+    /// `deliver_sm`s (receipts, inbound SMS) we have in flight per session. Default 10.
+    #[serde(default = "default_deliver_window")]
+    pub deliver_window: usize,
+    /// How long the parts of a long message wait for their siblings; then the parts that came
+    /// are sent as one (shorter) message, so nothing acknowledged is dropped. Default `"10m"`.
+    #[serde(default = "default_concat_timeout", with = "humantime_serde")]
+    pub concat_timeout: Duration,
+    /// Idle time after which we probe a client with `enquire_link`. Default `"30s"`.
+    #[serde(default = "default_enquire_link", with = "humantime_serde")]
+    pub enquire_link_interval: Duration,
+    /// How long a client has to answer our `deliver_sm`/`enquire_link`. Default `"30s"`.
+    #[serde(default = "default_response_timeout", with = "humantime_serde")]
+    pub response_timeout: Duration,
+    /// How often a bound receiver's feed is checked for new receipts and inbound SMS.
+    /// Default `"200ms"`.
+    #[serde(default = "default_poll", with = "humantime_serde")]
+    pub poll_interval: Duration,
+    /// The client applications allowed to bind.
+    #[serde(default)]
+    pub accounts: Vec<AccountConfig>,
+}
+
+/// One `[[smpp_server.accounts]]` entry.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountConfig {
+    /// The `system_id` the client binds with: 1 to 15 characters (SMPP 3.4 §4.1.1). Its
+    /// messages are owned by `smpp:<system_id>`.
+    pub system_id: String,
+    /// The password: 1 to 8 characters (SMPP 3.4 §4.1.1).
+    pub password: String,
+    /// This account's window; default `[smpp_server] window`.
+    #[serde(default)]
+    pub window: Option<usize>,
+    /// This account's submits per second; default `[smpp_server] max_tps` (0: no limit).
+    #[serde(default)]
+    pub max_tps: Option<u32>,
+    /// Inbound SMS whose recipient starts with one of these prefixes (`"+4930"`, `"1234"`;
+    /// `""` matches every number) go to this account's receiver binds. Default none.
+    #[serde(default)]
+    pub inbound: Vec<String>,
+}
+
+fn default_system_id() -> String {
+    "smsgate".into()
+}
+fn default_window() -> usize {
+    100
+}
+fn default_deliver_window() -> usize {
+    10
+}
+fn default_concat_timeout() -> Duration {
+    Duration::from_secs(600)
+}
+fn default_enquire_link() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_response_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_poll() -> Duration {
+    Duration::from_millis(200)
+}
+
+impl AccountConfig {
+    /// The owner (`api_key_id`) of this account's messages.
+    pub fn owner(&self) -> String {
+        owner(&self.system_id)
+    }
+}
+
+/// The owner (`api_key_id`) of the messages an account submits: `smpp:<system_id>`.
+pub fn owner(system_id: &str) -> String {
+    format!("smpp:{system_id}")
+}
+
+fn printable(s: &str) -> bool {
+    s.chars().all(|c| c.is_ascii_graphic())
+}
+
+impl SmppServerConfig {
+    /// Checks the limits SMPP 3.4 §4.1.1 puts on credentials, uniqueness and ranges; the error
+    /// names the key.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let id = &self.system_id;
+        if id.is_empty() || id.chars().count() > 15 || !printable(id) {
+            bail!("smpp_server.system_id '{id}' must be 1 to 15 printable ASCII characters");
+        }
+        if self.window == 0 {
+            bail!("smpp_server.window must be at least 1");
+        }
+        if self.deliver_window == 0 {
+            bail!("smpp_server.deliver_window must be at least 1");
+        }
+        if self.poll_interval.is_zero() {
+            bail!("smpp_server.poll_interval must be more than 0");
+        }
+        let mut seen = HashSet::new();
+        for (i, a) in self.accounts.iter().enumerate() {
+            let at = format!("smpp_server.accounts[{i}]");
+            let sid = &a.system_id;
+            if sid.is_empty() || sid.chars().count() > 15 || !printable(sid) {
+                bail!(
+                    "{at}.system_id '{sid}' must be 1 to 15 printable ASCII characters \
+                     (SMPP 3.4 §4.1.1)"
+                );
+            }
+            if a.password.is_empty() || a.password.chars().count() > 8 || !printable(&a.password) {
+                bail!(
+                    "{at}.password (account '{sid}') must be 1 to 8 printable ASCII characters \
+                     (SMPP 3.4 §4.1.1)"
+                );
+            }
+            if !seen.insert(sid.as_str()) {
+                bail!("{at}.system_id '{sid}' is used by two accounts; system_ids must be unique");
+            }
+            if a.window == Some(0) {
+                bail!("{at}.window (account '{sid}') must be at least 1");
+            }
+            for p in &a.inbound {
+                let digits = p.strip_prefix('+').unwrap_or(p);
+                if !digits.bytes().all(|b| b.is_ascii_digit()) {
+                    bail!(
+                        "{at}.inbound prefix '{p}' (account '{sid}') must be digits, \
+                         optionally after '+', or \"\" for every number"
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::providers::Format;
+
+    fn parse(toml_accounts: &str) -> anyhow::Result<SmppServerConfig> {
+        let text = format!("listen = \"127.0.0.1:0\"\n{toml_accounts}");
+        let c: SmppServerConfig = figment::Figment::new()
+            .merge(figment::providers::Toml::string(&text))
+            .extract()?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    #[test]
+    fn defaults_and_an_account_load() {
+        let c = parse(
+            "[[accounts]]\nsystem_id = \"app1\"\npassword = \"s3cret\"\nmax_tps = 5\ninbound = [\"+4930\", \"\"]\n",
+        )
+        .unwrap();
+        assert_eq!((c.window, c.max_tps, c.deliver_window), (100, 0, 10));
+        assert_eq!(c.concat_timeout, Duration::from_secs(600));
+        assert_eq!(c.accounts[0].max_tps, Some(5));
+        assert_eq!(c.accounts[0].owner(), "smpp:app1");
+    }
+
+    #[test]
+    fn credentials_beyond_the_smpp_limits_are_refused_with_the_key_named() {
+        let e = parse("[[accounts]]\nsystem_id = \"a-very-long-system\"\npassword = \"x\"\n")
+            .unwrap_err();
+        assert!(e.to_string().contains("accounts[0].system_id"), "{e}");
+        let e = parse("[[accounts]]\nsystem_id = \"app\"\npassword = \"ninechars\"\n").unwrap_err();
+        assert!(e.to_string().contains("accounts[0].password"), "{e}");
+        let e = parse("[[accounts]]\nsystem_id = \"app\"\npassword = \"\"\n").unwrap_err();
+        assert!(e.to_string().contains("password"), "{e}");
+        let e = parse(
+            "[[accounts]]\nsystem_id = \"a\"\npassword = \"p\"\n[[accounts]]\nsystem_id = \"a\"\npassword = \"q\"\n",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("unique"), "{e}");
+        let e = parse("[[accounts]]\nsystem_id = \"a\"\npassword = \"p\"\ninbound = [\"+49x\"]\n")
+            .unwrap_err();
+        assert!(e.to_string().contains("inbound prefix"), "{e}");
+        let e =
+            parse("[[accounts]]\nsystem_id = \"a\"\npassword = \"p\"\nwindow = 0\n").unwrap_err();
+        assert!(e.to_string().contains("window"), "{e}");
+        let e = parse("[[accounts]]\nsystem_id = \"a\"\npasword = \"p\"\n").unwrap_err();
+        assert!(e.to_string().contains("pasword"), "{e}");
+    }
+}

@@ -1,0 +1,204 @@
+//! The gateway's [`Handler`] behind the SMPP server: binds checked against the accounts,
+//! `submit_sm` decoded, validated like the REST intake and stored durably (group commit)
+//! before the `submit_sm_resp` is sent with the id the client will see in its receipts.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use rusmpp::pdus::SubmitSm;
+use smsgate_core::intake::{self, IntakeLimits, SendRequest};
+use smsgate_core::message::MessageId;
+use smsgate_core::northbound::{PartOf, PartProgress, Submission};
+use smsgate_smpp::pdu::CommandStatus;
+use smsgate_smpp::server::{Handler, SessionHandle, SessionId};
+use smsgate_smpp::session::BindRequest;
+use tracing::{debug, error, info};
+
+use super::accounts::{Account, Accounts, AuthError};
+use super::assembly::Assembler;
+use super::decode::{self, Incoming, Refusal};
+use super::record::Record;
+
+/// The handler: accounts, and the assembler that also holds the store, limits and clock.
+pub struct GatewayHandler {
+    /// The configured accounts.
+    pub accounts: Arc<Accounts>,
+    /// Store, limits, clock, signals.
+    pub assembler: Assembler,
+}
+
+fn send_request(incoming: &Incoming, text: String, owner: &str, now: i64) -> SendRequest {
+    let start = incoming.send_at.unwrap_or(now).max(now);
+    SendRequest {
+        to: incoming.to.clone(),
+        text,
+        from: incoming.from.clone(),
+        encoding: incoming.wants_ucs2().then(|| "ucs2".into()),
+        // Rounded down but at least 1 s; decoding refused a validity that ends before `start`.
+        validity: incoming
+            .expires_at
+            .map(|exp| format!("{}s", ((exp - start) / 1000).max(1))),
+        send_at: incoming.send_at,
+        priority: incoming.priority,
+        api_key_id: Some(owner.to_owned()),
+        ..SendRequest::default()
+    }
+}
+
+impl GatewayHandler {
+    fn limits(&self) -> &IntakeLimits {
+        &self.assembler.limits
+    }
+
+    fn stored(&self) {
+        self.assembler.signals.queued.notify_one();
+        self.assembler.signals.events.notify_one();
+    }
+
+    async fn submit_whole(
+        &self,
+        account: &Account,
+        incoming: &Incoming,
+        now: i64,
+    ) -> Result<String, Refusal> {
+        let request = send_request(incoming, incoming.text(), &account.owner, now);
+        let message = intake::prepare(request, self.limits(), now)
+            .map_err(|r| Refusal::from_rejection(&r))?;
+        let id = message.id.to_string();
+        let submission = Submission {
+            id: id.clone(),
+            account: account.config.system_id.clone(),
+            part: None,
+            data: record_json(incoming),
+            created_at: now,
+        };
+        self.assembler
+            .store
+            .submit_whole(message, submission)
+            .await
+            .map_err(store_failed)?;
+        self.stored();
+        Ok(id)
+    }
+
+    async fn submit_part(
+        &self,
+        account: &Account,
+        incoming: &Incoming,
+        now: i64,
+    ) -> Result<String, Refusal> {
+        let Some(concat) = incoming.concat else {
+            return Err(Refusal::new(CommandStatus::EsmeRsyserr, "not a part"));
+        };
+        if u32::from(concat.total) > self.limits().max_segments {
+            return Err(Refusal::new(
+                CommandStatus::EsmeRinvmsglen,
+                format!(
+                    "the message has {} parts; the limit is {} (limits.max_segments)",
+                    concat.total,
+                    self.limits().max_segments
+                ),
+            ));
+        }
+        // Validated like a whole message (addresses, times); the text is checked at assembly.
+        let text = incoming.text();
+        let probe = if text.is_empty() { " ".into() } else { text };
+        let request = send_request(incoming, probe, &account.owner, now);
+        let valid = intake::prepare(request, self.limits(), now)
+            .map_err(|r| Refusal::from_rejection(&r))?;
+        let group = format!(
+            "{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
+            incoming.source.addr,
+            valid.to.as_str(),
+            concat.reference,
+            concat.total,
+            u8::from(concat.wide_reference)
+        );
+        let id = MessageId::new().to_string();
+        let submission = Submission {
+            id: id.clone(),
+            account: account.config.system_id.clone(),
+            part: Some(PartOf {
+                group,
+                part_no: concat.sequence,
+                total: concat.total,
+            }),
+            data: record_json(incoming),
+            created_at: now,
+        };
+        let progress = self
+            .assembler
+            .store
+            .submit_part(submission)
+            .await
+            .map_err(store_failed)?;
+        if let PartProgress::Complete(parts) = progress {
+            // The part is durable already; a failed assembly is retried by the sweep.
+            self.assembler.assemble(&parts).await;
+        }
+        Ok(id)
+    }
+}
+
+fn record_json(incoming: &Incoming) -> String {
+    // A struct of strings and numbers always serialises.
+    serde_json::to_string(&Record::of(incoming)).unwrap_or_default()
+}
+
+fn store_failed(e: smsgate_core::store::StoreError) -> Refusal {
+    error!(error = %e, "storing a submit_sm failed; answering ESME_RSYSERR");
+    Refusal::new(CommandStatus::EsmeRsyserr, e.to_string())
+}
+
+impl Handler for GatewayHandler {
+    type Account = Arc<Account>;
+
+    async fn authenticate(
+        &self,
+        _session: SessionId,
+        bind: &BindRequest,
+    ) -> Result<Arc<Account>, CommandStatus> {
+        match self.accounts.authenticate(&bind.system_id, &bind.password) {
+            Ok(account) => Ok(account),
+            Err(AuthError::UnknownSystemId) => {
+                info!(system_id = %bind.system_id, "bind refused: no account has this system_id");
+                Err(CommandStatus::EsmeRinvsysid)
+            }
+            Err(AuthError::WrongPassword) => {
+                info!(system_id = %bind.system_id, "bind refused: wrong password");
+                Err(CommandStatus::EsmeRinvpaswd)
+            }
+        }
+    }
+
+    async fn submit(&self, account: &Arc<Account>, sm: SubmitSm) -> Result<String, CommandStatus> {
+        let _permit = account.admit(Instant::now()).map_err(|busy| {
+            debug!(?busy, window = account.window(), "submit_sm throttled");
+            CommandStatus::EsmeRthrottled
+        })?;
+        let now = self.assembler.clock.now_ms();
+        let result = match decode::submit_sm(&sm, now) {
+            Ok(incoming) if incoming.concat.is_some() => {
+                self.submit_part(account, &incoming, now).await
+            }
+            Ok(incoming) => self.submit_whole(account, &incoming, now).await,
+            Err(refusal) => Err(refusal),
+        };
+        result.map_err(|r| {
+            debug!(status = ?r.status, reason = %r.reason, "submit_sm refused");
+            r.status
+        })
+    }
+
+    async fn bound(&self, account: &Arc<Account>, session: SessionHandle) {
+        let receiver = session.can_deliver();
+        account.add_session(session);
+        if receiver {
+            account.wake.notify_one();
+        }
+    }
+
+    async fn unbound(&self, account: &Arc<Account>, session: SessionId) {
+        account.remove_session(session);
+    }
+}

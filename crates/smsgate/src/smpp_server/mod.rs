@@ -1,0 +1,165 @@
+//! The northbound SMPP server (`[smpp_server]`): client applications bind as accounts and
+//! submit through SMPP 3.4 instead of the REST API; receipts and inbound SMS come back to them
+//! as `deliver_sm`.
+//!
+//! The protocol (sessions, windows, PDUs) is `smsgate_smpp::server`; this module is the
+//! gateway side of it:
+//! - every account owns its messages as `api_key_id = "smpp:<system_id>"` (no API key row: the
+//!   account lives in the config file, has no HTTP secret to leak, and admins see its
+//!   messages in the API and dashboard like any other);
+//! - a `submit_sm` is decoded, validated by `core::intake` like a REST request and committed
+//!   (group commit) **before** its `submit_sm_resp` goes out. A whole message answers with the
+//!   gateway message id (the same id `GET /v1/messages/{id}` takes); each part of a long
+//!   message (UDH or SAR) answers at once with its own id, is stored durably, and the part that
+//!   completes the group assembles ONE gateway message (`message_payload` carries a long text
+//!   in one submit);
+//! - when a message reaches a final status, each of its submissions that asked for it
+//!   (`registered_delivery`) gets an SMPP 3.4 Appendix B receipt naming its own id, sent to a
+//!   receiver or transceiver bind of the account, or kept until one binds (see `feed`);
+//! - inbound SMS to numbers an account lists in `inbound` go to its receivers the same way.
+//!
+//! # Layout
+//! - `config`: `[smpp_server]` and `[[smpp_server.accounts]]`, validated at load.
+//! - `accounts`: credentials, per-account window and `max_tps`, bound sessions.
+//! - `decode`: `submit_sm` → [`decode::Incoming`] or a [`decode::Refusal`] with its status.
+//! - `time`: SMPP absolute/relative times and receipt dates.
+//! - `record`: what is stored per submit, and the receipt / inbound `deliver_sm` builders.
+//! - `handler`: the `smsgate_smpp::server::Handler` the server calls.
+//! - `assembly`: parts → one message, and the sweep for stopped or incomplete groups.
+//! - `feed`: the per-account task that pushes receipts and inbound SMS.
+
+pub mod accounts;
+pub mod assembly;
+pub mod config;
+pub mod decode;
+pub mod feed;
+pub mod handler;
+pub mod record;
+pub mod time;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use smsgate_core::clock::Clock;
+use smsgate_core::dispatcher::Signals;
+use smsgate_core::intake::IntakeLimits;
+use smsgate_core::northbound::NorthboundStore;
+use smsgate_smpp::server::{Server, ServerConfig};
+use smsgate_smpp::session::SessionConfig;
+use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
+
+pub use config::SmppServerConfig;
+
+/// What the server needs from the gateway.
+pub struct Deps {
+    /// Submissions, parts, feeds and cursors (same database as the messages).
+    pub northbound: Arc<dyn NorthboundStore>,
+    /// `[limits]`, as the REST intake applies them.
+    pub limits: IntakeLimits,
+    /// Time.
+    pub clock: Clock,
+    /// Wakes the dispatcher and webhook fan-out after a commit.
+    pub signals: Signals,
+}
+
+/// A running SMPP server.
+pub struct SmppServer {
+    /// Where it listens (the real port when the config said 0).
+    pub addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl SmppServer {
+    /// Waits until the server has stopped (after the shutdown future given to [`start`]).
+    pub async fn join(self) {
+        let _ = self.task.await;
+    }
+}
+
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+/// Binds the listener, prepares every account's feed cursor and starts serving until
+/// `shutdown` resolves; then asks sessions to unbind (5 s grace) and stops the feeds.
+pub async fn start(
+    config: &SmppServerConfig,
+    deps: Deps,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<SmppServer> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (smpp_server.listen)", config.listen))?;
+    let addr = listener.local_addr()?;
+    let accounts = Arc::new(accounts::Accounts::new(config));
+    // A new account's feed starts now: it has no messages yet, and inbound SMS from before it
+    // existed are not its business. Done before accepting, so no receipt can slip past.
+    let start_seq = deps.northbound.last_event_seq().await?;
+    let mut cursors = Vec::new();
+    for account in accounts.all() {
+        let name = feed::cursor_name(&account.config.system_id);
+        let cursor = match deps.northbound.cursor(&name).await? {
+            Some(c) => c,
+            None => {
+                deps.northbound.set_cursor(&name, start_seq).await?;
+                start_seq
+            }
+        };
+        cursors.push((Arc::clone(account), cursor));
+    }
+    let assembler = assembly::Assembler {
+        store: Arc::clone(&deps.northbound),
+        limits: deps.limits,
+        clock: deps.clock,
+        signals: deps.signals,
+        timeout: config.concat_timeout,
+    };
+    let handler = Arc::new(handler::GatewayHandler {
+        accounts: Arc::clone(&accounts),
+        assembler: assembler.clone(),
+    });
+    let server_config = ServerConfig {
+        system_id: config.system_id.clone(),
+        session: SessionConfig {
+            window: config.deliver_window,
+            // The accounts' own windows answer first; this only bounds one session.
+            inbound_window: accounts.max_window().max(config.window),
+            response_timeout: config.response_timeout,
+            enquire_link_interval: config.enquire_link_interval,
+            ..SessionConfig::default()
+        },
+        shutdown_grace: Duration::from_secs(5),
+    };
+    let server = Arc::new(Server::new(handler, server_config));
+    let (stop, stop_rx) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    for (account, cursor) in cursors {
+        let task = feed::FeedTask {
+            account,
+            store: Arc::clone(&deps.northbound),
+            poll: config.poll_interval,
+        };
+        tasks.spawn(task.run(cursor, stop_rx.clone()));
+    }
+    tasks.spawn(assembler.run(stopped(stop_rx.clone())));
+    tracing::info!(listen = %addr, accounts = config.accounts.len(), "smpp server listening");
+    let serve_stop = stopped(stop_rx.clone());
+    let task = tokio::spawn(async move {
+        let serving = tokio::spawn(server.serve(listener, serve_stop));
+        shutdown.await;
+        let _ = stop.send(true);
+        let _ = serving.await;
+        let drained = tokio::time::timeout(Duration::from_secs(5), async {
+            while tasks.join_next().await.is_some() {}
+        });
+        if drained.await.is_err() {
+            tasks.abort_all();
+        }
+        tracing::info!("smpp server stopped");
+    });
+    Ok(SmppServer { addr, task })
+}

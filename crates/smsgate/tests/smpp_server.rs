@@ -1,0 +1,615 @@
+//! The `[smpp_server]` inside a real gateway (HTTP and SMPP on port 0, SQLite in a temp dir,
+//! the simulated network delivering after 100 ms), driven by our own ESME client: binds and
+//! their errors, GSM / Latin-1 / UCS-2 submits stored before their response, long messages by
+//! UDH (8- and 16-bit references), SAR and `message_payload` assembled into one message,
+//! receipts per submitted id, receipts kept while the client is away, inbound SMS routed by
+//! prefix, window and `max_tps`, a connection dropped mid-window, and parts that survive a
+//! restart. The same server against third-party clients (npm `smpp`, PyPI `smpplib`) is in
+//! `smpp_interop.rs`.
+
+mod common;
+
+use std::time::Duration;
+
+use common::TestGateway;
+use rusmpp::pdus::SubmitSm;
+use rusmpp::tlvs::MessageSubmissionRequestTlvValue as Stlv;
+use rusmpp::types::{AnyOctetString, COctetString, OctetString};
+use rusmpp::values::{DataCoding, EsmClass, MessagePayload, RegisteredDelivery, Ton};
+use serde_json::{Value, json};
+use smsgate::gateway::Gateway;
+use smsgate::smpp_server::SmppServerConfig;
+use smsgate_core::message::Status;
+use smsgate_core::store::MessageQuery;
+use smsgate_smpp::client::{
+    self, BindError, Client, ClientConfig, ClientEvent, Events, SubmitError,
+};
+use smsgate_smpp::pdu::CommandStatus;
+use smsgate_smpp::receipt::ReceiptState;
+use smsgate_smpp::session::{BindParams, BindType};
+use smsgate_sms::Shift;
+
+/// `[smpp_server]` on port 0 with `extra` keys over two accounts: `app1` (inbound `+4930`)
+/// and `app2`.
+fn server_config(extra: Value) -> SmppServerConfig {
+    let mut v = json!({
+        "listen": "127.0.0.1:0",
+        "poll_interval": "50ms",
+        "accounts": [
+            {"system_id": "app1", "password": "secret1", "inbound": ["+4930"]},
+            {"system_id": "app2", "password": "secret2"},
+        ],
+    });
+    for (k, x) in extra.as_object().unwrap() {
+        v[k] = x.clone();
+    }
+    serde_json::from_value(v).unwrap()
+}
+
+async fn gateway(extra: Value) -> TestGateway {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = common::config(dir.path(), json!({"delivery_delay": "100ms"}));
+    c.smpp_server = Some(server_config(extra));
+    TestGateway::start_with(c, dir).await
+}
+
+async fn bind_as(
+    gw: &Gateway,
+    bind: BindType,
+    system_id: &str,
+    password: &str,
+) -> Result<(Client, Events), BindError> {
+    let addr = gw.smpp_addr.expect("smpp server configured");
+    client::connect(
+        addr,
+        ClientConfig::new(BindParams::new(bind, system_id, password)),
+    )
+    .await
+}
+
+async fn bind(gw: &Gateway, bind: BindType) -> (Client, Events) {
+    bind_as(gw, bind, "app1", "secret1").await.unwrap()
+}
+
+fn cs<const N: usize>(s: &str) -> COctetString<1, N> {
+    COctetString::from_vec([s.as_bytes(), &[0]].concat()).unwrap()
+}
+
+fn sm(to: &str, coding: u8, esm: u8, body: &[u8], tlvs: Vec<Stlv>) -> SubmitSm {
+    SubmitSm::builder()
+        .source_addr_ton(Ton::Alphanumeric)
+        .source_addr(cs("ACME"))
+        .dest_addr_ton(Ton::International)
+        .destination_addr(cs(to))
+        .esm_class(EsmClass::from(esm))
+        .registered_delivery(RegisteredDelivery::from(1))
+        .data_coding(DataCoding::from(coding))
+        .short_message(OctetString::from_vec(body.to_vec()).unwrap())
+        .tlvs(tlvs)
+        .build()
+}
+
+fn gsm(text: &str) -> Vec<u8> {
+    smsgate_sms::gsm7::encode(text, Shift::DEFAULT).unwrap()
+}
+
+async fn submit(c: &Client, s: SubmitSm) -> Result<String, SubmitError> {
+    c.submit(s)
+        .await
+        .map(|r| r.message_id().as_str().to_owned())
+}
+
+/// A receipt as the client saw it.
+#[derive(Debug)]
+struct Seen {
+    id: String,
+    state: ReceiptState,
+    text: String,
+}
+
+/// Collects `n` receipts (acknowledging each; inbound SMS are acknowledged and returned apart).
+async fn receipts(events: &mut Events, n: usize) -> (Vec<Seen>, Vec<String>) {
+    let (mut seen, mut mo) = (Vec::new(), Vec::new());
+    while seen.len() < n {
+        let event = tokio::time::timeout(Duration::from_secs(10), events.recv())
+            .await
+            .unwrap_or_else(|_| panic!("only {} of {n} receipts: {seen:?}", seen.len()))
+            .expect("session open");
+        if let ClientEvent::Inbound(inbound) = event {
+            match inbound.receipt() {
+                Some(r) => seen.push(Seen {
+                    id: r.message_id.clone(),
+                    state: r.state.clone(),
+                    text: String::from_utf8_lossy(
+                        inbound.deliver_sm().unwrap().short_message().as_ref(),
+                    )
+                    .into_owned(),
+                }),
+                None => {
+                    let d = inbound.deliver_sm().unwrap();
+                    mo.push(
+                        smsgate_sms::UserData::from_smpp(
+                            u8::from(d.data_coding),
+                            u8::from(d.esm_class) & 0x40 != 0,
+                            d.short_message().as_ref(),
+                            false,
+                        )
+                        .unwrap()
+                        .text()
+                        .unwrap(),
+                    );
+                }
+            }
+            inbound.ack();
+        }
+    }
+    (seen, mo)
+}
+
+/// Fails if a `deliver_sm` arrives within `ms`.
+async fn assert_quiet(events: &mut Events, ms: u64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(ms);
+    while let Ok(Some(event)) = tokio::time::timeout_at(deadline, events.recv()).await {
+        if let ClientEvent::Inbound(i) = event {
+            panic!("unexpected deliver_sm {:?}", i.pdu());
+        }
+    }
+}
+
+async fn messages_of(gw: &Gateway, owner: &str) -> Vec<smsgate_core::message::Message> {
+    gw.store
+        .list_messages(&MessageQuery {
+            api_key_id: Some(owner.into()),
+            limit: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn wrong_credentials_get_the_bind_error_and_nothing_else() {
+    let t = gateway(json!({})).await;
+    let e = bind_as(&t.gw, BindType::Transceiver, "nobody", "secret1")
+        .await
+        .unwrap_err();
+    assert_eq!(e, BindError::Rejected(CommandStatus::EsmeRinvsysid));
+    let e = bind_as(&t.gw, BindType::Transceiver, "app1", "secret2")
+        .await
+        .unwrap_err();
+    assert_eq!(e, BindError::Rejected(CommandStatus::EsmeRinvpaswd));
+    // The right credentials still bind afterwards.
+    let (c, _events) = bind(&t.gw, BindType::Transmitter).await;
+    assert_eq!(c.bind_info().peer_system_id, "smsgate");
+    c.unbind().await;
+    t.gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn gsm_latin1_and_ucs2_submits_are_stored_before_the_response_and_receipts_come_back() {
+    let t = gateway(json!({})).await;
+    let (c, mut events) = bind(&t.gw, BindType::Transceiver).await;
+    let texts = [
+        (0u8, gsm("Pump 3 @ 5 bar £ {ok}"), "Pump 3 @ 5 bar £ {ok}"),
+        (3, b"Gr\xfc\xdfe".to_vec(), "Grüße"),
+        (
+            8,
+            smsgate_sms::charsets::encode_ucs2("Привет 🔥"),
+            "Привет 🔥",
+        ),
+    ];
+    let mut ids = Vec::new();
+    for (i, (coding, body, text)) in texts.iter().enumerate() {
+        let id = submit(
+            &c,
+            sm(&format!("491511234567{i}"), *coding, 0, body, vec![]),
+        )
+        .await
+        .unwrap();
+        // Durable before the response: the message is there the moment the id is known.
+        let (status, m) = t.call("GET", &format!("/v1/messages/{id}"), None).await;
+        assert_eq!(status, 200, "{m}");
+        assert_eq!(m["text"], *text);
+        ids.push(id);
+    }
+    let (_, m) = t
+        .call("GET", &format!("/v1/messages/{}", ids[2]), None)
+        .await;
+    assert_eq!(m["encoding"], "ucs2");
+    assert_eq!(m["from"], "ACME");
+    let (seen, _) = receipts(&mut events, 3).await;
+    for id in &ids {
+        let r = seen.iter().find(|r| &r.id == id).expect("a receipt per id");
+        assert_eq!(r.state, ReceiptState::Delivered);
+        assert!(
+            r.text
+                .starts_with(&format!("id:{id} sub:001 dlvrd:001 submit date:")),
+            "{}",
+            r.text
+        );
+        assert!(r.text.contains(" stat:DELIVRD err:000 text:"), "{}", r.text);
+    }
+    let mine = messages_of(&t.gw, "smpp:app1").await;
+    assert_eq!(mine.len(), 3);
+    assert!(mine.iter().all(|m| m.status == Status::Delivered));
+    c.unbind().await;
+    t.gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn bad_submits_get_smpp_errors_and_registered_delivery_zero_gets_no_receipt() {
+    let t = gateway(json!({})).await;
+    let (c, mut events) = bind(&t.gw, BindType::Transceiver).await;
+    let status = |e: SubmitError| match e {
+        SubmitError::Permanent(s) | SubmitError::Temporary(s) | SubmitError::Throttled(s) => s,
+        other => panic!("{other:?}"),
+    };
+    let e = submit(&c, sm("12", 0, 0, &gsm("x"), vec![]))
+        .await
+        .unwrap_err();
+    assert_eq!(status(e), CommandStatus::EsmeRinvdstadr);
+    let e = submit(&c, sm("4915112345678", 0x05, 0, b"x", vec![]))
+        .await
+        .unwrap_err();
+    assert_eq!(status(e), CommandStatus::EsmeRinvdcs);
+    let e = submit(&c, sm("4915112345678", 0, 0, b"", vec![]))
+        .await
+        .unwrap_err();
+    assert_eq!(status(e), CommandStatus::EsmeRinvmsglen);
+    let mut quiet = sm("4915112345678", 0, 0, &gsm("no receipt please"), vec![]);
+    quiet.registered_delivery = RegisteredDelivery::from(0);
+    let quiet_id = submit(&c, quiet).await.unwrap();
+    let loud = submit(
+        &c,
+        sm("4915112345679", 0, 0, &gsm("receipt please"), vec![]),
+    )
+    .await
+    .unwrap();
+    let (seen, _) = receipts(&mut events, 1).await;
+    assert_eq!(seen[0].id, loud);
+    t.wait_status(&quiet_id, "delivered").await;
+    // Nothing else comes: the quiet message's receipt was never asked for.
+    assert_quiet(&mut events, 500).await;
+    assert_eq!(messages_of(&t.gw, "smpp:app1").await.len(), 2);
+    c.unbind().await;
+    t.gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn long_messages_by_udh_sar_and_message_payload_become_one_message_each() {
+    let t = gateway(json!({})).await;
+    let (c, mut events) = bind(&t.gw, BindType::Transceiver).await;
+    let a = "A".repeat(153);
+    let b = "B".repeat(40);
+    // UDH with an 8-bit reference, parts sent one at a time (window 1 behaviour).
+    let mut part_ids = Vec::new();
+    for (seq, text) in [(1u8, &a), (2, &b)] {
+        let mut body = vec![5, 0, 3, 0x42, 2, seq];
+        body.extend(gsm(text));
+        part_ids.push(
+            submit(&c, sm("4915112345670", 0, 0x40, &body, vec![]))
+                .await
+                .unwrap(),
+        );
+    }
+    // UDH with a 16-bit reference, UCS-2, parts in reverse order.
+    let u1 = "Ж".repeat(66);
+    let u2 = "ок";
+    for (seq, text) in [(2u8, u2), (1, u1.as_str())] {
+        let mut body = vec![6, 8, 4, 0x12, 0x34, 2, seq];
+        body.extend(smsgate_sms::charsets::encode_ucs2(text));
+        part_ids.push(
+            submit(&c, sm("4915112345671", 8, 0x40, &body, vec![]))
+                .await
+                .unwrap(),
+        );
+    }
+    // SAR TLVs, three parts.
+    for seq in 1..=3u8 {
+        let tlvs = vec![
+            Stlv::SarMsgRefNum(0x0777),
+            Stlv::SarTotalSegments(3),
+            Stlv::SarSegmentSeqnum(seq),
+        ];
+        part_ids.push(
+            submit(
+                &c,
+                sm("4915112345672", 0, 0, &gsm(&format!("part{seq} ")), tlvs),
+            )
+            .await
+            .unwrap(),
+        );
+    }
+    // message_payload: one submit, one id, a 400-character text.
+    let long = "p".repeat(400);
+    let payload = Stlv::MessagePayload(MessagePayload::new(AnyOctetString::from_vec(gsm(&long))));
+    let payload_id = submit(&c, sm("4915112345673", 0, 0, b"", vec![payload]))
+        .await
+        .unwrap();
+    let mut all_ids = part_ids.clone();
+    all_ids.push(payload_id.clone());
+    let unique: std::collections::HashSet<_> = all_ids.iter().collect();
+    assert_eq!(unique.len(), 8, "every submit_sm_resp carries its own id");
+
+    let (seen, _) = receipts(&mut events, 8).await;
+    for id in &all_ids {
+        let r = seen
+            .iter()
+            .find(|r| &r.id == id)
+            .expect("a receipt per submitted id");
+        assert_eq!(r.state, ReceiptState::Delivered);
+    }
+    let mine = messages_of(&t.gw, "smpp:app1").await;
+    assert_eq!(mine.len(), 4, "one gateway message per long message");
+    let by_to = |n: &str| mine.iter().find(|m| m.to == n).unwrap();
+    assert_eq!(by_to("+4915112345670").text, format!("{a}{b}"));
+    assert_eq!(by_to("+4915112345670").segments, 2);
+    assert_eq!(by_to("+4915112345671").text, format!("{u1}{u2}"));
+    assert_eq!(by_to("+4915112345671").encoding, "ucs2");
+    assert_eq!(by_to("+4915112345672").text, "part1 part2 part3 ");
+    assert_eq!(by_to("+4915112345673").text, long);
+    assert_eq!(by_to("+4915112345673").id.to_string(), payload_id);
+    assert!(mine.iter().all(|m| m.status == Status::Delivered));
+    c.unbind().await;
+    t.gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn receipts_wait_while_the_client_is_away_and_arrive_when_it_binds_again() {
+    let t = gateway(json!({})).await;
+    let (tx, _events) = bind(&t.gw, BindType::Transmitter).await;
+    let id = submit(
+        &tx,
+        sm("4915112345678", 0, 0, &gsm("while you were out"), vec![]),
+    )
+    .await
+    .unwrap();
+    tx.unbind().await;
+    t.wait_status(&id, "delivered").await;
+    // A receipt for another account never reaches this one.
+    let (other, _e) = bind_as(&t.gw, BindType::Transmitter, "app2", "secret2")
+        .await
+        .unwrap();
+    let other_id = submit(&other, sm("4915112345679", 0, 0, &gsm("not yours"), vec![]))
+        .await
+        .unwrap();
+    t.wait_status(&other_id, "delivered").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let (rx, mut events) = bind(&t.gw, BindType::Receiver).await;
+    let (seen, _) = receipts(&mut events, 1).await;
+    assert_eq!(seen[0].id, id);
+    assert!(
+        seen[0].text.contains("text:while you were out"),
+        "{}",
+        seen[0].text
+    );
+    assert_quiet(&mut events, 400).await;
+    rx.unbind().await;
+    other.unbind().await;
+    t.gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn inbound_sms_go_to_the_receivers_of_the_account_owning_the_number() {
+    let t = gateway(json!({})).await;
+    let (rx1, mut ev1) = bind(&t.gw, BindType::Receiver).await;
+    let (rx2, mut ev2) = bind_as(&t.gw, BindType::Receiver, "app2", "secret2")
+        .await
+        .unwrap();
+    let long = "Füllstand Tank 4: 87 %. ".repeat(10);
+    for (to, text) in [
+        ("+4930123456", "Hallo"),
+        ("+4930999", long.as_str()),
+        ("+4940111", "elsewhere"),
+    ] {
+        let (s, v) = t
+            .call(
+                "POST",
+                "/v1/sim/inbound",
+                Some(json!({"from": "+4915199999999", "to": to, "text": text})),
+            )
+            .await;
+        assert_eq!(s, 202, "{v}");
+    }
+    let mut got = Vec::new();
+    while got.len() < 3 {
+        let event = tokio::time::timeout(Duration::from_secs(10), ev1.recv())
+            .await
+            .expect("inbound for app1")
+            .unwrap();
+        if let ClientEvent::Inbound(i) = event {
+            let d = i.deliver_sm().unwrap();
+            assert_eq!(d.source_addr.as_str(), "4915199999999");
+            let udhi = u8::from(d.esm_class) & 0x40 != 0;
+            let ud = smsgate_sms::UserData::from_smpp(
+                u8::from(d.data_coding),
+                udhi,
+                d.short_message().as_ref(),
+                false,
+            )
+            .unwrap();
+            got.push((
+                d.destination_addr.as_str().to_owned(),
+                ud.text().unwrap(),
+                ud.concat(),
+            ));
+            i.ack();
+        }
+    }
+    assert_eq!(got[0].0, "4930123456");
+    assert_eq!(got[0].1, "Hallo");
+    let mut parts: Vec<_> = got[1..].to_vec();
+    parts.sort_by_key(|p| p.2.map(|c| c.sequence));
+    assert!(parts.iter().all(|p| p.0 == "4930999" && p.2.is_some()));
+    assert_eq!(format!("{}{}", parts[0].1, parts[1].1), long);
+    // app2 owns no number; +4940111 belongs to nobody.
+    assert_quiet(&mut ev2, 400).await;
+    assert_quiet(&mut ev1, 200).await;
+    rx1.unbind().await;
+    rx2.unbind().await;
+    t.gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_account_window_and_max_tps_answer_throttled() {
+    let t = gateway(json!({
+        "accounts": [
+            {"system_id": "slow", "password": "pw", "max_tps": 2},
+            {"system_id": "narrow", "password": "pw", "window": 1},
+        ],
+    }))
+    .await;
+    for (account, expect_ok) in [("slow", Some(2)), ("narrow", None)] {
+        let (c, _events) = bind_as(&t.gw, BindType::Transmitter, account, "pw")
+            .await
+            .unwrap();
+        let mut set = tokio::task::JoinSet::new();
+        for i in 0..6 {
+            let c = c.clone();
+            set.spawn(async move {
+                submit(
+                    &c,
+                    sm(&format!("49151123456{i:02}"), 0, 0, &gsm("burst"), vec![]),
+                )
+                .await
+            });
+        }
+        let (mut ok, mut throttled) = (0, 0);
+        while let Some(r) = set.join_next().await {
+            match r.unwrap() {
+                Ok(_) => ok += 1,
+                Err(SubmitError::Throttled(CommandStatus::EsmeRthrottled)) => throttled += 1,
+                Err(e) => panic!("{account}: {e:?}"),
+            }
+        }
+        assert_eq!(ok + throttled, 6);
+        assert!(throttled >= 1, "{account}: nothing throttled");
+        if let Some(n) = expect_ok {
+            assert_eq!(ok, n, "{account}: max_tps 2 admits a burst of 2");
+        } else {
+            assert!(ok >= 1, "{account}: the window admits one at a time");
+        }
+        assert_eq!(
+            messages_of(&t.gw, &format!("smpp:{account}")).await.len(),
+            ok
+        );
+        c.unbind().await;
+    }
+    t.gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_connection_dropped_mid_window_loses_nothing_that_was_acknowledged() {
+    let t = gateway(json!({})).await;
+    let (c, _events) = bind(&t.gw, BindType::Transmitter).await;
+    let (acked_tx, mut acked_rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..40 {
+        let (c, acked) = (c.clone(), acked_tx.clone());
+        set.spawn(async move {
+            let r = submit(
+                &c,
+                sm(&format!("49151123456{i:02}"), 0, 0, &gsm("drop"), vec![]),
+            )
+            .await;
+            if let Ok(id) = &r {
+                let _ = acked.send(id.clone());
+            }
+            r
+        });
+    }
+    // Cut the TCP connection right after the 10th response.
+    let mut acked = Vec::new();
+    while acked.len() < 10 {
+        acked.push(acked_rx.recv().await.unwrap());
+    }
+    c.abort();
+    let mut lost_responses = 0;
+    while let Some(r) = set.join_next().await {
+        if let Err(e) = r.unwrap() {
+            assert!(
+                matches!(e, SubmitError::Ambiguous(_) | SubmitError::NotBound),
+                "{e:?}"
+            );
+            lost_responses += 1;
+        }
+    }
+    while let Ok(id) = acked_rx.try_recv() {
+        acked.push(id);
+    }
+    assert_eq!(acked.len() + lost_responses, 40);
+    // Every acknowledged submit reaches a final status.
+    for id in &acked {
+        t.wait_status(id, "delivered").await;
+    }
+    // Submits whose response never came were stored or not; count both.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stored = messages_of(&t.gw, "smpp:app1").await;
+    let unacked_stored = stored.len() - acked.len();
+    println!(
+        "dropped mid-window: {} acknowledged, {} without response of which {} stored and {} not",
+        acked.len(),
+        lost_responses,
+        unacked_stored,
+        lost_responses - unacked_stored
+    );
+    assert!(stored.len() >= acked.len() && stored.len() <= 40);
+    for id in &acked {
+        assert!(stored.iter().any(|m| &m.id.to_string() == id));
+    }
+    t.gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_part_stored_before_a_restart_completes_its_message_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::config(dir.path(), json!({"delivery_delay": "50ms"}));
+    config.smpp_server = Some(server_config(json!({})));
+    let gw = Gateway::start(config.clone()).await.unwrap();
+    let (c, _e) = bind(&gw, BindType::Transmitter).await;
+    let mut body = vec![5, 0, 3, 9, 2, 1];
+    body.extend(gsm("before the restart, "));
+    let first = submit(&c, sm("4915112345678", 0, 0x40, &body, vec![]))
+        .await
+        .unwrap();
+    c.abort();
+    gw.shutdown().await;
+
+    let gw = Gateway::start(config).await.unwrap();
+    let (c, mut events) = bind(&gw, BindType::Transceiver).await;
+    let mut body = vec![5, 0, 3, 9, 2, 2];
+    body.extend(gsm("after it"));
+    let second = submit(&c, sm("4915112345678", 0, 0x40, &body, vec![]))
+        .await
+        .unwrap();
+    let (seen, _) = receipts(&mut events, 2).await;
+    let ids: Vec<&str> = seen.iter().map(|s| s.id.as_str()).collect();
+    assert!(
+        ids.contains(&first.as_str()) && ids.contains(&second.as_str()),
+        "{ids:?}"
+    );
+    let mine = messages_of(&gw, "smpp:app1").await;
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].text, "before the restart, after it");
+    c.unbind().await;
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_incomplete_long_message_is_sent_with_its_parts_after_the_timeout() {
+    let t = gateway(json!({"concat_timeout": "1s"})).await;
+    let (c, mut events) = bind(&t.gw, BindType::Transceiver).await;
+    let mut body = vec![5, 0, 3, 0x55, 3, 1];
+    body.extend(gsm("only part one"));
+    let id = submit(&c, sm("4915112345678", 0, 0x40, &body, vec![]))
+        .await
+        .unwrap();
+    let (seen, _) = receipts(&mut events, 1).await;
+    assert_eq!(seen[0].id, id);
+    let mine = messages_of(&t.gw, "smpp:app1").await;
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].text, "only part one");
+    c.unbind().await;
+    t.gw.shutdown().await;
+}
