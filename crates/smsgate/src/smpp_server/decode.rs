@@ -118,9 +118,21 @@ impl Incoming {
 }
 
 /// Reads the user data of `octets` per `data_coding` (SMPP 3.4 §5.2.19: 0 GSM 7-bit unpacked,
-/// 1 and 3 Latin-1, 2 and 4 8-bit, 8 UCS-2, 0xC0–0xFF TP-DCS groups).
+/// 1 IA5/ASCII and 3 Latin-1, 2 and 4 8-bit, 8 UCS-2, 0xC0–0xFF TP-DCS groups).
+///
+/// `data_coding` 1 with octets that IA5 text never holds (control codes other than LF and CR)
+/// is read as GSM 03.38: widespread clients (npm `smpp` among them) label their GSM 7-bit
+/// encoding 1, and their `@`, `£`, `$`, `_`, `€`… are exactly such codes.
 pub fn decode_octets(data_coding: u8, udhi: bool, octets: &[u8]) -> Result<UserData, DecodeError> {
-    UserData::from_smpp(data_coding, udhi, octets, false)
+    let ud = UserData::from_smpp(data_coding, udhi, octets, false)?;
+    let gsm_only = |b: &u8| *b < 0x20 && *b != b'\n' && *b != b'\r';
+    if data_coding == 0x01
+        && ud.payload.iter().any(gsm_only)
+        && let Ok(gsm) = UserData::from_smpp(0x00, udhi, octets, false)
+    {
+        return Ok(gsm);
+    }
+    Ok(ud)
 }
 
 /// The recipient in the form the intake parses: international digits get their `+`.
@@ -323,6 +335,10 @@ mod tests {
             .build()
     }
 
+    fn gsm_of(text: &str) -> Vec<u8> {
+        smsgate_sms::gsm7::encode(text, smsgate_sms::Shift::DEFAULT).unwrap()
+    }
+
     #[test]
     fn each_data_coding_decodes_through_the_codec() {
         let gsm = smsgate_sms::gsm7::encode("Hi @ £5 {x}", smsgate_sms::Shift::DEFAULT).unwrap();
@@ -348,6 +364,11 @@ mod tests {
                 .unwrap()
                 .wants_ucs2()
         );
+        // IA5 is read as ASCII, unless it holds GSM-only codes (npm `smpp` labels GSM so).
+        let ia5 = submit_sm(&sm(1, 0, b"a@b.c $5", vec![]), NOW).unwrap();
+        assert_eq!(ia5.text(), "a@b.c $5");
+        let labelled = submit_sm(&sm(1, 0, &gsm_of("Hi @ £5 $"), vec![]), NOW).unwrap();
+        assert_eq!(labelled.text(), "Hi @ £5 $");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod interop;
 pub mod process;
 
 use std::sync::{Arc, Mutex};

@@ -1,0 +1,87 @@
+//! The `smpp` carrier connector inside a real gateway against a third-party SMSC: the npm
+//! `smpp` package's server (`interop/smpp/node_smsc.js`, also used by the crate-level test).
+//! Messages go out through the REST API and come back `delivered` by the SMSC's receipts.
+//! Runs with `SMSGATE_INTEROP=1`.
+
+mod common;
+
+use common::TestGateway;
+use common::interop::{self, Peer};
+use serde_json::{Value, json};
+use smsgate::config::ConnectorConfig;
+
+#[tokio::test]
+async fn the_smpp_connector_delivers_through_the_npm_smpp_smsc_with_receipts() {
+    if !interop::enabled("the_smpp_connector_delivers_through_the_npm_smpp_smsc_with_receipts") {
+        return;
+    }
+    interop::require_node_smpp();
+    let mut smsc = Peer::spawn("node", &["smpp/node_smsc.js".into()]);
+    let port: u16 = smsc
+        .expect("PORT ")
+        .await
+        .trim_start_matches("PORT ")
+        .parse()
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = common::config(dir.path(), json!({}));
+    let Value::Object(settings) = json!({
+        "host": "127.0.0.1",
+        "port": port,
+        "system_id": "esme",
+        "password": "pw",
+        "reconnect_initial": "50ms",
+        "reconnect_max": "200ms",
+    }) else {
+        unreachable!()
+    };
+    c.connectors = vec![ConnectorConfig {
+        name: "node".into(),
+        kind: "smpp".into(),
+        settings,
+    }];
+    let t = TestGateway::start_with(c, dir).await;
+
+    let gsm = t
+        .send(json!({"to": "+4915112345678", "text": "Hello from smsgate @ 5 £"}))
+        .await;
+    let long = t
+        .send(json!({"to": "+4915112345679", "text": "Überdruck 🔥 ".repeat(8)}))
+        .await;
+    let m = t.wait_status(&gsm, "delivered").await;
+    assert_eq!(m["connector"], "node");
+    let m = t.wait_status(&long, "delivered").await;
+    assert_eq!(
+        (m["segments"].as_u64(), m["encoding"].as_str()),
+        (Some(2), Some("ucs2"))
+    );
+
+    // What the SMSC saw: one GSM submit (data_coding 0) and two UCS-2 parts with a
+    // concatenation UDH; each was receipted and the receipt acknowledged. The peer prints the
+    // text it decoded, re-encoded as Latin-1.
+    let mut submits = Vec::new();
+    let mut acks = 0;
+    while submits.len() < 3 || acks < 3 {
+        let line = smsc.line().await.expect("node SMSC running");
+        if line.starts_with("SUBMIT ") {
+            submits.push(line);
+        } else if line.starts_with("RECEIPT_ACK ") {
+            assert!(line.ends_with(" 0"), "receipt refused: {line}");
+            acks += 1;
+        }
+    }
+    let latin1: String = "Hello from smsgate @ 5 £"
+        .chars()
+        .map(|c| format!("{:02x}", c as u32))
+        .collect();
+    assert!(
+        submits
+            .iter()
+            .any(|s| s.ends_with(&format!(" 0 0 {latin1}"))),
+        "{submits:?}"
+    );
+    let parts: Vec<&String> = submits.iter().filter(|s| s.contains(" 8 64 05")).collect();
+    assert_eq!(parts.len(), 2, "{submits:?}");
+    t.gw.shutdown().await;
+}
