@@ -12,6 +12,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0002_northbound.sql"),
     ),
     (3, "iot", include_str!("../migrations/0003_iot.sql")),
+    (
+        4,
+        "fair_claims",
+        include_str!("../migrations/0004_fair_claims.sql"),
+    ),
 ];
 
 /// Applies every migration not yet recorded in `schema_migrations`; returns how many ran.

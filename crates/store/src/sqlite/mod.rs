@@ -1,6 +1,7 @@
 //! The SQLite backend: a group-commit writer and a read-only pool over one WAL database file.
 
 mod batch;
+mod claim;
 mod iot;
 mod northbound;
 mod read;
@@ -55,6 +56,13 @@ impl Default for SqliteOptions {
 pub struct SqliteStore {
     writer: Writer,
     pool: SqlitePool,
+    /// The fair-claim round robin: which API key was served last, per priority.
+    claim_cursor: std::sync::Mutex<claim::Cursor>,
+}
+
+/// Locks a std mutex, ignoring poisoning: the guarded values are replaced whole.
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn now_ms() -> i64 {
@@ -105,6 +113,7 @@ impl SqliteStore {
         Ok(Self {
             writer: Writer::spawn(conn, options.max_batch),
             pool,
+            claim_cursor: std::sync::Mutex::default(),
         })
     }
 }
@@ -136,9 +145,17 @@ impl Store for SqliteStore {
     }
 
     async fn claim_due(&self, now: i64, limit: u32) -> StoreResult<Vec<Message>> {
-        self.writer
-            .write((now, limit), |c, d| Box::pin(write::claim_due(c, d)))
-            .await
+        // One dispatcher claims at a time; a cursor lost to a concurrent claim only shifts
+        // where the next round starts.
+        let cursor = lock(&self.claim_cursor).clone();
+        let (claimed, cursor) = self
+            .writer
+            .write((now, limit, cursor), |c, d| {
+                Box::pin(claim::claim_due(c, d))
+            })
+            .await?;
+        *lock(&self.claim_cursor) = cursor;
+        Ok(claimed)
     }
 
     async fn next_due_at(&self) -> StoreResult<Option<i64>> {

@@ -8,7 +8,7 @@ use smsgate_core::message::{Message, MessageId, NewMessage, Status};
 use smsgate_core::store::{Accepted, ApiKey, Attempt, Delivery, DeliveryResult, Webhook};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
-use super::read::{MESSAGE_COLUMNS, message_by_id, message_from_row, parse_id, parse_status};
+use super::read::{message_by_id, parse_id, parse_status};
 
 /// How long a claim holds a message. On SQLite (one node) a held lease at start-up means a
 /// crash; the value matters for PostgreSQL, where other nodes take over expired leases.
@@ -224,59 +224,6 @@ pub(crate) async fn cancel(
     )
     .await?;
     message_by_id(c, id).await
-}
-
-pub(crate) async fn claim_due(
-    c: &mut SqliteConnection,
-    d: &(i64, u32),
-) -> Result<Vec<Message>, sqlx::Error> {
-    let (now, limit) = *d;
-    let ids: Vec<(String, String)> = sqlx::query_as(
-        "SELECT id, status FROM messages \
-         WHERE next_attempt_at IS NOT NULL AND lease_until IS NULL AND next_attempt_at <= ? \
-         ORDER BY priority DESC, next_attempt_at LIMIT ?",
-    )
-    .bind(now)
-    .bind(i64::from(limit))
-    .fetch_all(&mut *c)
-    .await?;
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut b: QueryBuilder<Sqlite> =
-        QueryBuilder::new("UPDATE messages SET status = 'sending', lease_until = ");
-    b.push_bind(now + LEASE_MS)
-        .push(", attempts = attempts + 1, updated_at = ")
-        .push_bind(now)
-        .push(" WHERE id IN (");
-    let mut sep = b.separated(", ");
-    for (id, _) in &ids {
-        sep.push_bind(id.as_str());
-    }
-    b.push(format!(") RETURNING {MESSAGE_COLUMNS}"));
-    let rows = b.build().fetch_all(&mut *c).await?;
-    let claimed = rows
-        .iter()
-        .map(|r| message_from_row(r, 0))
-        .collect::<Result<Vec<_>, _>>()?;
-    let newly_sending: Vec<&String> = ids
-        .iter()
-        .filter(|(_, s)| s == "queued")
-        .map(|(id, _)| id)
-        .collect();
-    if !newly_sending.is_empty() {
-        let mut e: QueryBuilder<Sqlite> =
-            QueryBuilder::new("INSERT INTO events (event, message_id, kind, status, at) ");
-        e.push_values(newly_sending, |mut r, id| {
-            r.push_bind("message.status")
-                .push_bind(id.as_str())
-                .push_bind("sending")
-                .push_bind("sending")
-                .push_bind(now);
-        });
-        e.build().execute(c).await?;
-    }
-    Ok(claimed)
 }
 
 pub(crate) async fn record_attempts(
