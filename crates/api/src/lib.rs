@@ -14,9 +14,10 @@
 //! - `routes::registry`: IoT devices, contacts, on-call groups, rules (CRUD).
 //! - `routes::alerts`: alerts and acks, device commands, telemetry history.
 //! - `dashboard`: the single-page web dashboard at `/`.
+//! - [`backpressure`]: the `[limits] max_queued` gate, shared with the SMPP server.
 
 mod auth;
-mod backpressure;
+pub mod backpressure;
 mod dashboard;
 pub mod dto;
 pub mod error;
@@ -86,6 +87,12 @@ impl AppState {
             key_cache: auth::KeyCache::default(),
             queue: Arc::default(),
         })
+    }
+
+    /// The queue-depth gate of `[limits] max_queued`, for other intake channels (the SMPP
+    /// server) to share with the API, so the bound holds over all of them.
+    pub fn queue_gate(&self) -> Arc<backpressure::QueueGate> {
+        Arc::clone(&self.queue)
     }
 }
 

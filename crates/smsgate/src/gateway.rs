@@ -196,6 +196,8 @@ impl Gateway {
                     limits: config.limits.clone(),
                     clock,
                     signals: signals.clone(),
+                    store: Arc::clone(&store),
+                    queue: state.queue_gate(),
                 };
                 Some(crate::smpp_server::start(c, deps, stopped(&stop_rx)).await?)
             }

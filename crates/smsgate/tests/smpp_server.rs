@@ -17,7 +17,7 @@ use common::TestGateway;
 use common::interop::{self, Peer};
 use rusmpp::pdus::SubmitSm;
 use rusmpp::tlvs::MessageSubmissionRequestTlvValue as Stlv;
-use rusmpp::types::{AnyOctetString, COctetString, OctetString};
+use rusmpp::types::{AnyOctetString, COctetString, EmptyOrFullCOctetString, OctetString};
 use rusmpp::values::{DataCoding, EsmClass, MessagePayload, RegisteredDelivery, Ton};
 use serde_json::{Value, json};
 use smsgate::gateway::Gateway;
@@ -499,6 +499,38 @@ async fn the_account_window_and_max_tps_answer_throttled() {
         );
         c.unbind().await;
     }
+    t.gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_full_queue_answers_msgqful_like_the_api_answers_429() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = common::config(dir.path(), json!({"delivery_delay": "100ms"}));
+    c.smpp_server = Some(server_config(json!({})));
+    c.limits.max_queued = 2;
+    let t = TestGateway::start_with(c, dir).await;
+    let (client, _events) = bind(&t.gw, BindType::Transmitter).await;
+    // Scheduled an hour ahead (relative SMPP time), so they stay in the queue.
+    let later = |i: u8| {
+        let mut s = sm(&format!("4915112345{i:03}"), 0, 0, &gsm("later"), vec![]);
+        s.schedule_delivery_time =
+            EmptyOrFullCOctetString::from_vec(b"000000010000000R\0".to_vec()).unwrap();
+        s
+    };
+    submit(&client, later(1)).await.unwrap();
+    submit(&client, later(2)).await.unwrap();
+    let e = submit(&client, later(3)).await.unwrap_err();
+    assert_eq!(e, SubmitError::Throttled(CommandStatus::EsmeRmsgqful));
+    let (s, v) = t
+        .call(
+            "POST",
+            "/v1/messages",
+            Some(json!({"to": "+4915112345678", "text": "x"})),
+        )
+        .await;
+    assert_eq!(s, 429, "one bound over both channels: {v}");
+    assert_eq!(messages_of(&t.gw, "smpp:app1").await.len(), 2);
+    client.unbind().await;
     t.gw.shutdown().await;
 }
 

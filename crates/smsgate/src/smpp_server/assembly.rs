@@ -10,11 +10,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use smsgate_api::backpressure::QueueGate;
 use smsgate_core::clock::Clock;
 use smsgate_core::dispatcher::Signals;
 use smsgate_core::intake::{self, IntakeLimits, SendRequest};
 use smsgate_core::message::{NewMessage, Priority};
 use smsgate_core::northbound::{NorthboundStore, StoredSubmission};
+use smsgate_core::store::Store;
 use smsgate_sms::{ConcatInfo, Fragment, Reassembler};
 use tracing::{debug, error, info};
 
@@ -34,6 +36,10 @@ pub struct Assembler {
     pub signals: Signals,
     /// How long a group waits for missing parts.
     pub timeout: Duration,
+    /// The `[limits] max_queued` gate shared with the REST API.
+    pub queue: Arc<QueueGate>,
+    /// The message store (the gate counts its queue).
+    pub messages: Arc<dyn Store>,
 }
 
 /// Builds the message of a group: the submission ids to link and the validated message.
@@ -133,6 +139,7 @@ impl Assembler {
         match self.store.assemble(ids, message).await {
             Ok(id) => {
                 debug!(account = %first.submission.account, message = %id, parts = n, "long message assembled");
+                self.queue.accepted(1);
                 self.signals.queued.notify_one();
                 self.signals.events.notify_one();
             }

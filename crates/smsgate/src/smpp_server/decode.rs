@@ -466,6 +466,66 @@ mod tests {
         assert_eq!(sender("", Ton::Unknown), None);
     }
 
+    proptest::proptest! {
+        /// Whatever a client puts in a `submit_sm` (coding, class, octets, SAR counters,
+        /// payload), decoding answers a status or an `Incoming` whose record and assembly
+        /// never panic.
+        #[test]
+        fn any_submit_decodes_or_is_refused_without_panicking(
+            dc in proptest::prop_oneof![
+                proptest::sample::select(vec![0u8, 1, 3, 4, 8, 0xF0]),
+                proptest::prelude::any::<u8>(),
+            ],
+            esm in proptest::prop_oneof![
+                proptest::sample::select(vec![0u8, 0x40, 0x43, 0xC0]),
+                proptest::prelude::any::<u8>(),
+            ],
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..=254),
+            sar in proptest::option::of((
+                proptest::prelude::any::<u16>(),
+                proptest::prelude::any::<u8>(),
+                proptest::prelude::any::<u8>(),
+            )),
+            payload in proptest::option::of(
+                proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600),
+            ),
+        ) {
+            let mut tlvs = Vec::new();
+            if let Some((r, t, q)) = sar {
+                tlvs.extend([
+                    Stlv::SarMsgRefNum(r),
+                    Stlv::SarTotalSegments(t),
+                    Stlv::SarSegmentSeqnum(q),
+                ]);
+            }
+            if let Some(p) = payload {
+                tlvs.push(Stlv::MessagePayload(MessagePayload::new(AnyOctetString::from_vec(p))));
+            }
+            if let Ok(incoming) = submit_sm(&sm(dc, esm, &body, tlvs), NOW) {
+                let _ = incoming.text();
+                let record = super::super::record::Record::of(&incoming);
+                if let (Some(c), Some(_)) = (incoming.concat, &record.part) {
+                    let part = smsgate_core::northbound::StoredSubmission {
+                        submission: smsgate_core::northbound::Submission {
+                            id: "p".into(),
+                            account: "a".into(),
+                            part: Some(smsgate_core::northbound::PartOf {
+                                group: "g".into(),
+                                part_no: c.sequence,
+                                total: c.total,
+                            }),
+                            data: serde_json::to_string(&record).unwrap(),
+                            created_at: 0,
+                        },
+                        message_id: None,
+                    };
+                    let limits = smsgate_core::intake::IntakeLimits::default();
+                    let _ = super::super::assembly::build(&[part], "o", &limits, NOW);
+                }
+            }
+        }
+    }
+
     #[test]
     fn registered_delivery_bits_choose_the_receipts() {
         assert!(wants_receipt(1, true) && wants_receipt(1, false));

@@ -50,7 +50,21 @@ impl GatewayHandler {
         &self.assembler.limits
     }
 
+    /// `[limits] max_queued`, as the REST API applies it: past it, `ESME_RMSGQFUL`.
+    fn admit(&self, now: i64) -> Result<(), Refusal> {
+        let a = &self.assembler;
+        a.queue
+            .admit(&a.messages, now, 1, a.limits.max_queued)
+            .map_err(|_| {
+                Refusal::new(
+                    CommandStatus::EsmeRmsgqful,
+                    "the queue is full ([limits] max_queued)",
+                )
+            })
+    }
+
     fn stored(&self) {
+        self.assembler.queue.accepted(1);
         self.assembler.signals.queued.notify_one();
         self.assembler.signals.events.notify_one();
     }
@@ -64,6 +78,7 @@ impl GatewayHandler {
         let request = send_request(incoming, incoming.text(), &account.owner, now);
         let message = intake::prepare(request, self.limits(), now)
             .map_err(|r| Refusal::from_rejection(&r))?;
+        self.admit(now)?;
         let id = message.id.to_string();
         let submission = Submission {
             id: id.clone(),
@@ -114,6 +129,7 @@ impl GatewayHandler {
             concat.total,
             u8::from(concat.wide_reference)
         );
+        self.admit(now)?;
         let id = MessageId::new().to_string();
         let submission = Submission {
             id: id.clone(),

@@ -43,10 +43,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use smsgate_api::backpressure::QueueGate;
 use smsgate_core::clock::Clock;
 use smsgate_core::dispatcher::Signals;
 use smsgate_core::intake::IntakeLimits;
 use smsgate_core::northbound::NorthboundStore;
+use smsgate_core::store::Store;
 use smsgate_smpp::server::{Server, ServerConfig};
 use smsgate_smpp::session::SessionConfig;
 use tokio::sync::watch;
@@ -64,6 +66,10 @@ pub struct Deps {
     pub clock: Clock,
     /// Wakes the dispatcher and webhook fan-out after a commit.
     pub signals: Signals,
+    /// The message store (for the queue bound).
+    pub store: Arc<dyn Store>,
+    /// The `[limits] max_queued` gate the REST API uses too.
+    pub queue: Arc<QueueGate>,
 }
 
 /// A running SMPP server.
@@ -117,6 +123,8 @@ pub async fn start(
         clock: deps.clock,
         signals: deps.signals,
         timeout: config.concat_timeout,
+        queue: deps.queue,
+        messages: deps.store,
     };
     let handler = Arc::new(handler::GatewayHandler {
         accounts: Arc::clone(&accounts),
