@@ -12,7 +12,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::stream::{self, StreamExt};
+use futures::stream::{FuturesUnordered, StreamExt};
 use hmac::{Hmac, Mac};
 use serde_json::json;
 use sha2::Sha256;
@@ -234,7 +234,13 @@ pub async fn fan_out_once(store: &dyn Store, clock: &Clock) -> crate::store::Sto
     Ok(events.len())
 }
 
-/// POSTs due deliveries until `shutdown` resolves.
+/// POSTs due deliveries until `shutdown` resolves, then finishes the POSTs in flight.
+///
+/// A pipeline rather than claim-post-record rounds: up to `concurrency` POSTs are in flight at
+/// any time, more are claimed as soon as half the slots are free, and results are recorded in
+/// batches by a background task while new POSTs run. So a slow or dead endpoint only holds its
+/// own slots (never a whole round), and the store sees a few large writes instead of two per
+/// handful of deliveries.
 pub async fn deliver(
     store: Arc<dyn Store>,
     clock: Clock,
@@ -248,33 +254,60 @@ pub async fn deliver(
         .build()
         .unwrap_or_default();
     tokio::pin!(shutdown);
+    let slots = config.concurrency.max(1);
+    let lease = (config.timeout.as_millis() as i64) * 3;
+    let mut in_flight = FuturesUnordered::new();
+    let mut results: Vec<DeliveryResult> = Vec::new();
+    let mut recording: Option<tokio::task::JoinHandle<()>> = None;
+    // Nothing was due at the last claim: wait for a signal or the poll interval.
+    let mut drained = false;
+    let mut stopping = false;
     loop {
-        let lease = (config.timeout.as_millis() as i64) * 3;
-        let claimed = match store
-            .claim_deliveries(clock.now_ms(), config.concurrency as u32, lease)
-            .await
-        {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!(error = %e, "claiming webhook deliveries failed");
-                Vec::new()
+        if !stopping && !drained && in_flight.len() <= slots / 2 {
+            let want = (slots - in_flight.len()) as u32;
+            match store.claim_deliveries(clock.now_ms(), want, lease).await {
+                Ok(claimed) => {
+                    drained = claimed.is_empty();
+                    for d in claimed {
+                        in_flight.push(post_one(&client, &clock, &config, d));
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "claiming webhook deliveries failed");
+                    drained = true;
+                }
             }
-        };
-        if claimed.is_empty() {
-            tokio::select! {
-                _ = &mut shutdown => return,
-                _ = notify.notified() => {}
-                _ = tokio::time::sleep(Duration::from_millis(1000)) => {}
-            }
-            continue;
         }
-        let results: Vec<DeliveryResult> = stream::iter(claimed)
-            .map(|d| post_one(&client, &clock, &config, d))
-            .buffer_unordered(config.concurrency)
-            .collect()
-            .await;
-        if let Err(e) = store.finish_deliveries(results, clock.now_ms()).await {
-            tracing::error!(error = %e, "recording webhook results failed; they will be retried");
+        let writer_free = recording.as_ref().is_none_or(|h| h.is_finished());
+        if !results.is_empty() && writer_free && (results.len() >= 256 || in_flight.len() < slots) {
+            let batch = std::mem::take(&mut results);
+            let (store, now) = (store.clone(), clock.now_ms());
+            recording = Some(tokio::spawn(async move {
+                if let Err(e) = store.finish_deliveries(batch, now).await {
+                    tracing::error!(error = %e, "recording webhook results failed; they will be retried");
+                }
+            }));
+        }
+        if stopping && in_flight.is_empty() {
+            if let Some(h) = recording.take() {
+                let _ = h.await;
+            }
+            if !results.is_empty() {
+                let batch = std::mem::take(&mut results);
+                if let Err(e) = store.finish_deliveries(batch, clock.now_ms()).await {
+                    tracing::error!(error = %e, "recording webhook results failed; they will be retried");
+                }
+            }
+            return;
+        }
+        tokio::select! {
+            Some(r) = in_flight.next(), if !in_flight.is_empty() => results.push(r),
+            _ = &mut shutdown, if !stopping => stopping = true,
+            _ = notify.notified(), if drained => drained = false,
+            // Re-check: a due retry, or a recording that finished with results waiting.
+            _ = tokio::time::sleep(Duration::from_millis(if results.is_empty() { 1000 } else { 5 })) => {
+                drained = false;
+            }
         }
     }
 }

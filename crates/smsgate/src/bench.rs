@@ -73,6 +73,10 @@ pub struct BenchArgs {
     /// Delay from submit to delivery receipt at the (simulated) network.
     #[arg(long, default_value = "100ms", value_parser = humantime::parse_duration)]
     pub receipt_delay: Duration,
+    /// Pace the intake at this many messages per second (default: as fast as it goes), e.g.
+    /// half the maximum to read the accept latency below saturation.
+    #[arg(long)]
+    pub rate: Option<f64>,
     /// Do not subscribe a webhook receiver (latencies after accept are then not measured).
     #[arg(long)]
     pub no_webhooks: bool,
@@ -190,6 +194,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.messages == 0 || args.concurrency == 0 || args.batch_size == 0 {
         bail!("--messages, --concurrency and --batch-size must be at least 1");
     }
+    if args.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
+        bail!("--rate must be a positive number of messages per second");
+    }
     if args.batch_size > 1000 {
         bail!("--batch-size {} is above the API's 1,000", args.batch_size);
     }
@@ -273,7 +280,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
 
     println!(
-        "smsgate bench: {} messages, {} mode{}, {} clients, network {}{}, receipts after {:?}, webhooks {}",
+        "smsgate bench: {} messages, {} mode{}, {} clients{}, network {}{}, receipts after {:?}, webhooks {}",
         args.messages,
         match args.mode {
             Mode::Single => "single",
@@ -285,6 +292,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             String::new()
         },
         args.concurrency,
+        args.rate
+            .map(|r| format!(" paced at {r} msg/s"))
+            .unwrap_or_default(),
         match args.network {
             Network::Sim => "sim",
             Network::Smpp => "smpp",
@@ -328,6 +338,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let (retried, send_at, mem) = (retried.clone(), send_at.clone(), mem_samples.clone());
         let total = args.messages;
         let mode = args.mode;
+        let rate = args.rate;
         workers.spawn(async move {
             let mut latencies = Vec::new();
             loop {
@@ -336,6 +347,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                     return Ok::<_, anyhow::Error>(latencies);
                 }
                 let n = per_request.min(total - first);
+                if let Some(rate) = rate {
+                    // Open-loop pacing: request `first` is due at first/rate seconds.
+                    let due = started + Duration::from_secs_f64(first as f64 / rate);
+                    tokio::time::sleep_until(due.into()).await;
+                }
                 let msg = |i: u64| {
                     let mut m = json!({
                         "to": format!("+4915{:09}", i),
