@@ -135,6 +135,9 @@ pub trait NorthboundStore: Send + Sync + 'static {
     /// message when another call assembled them first (then nothing is written).
     async fn assemble(&self, ids: Vec<String>, message: NewMessage) -> StoreResult<MessageId>;
 
+    /// One submission by the id its client was told.
+    async fn submission(&self, id: &str) -> StoreResult<Option<StoredSubmission>>;
+
     /// Unassembled groups that are complete, or whose oldest part was stored before
     /// `older_than` (Unix ms); each group's parts oldest first.
     async fn pending_groups(&self, older_than: i64) -> StoreResult<Vec<Vec<StoredSubmission>>>;

@@ -2,7 +2,7 @@
 //! the simulated network delivering after 100 ms), driven by our own ESME client: binds and
 //! their errors, GSM / Latin-1 / UCS-2 submits stored before their response, long messages by
 //! UDH (8- and 16-bit references), SAR and `message_payload` assembled into one message,
-//! receipts per submitted id, receipts kept while the client is away, inbound SMS routed by
+//! receipts per submitted id, `query_sm` and `cancel_sm`, the queue bound, receipts kept while the client is away, inbound SMS routed by
 //! prefix, window and `max_tps`, a connection dropped mid-window, and parts that survive a
 //! restart. Then the same server against third-party clients (npm `smpp`, PyPI `smpplib`; run
 //! with `SMSGATE_INTEROP=1`): GSM, UCS-2 and long messages with every receipt, wrong
@@ -15,10 +15,10 @@ use std::time::Duration;
 
 use common::TestGateway;
 use common::interop::{self, Peer};
-use rusmpp::pdus::SubmitSm;
+use rusmpp::pdus::{CancelSm, QuerySm, SubmitSm};
 use rusmpp::tlvs::MessageSubmissionRequestTlvValue as Stlv;
 use rusmpp::types::{AnyOctetString, COctetString, EmptyOrFullCOctetString, OctetString};
-use rusmpp::values::{DataCoding, EsmClass, MessagePayload, RegisteredDelivery, Ton};
+use rusmpp::values::{DataCoding, EsmClass, MessagePayload, MessageState, RegisteredDelivery, Ton};
 use serde_json::{Value, json};
 use smsgate::gateway::Gateway;
 use smsgate::smpp_server::SmppServerConfig;
@@ -27,7 +27,7 @@ use smsgate_core::store::MessageQuery;
 use smsgate_smpp::client::{
     self, BindError, Client, ClientConfig, ClientEvent, Events, SubmitError,
 };
-use smsgate_smpp::pdu::CommandStatus;
+use smsgate_smpp::pdu::{CommandStatus, Pdu};
 use smsgate_smpp::receipt::ReceiptState;
 use smsgate_smpp::session::{BindParams, BindType};
 use smsgate_sms::Shift;
@@ -489,7 +489,11 @@ async fn the_account_window_and_max_tps_answer_throttled() {
         assert_eq!(ok + throttled, 6);
         assert!(throttled >= 1, "{account}: nothing throttled");
         if let Some(n) = expect_ok {
-            assert_eq!(ok, n, "{account}: max_tps 2 admits a burst of 2");
+            // A burst of 2; a third only if the machine took half a second to admit six.
+            assert!(
+                (n..=n + 1).contains(&ok),
+                "{account}: max_tps 2 admitted {ok}"
+            );
         } else {
             assert!(ok >= 1, "{account}: the window admits one at a time");
         }
@@ -531,6 +535,91 @@ async fn a_full_queue_answers_msgqful_like_the_api_answers_429() {
     assert_eq!(s, 429, "one bound over both channels: {v}");
     assert_eq!(messages_of(&t.gw, "smpp:app1").await.len(), 2);
     client.unbind().await;
+    t.gw.shutdown().await;
+}
+
+/// A request's status and body; error statuses come back from the client as errors.
+async fn request(c: &Client, pdu: Pdu) -> (CommandStatus, Option<Pdu>) {
+    match c.request(pdu).await {
+        Ok(answer) => answer,
+        Err(SubmitError::Permanent(s) | SubmitError::Temporary(s) | SubmitError::Throttled(s)) => {
+            (s, None)
+        }
+        Err(e) => panic!("{e:?}"),
+    }
+}
+
+async fn query(c: &Client, id: &str) -> Result<(MessageState, String), CommandStatus> {
+    let q = QuerySm::builder()
+        .message_id(cs(id))
+        .source_addr(cs("ACME"))
+        .build();
+    match request(c, q.into()).await {
+        (CommandStatus::EsmeRok, Some(Pdu::QuerySmResp(r))) => {
+            Ok((r.message_state, r.final_date.as_str().to_owned()))
+        }
+        (status, _) => Err(status),
+    }
+}
+
+async fn cancel(c: &Client, id: &str) -> CommandStatus {
+    let q = CancelSm::builder()
+        .message_id(cs(id))
+        .source_addr(cs("ACME"))
+        .build();
+    request(c, q.into()).await.0
+}
+
+#[tokio::test]
+async fn query_sm_and_cancel_sm_work_on_the_ids_a_client_was_given() {
+    let t = gateway(json!({})).await;
+    let (c, mut events) = bind(&t.gw, BindType::Transceiver).await;
+    let mut later = sm("4915112345678", 0, 0, &gsm("cancel me"), vec![]);
+    later.schedule_delivery_time =
+        EmptyOrFullCOctetString::from_vec(b"000000010000000R\0".to_vec()).unwrap();
+    let id = submit(&c, later).await.unwrap();
+    assert_eq!(
+        query(&c, &id).await,
+        Ok((MessageState::Enroute, String::new()))
+    );
+    assert_eq!(cancel(&c, &id).await, CommandStatus::EsmeRok);
+    let (state, final_date) = query(&c, &id).await.unwrap();
+    assert_eq!(state, MessageState::Deleted);
+    assert_eq!(final_date.len(), 16, "{final_date}");
+    let (seen, _) = receipts(&mut events, 1).await;
+    assert_eq!(
+        (seen[0].id.as_str(), &seen[0].state),
+        (id.as_str(), &ReceiptState::Deleted)
+    );
+
+    let sent = submit(&c, sm("4915112345679", 0, 0, &gsm("deliver me"), vec![]))
+        .await
+        .unwrap();
+    t.wait_status(&sent, "delivered").await;
+    assert_eq!(query(&c, &sent).await.unwrap().0, MessageState::Delivered);
+    assert_eq!(cancel(&c, &sent).await, CommandStatus::EsmeRcancelfail);
+
+    // A part waiting for its siblings is en route and cannot be cancelled yet.
+    let mut body = vec![5, 0, 3, 1, 2, 1];
+    body.extend(gsm("half"));
+    let part = submit(&c, sm("4915112345670", 0, 0x40, &body, vec![]))
+        .await
+        .unwrap();
+    assert_eq!(query(&c, &part).await.unwrap().0, MessageState::Enroute);
+    assert_eq!(cancel(&c, &part).await, CommandStatus::EsmeRcancelfail);
+
+    // Unknown ids, and ids of another account, are invalid.
+    assert_eq!(query(&c, "nope").await, Err(CommandStatus::EsmeRinvmsgid));
+    let (other, _e) = bind_as(&t.gw, BindType::Transceiver, "app2", "secret2")
+        .await
+        .unwrap();
+    assert_eq!(
+        query(&other, &sent).await,
+        Err(CommandStatus::EsmeRinvmsgid)
+    );
+    assert_eq!(cancel(&other, &sent).await, CommandStatus::EsmeRinvmsgid);
+    other.unbind().await;
+    c.unbind().await;
     t.gw.shutdown().await;
 }
 

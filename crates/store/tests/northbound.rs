@@ -188,6 +188,12 @@ async fn the_feed_shows_final_statuses_of_the_owner_and_inbound_after_the_cursor
     assert_eq!((*status, message.id), (Status::Failed, mine.id));
     assert_eq!(submissions.len(), 1);
     assert_eq!(submissions[0].submission, sub);
+    let found = nb.submission(&sub.id).await.unwrap().unwrap();
+    assert_eq!(
+        (found.submission, found.message_id),
+        (sub.clone(), Some(mine.id))
+    );
+    assert!(nb.submission("nope").await.unwrap().is_none());
     assert_eq!(feed.up_to, nb.last_event_seq().await.unwrap());
 
     let with_inbound = nb.feed("smpp:app1", true, start, 100).await.unwrap();

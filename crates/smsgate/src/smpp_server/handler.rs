@@ -1,23 +1,26 @@
 //! The gateway's [`Handler`] behind the SMPP server: binds checked against the accounts,
 //! `submit_sm` decoded, validated like the REST intake and stored durably (group commit)
-//! before the `submit_sm_resp` is sent with the id the client will see in its receipts.
+//! before the `submit_sm_resp` is sent with the id the client will see in its receipts;
+//! `query_sm` and `cancel_sm` by that id.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use rusmpp::pdus::SubmitSm;
+use rusmpp::pdus::{QuerySmResp, SubmitSm};
+use rusmpp::types::EmptyOrFullCOctetString;
 use smsgate_core::intake::{self, IntakeLimits, SendRequest};
-use smsgate_core::message::MessageId;
-use smsgate_core::northbound::{PartOf, PartProgress, Submission};
-use smsgate_smpp::pdu::CommandStatus;
+use smsgate_core::message::{Message, MessageId, Status};
+use smsgate_core::northbound::{PartOf, PartProgress, StoredSubmission, Submission};
+use smsgate_smpp::pdu::{CommandStatus, Pdu};
 use smsgate_smpp::server::{Handler, SessionHandle, SessionId};
-use smsgate_smpp::session::BindRequest;
+use smsgate_smpp::session::{BindRequest, c_string};
 use tracing::{debug, error, info};
 
 use super::accounts::{Account, Accounts, AuthError};
 use super::assembly::Assembler;
 use super::decode::{self, Incoming, Refusal};
-use super::record::Record;
+use super::record::{Record, receipt_state};
+use super::time;
 
 /// The handler: accounts, and the assembler that also holds the store, limits and clock.
 pub struct GatewayHandler {
@@ -156,6 +159,79 @@ impl GatewayHandler {
     }
 }
 
+impl GatewayHandler {
+    /// The account's submission with this id, and its message when it has one.
+    async fn lookup(
+        &self,
+        account: &Account,
+        id: &str,
+    ) -> Result<(StoredSubmission, Option<Message>), CommandStatus> {
+        let a = &self.assembler;
+        let sub = a
+            .store
+            .submission(id)
+            .await
+            .map_err(|e| store_failed(e).status)?
+            .filter(|s| s.submission.account == account.config.system_id)
+            .ok_or(CommandStatus::EsmeRinvmsgid)?;
+        let message = match sub.message_id {
+            Some(mid) => Some(
+                a.messages
+                    .message(mid)
+                    .await
+                    .map_err(|e| store_failed(e).status)?
+                    .ok_or(CommandStatus::EsmeRinvmsgid)?
+                    .0,
+            ),
+            None => None,
+        };
+        Ok((sub, message))
+    }
+
+    async fn query(&self, account: &Account, id: &str) -> Result<Pdu, CommandStatus> {
+        let (_, message) = self.lookup(account, id).await?;
+        // A part still waiting for its siblings is en route like a queued message.
+        let (state, final_date) = match &message {
+            Some(m) => (
+                receipt_state(m.status).1,
+                m.status.is_final().then(|| time::absolute(m.updated_at)),
+            ),
+            None => (receipt_state(Status::Queued).1, None),
+        };
+        let final_date = match final_date {
+            Some(d) => EmptyOrFullCOctetString::from_vec([d.as_bytes(), &[0]].concat())
+                .unwrap_or_else(|_| EmptyOrFullCOctetString::empty()),
+            None => EmptyOrFullCOctetString::empty(),
+        };
+        let message_id =
+            c_string::<65>(id, "message_id").map_err(|_| CommandStatus::EsmeRinvmsgid)?;
+        Ok(QuerySmResp::builder()
+            .message_id(message_id)
+            .final_date(final_date)
+            .message_state(state)
+            .error_code(0)
+            .build()
+            .into())
+    }
+
+    async fn cancel(&self, account: &Account, id: &str) -> Result<(), CommandStatus> {
+        let (_, message) = self.lookup(account, id).await?;
+        let Some(message) = message else {
+            // Parts not yet assembled have no message to cancel.
+            return Err(CommandStatus::EsmeRcancelfail);
+        };
+        let now = self.assembler.clock.now_ms();
+        match self.assembler.messages.cancel(message.id, now).await {
+            Ok(Some(m)) if m.status == Status::Canceled => {
+                self.assembler.signals.events.notify_one();
+                Ok(())
+            }
+            Ok(_) => Err(CommandStatus::EsmeRcancelfail),
+            Err(e) => Err(store_failed(e).status),
+        }
+    }
+}
+
 fn record_json(incoming: &Incoming) -> String {
     // A struct of strings and numbers always serialises.
     serde_json::to_string(&Record::of(incoming)).unwrap_or_default()
@@ -204,6 +280,23 @@ impl Handler for GatewayHandler {
             debug!(status = ?r.status, reason = %r.reason, "submit_sm refused");
             r.status
         })
+    }
+
+    /// SMPP 3.4 §4.8 `query_sm` and §4.9 `cancel_sm` by the id the client was told (a part's
+    /// id stands for its whole message); everything else is not offered (`ESME_RINVCMDID`).
+    async fn request(
+        &self,
+        account: &Arc<Account>,
+        pdu: Pdu,
+    ) -> Result<Option<Pdu>, CommandStatus> {
+        match pdu {
+            Pdu::QuerySm(q) => self.query(account, q.message_id.as_str()).await.map(Some),
+            Pdu::CancelSm(c) => self
+                .cancel(account, c.message_id.as_str())
+                .await
+                .map(|()| None),
+            _ => Err(CommandStatus::EsmeRinvcmdid),
+        }
     }
 
     async fn bound(&self, account: &Arc<Account>, session: SessionHandle) {

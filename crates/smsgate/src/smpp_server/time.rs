@@ -73,6 +73,18 @@ pub fn receipt_date(ms: i64) -> String {
         .to_string()
 }
 
+/// An absolute SMPP time in UTC (`YYMMDDhhmmss000+`, SMPP 3.4 §7.1.1.1), as `query_sm_resp`
+/// writes `final_date`.
+pub fn absolute(ms: i64) -> String {
+    let t = Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH);
+    let tenths = (ms.rem_euclid(1000) / 100) as u8;
+    format!(
+        "{}{}00+",
+        t.to_zoned(TimeZone::UTC).strftime("%y%m%d%H%M%S"),
+        tenths
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,5 +120,12 @@ mod tests {
     #[test]
     fn receipt_dates_are_utc_minutes() {
         assert_eq!(receipt_date(NOW), "2501011200");
+    }
+
+    #[test]
+    fn absolute_times_round_trip_through_the_parser() {
+        let t = NOW + 61_700;
+        assert_eq!(absolute(t), "250101120101700+");
+        assert_eq!(parse(&absolute(t), 0), Ok(Some(t)));
     }
 }

@@ -425,6 +425,10 @@ impl NorthboundStore for SqliteStore {
             .await
     }
 
+    async fn submission(&self, id: &str) -> StoreResult<Option<StoredSubmission>> {
+        northbound::submission(&self.pool, id).await.map_err(db_err)
+    }
+
     async fn pending_groups(&self, older_than: i64) -> StoreResult<Vec<Vec<StoredSubmission>>> {
         northbound::pending_groups(&self.pool, older_than)
             .await

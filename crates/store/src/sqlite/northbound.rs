@@ -159,6 +159,15 @@ pub(crate) async fn assemble(
     Ok(message.id)
 }
 
+pub(crate) async fn submission(
+    pool: &sqlx::SqlitePool,
+    id: &str,
+) -> Result<Option<StoredSubmission>, sqlx::Error> {
+    let sql = format!("SELECT {SUBMISSION_COLUMNS} FROM northbound_submissions WHERE id = ?");
+    let row = sqlx::query(&sql).bind(id).fetch_optional(pool).await?;
+    row.map(|r| submission_from_row(&r, 0)).transpose()
+}
+
 pub(crate) async fn pending_groups(
     pool: &sqlx::SqlitePool,
     older_than: i64,
