@@ -224,8 +224,23 @@ impl Dispatcher {
             from: msg.from.as_deref(),
             api_key: msg.api_key_id.as_deref(),
         });
-        let candidates = choice.connectors;
+        // A message back after an `undelivered` receipt (still `sent`) skips the connectors
+        // that could not deliver it.
+        let mut candidates = choice.connectors;
+        candidates.retain(|c| !msg.undelivered_via.iter().any(|u| u == c.name()));
         if candidates.is_empty() {
+            if msg.status == Status::Sent {
+                return Attempt::Failed {
+                    id: msg.id,
+                    connector: None,
+                    status: Status::Undelivered,
+                    code: "undelivered".into(),
+                    message: format!(
+                        "undelivered through {}; the route has no other connector left",
+                        msg.undelivered_via.join(", ")
+                    ),
+                };
+            }
             return Attempt::Failed {
                 id: msg.id,
                 connector: None,
@@ -275,10 +290,16 @@ impl Dispatcher {
             last_connector = Some(connector.name().to_owned());
             match outcome {
                 SubmitOutcome::Accepted { remote_ids } => {
+                    // Retry an undelivered receipt only when another connector is left.
+                    let receipt_retry = choice
+                        .receipt_retry
+                        .clone()
+                        .filter(|_| candidates.iter().any(|c| c.name() != connector.name()));
                     return Attempt::Sent {
                         id: msg.id,
                         connector: connector.name().to_owned(),
                         remote_ids,
+                        receipt_retry,
                     };
                 }
                 SubmitOutcome::Rejected(e)
@@ -308,10 +329,17 @@ impl Dispatcher {
         err: SubmitError,
         now: i64,
     ) -> Attempt {
+        // A message the network already had (`sent`, back for a receipt retry) that cannot go
+        // out again ends `undelivered`: `failed` would claim it never left.
+        let final_status = if msg.status == Status::Sent {
+            Status::Undelivered
+        } else {
+            Status::Failed
+        };
         let failed = |code: String, message: String| Attempt::Failed {
             id: msg.id,
             connector: connector.clone(),
-            status: Status::Failed,
+            status: final_status,
             code,
             message,
         };

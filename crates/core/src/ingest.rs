@@ -65,6 +65,11 @@ pub async fn run(
                 let _ = ack.send(());
             }
             signals.events.notify_one();
+            if !receipts.is_empty() {
+                // An undelivered receipt may have made its message due again on another
+                // connector (`retry_undelivered`).
+                signals.queued.notify_one();
+            }
             if !inbound.is_empty() {
                 signals.inbound.notify_one();
             }

@@ -264,6 +264,9 @@ pub struct Message {
     pub error_code: Option<String>,
     /// Human-readable reason of the last error.
     pub error_message: Option<String>,
+    /// Connectors whose delivery receipt said `undelivered` and that a route's
+    /// `retry_undelivered` moved the message away from; the dispatcher skips them.
+    pub undelivered_via: Vec<String>,
 }
 
 /// One entry of a message's timeline: a status change or a notable attempt (a retry, an

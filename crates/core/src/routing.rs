@@ -57,6 +57,52 @@ pub struct Route {
     /// Relative shares for `balance`, one per connector (default: equal).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub weights: Vec<u32>,
+    /// When a delivery receipt says `undelivered`, send the message again through the next
+    /// connector of this route that has not reported it undelivered yet, instead of ending at
+    /// `undelivered`. The message stays `sent` meanwhile; its timeline shows the retry. Default
+    /// `false`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub retry_undelivered: bool,
+    /// Only receipts with one of these network error codes are retried (`"001"` and `"1"` are
+    /// the same code); empty (default) retries every `undelivered` receipt. Needs
+    /// `retry_undelivered = true`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retry_error_codes: Vec<String>,
+}
+
+/// What to do with an `undelivered` receipt for one submit: send again through another
+/// connector when its error code allows. Decided by the dispatcher when it records the submit
+/// (from the route and the connectors left) and applied by the store when the receipt comes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptRetry {
+    /// Network error codes that allow a retry; empty: every code (and none).
+    pub codes: Vec<String>,
+}
+
+impl ReceiptRetry {
+    /// Whether a receipt with `code` may be retried. Numeric codes compare by value, so a
+    /// configured `"1"` matches a receipt's `"001"`; other codes compare case-insensitively.
+    pub fn allows(&self, code: Option<&str>) -> bool {
+        if self.codes.is_empty() {
+            return true;
+        }
+        let Some(code) = code else {
+            return false;
+        };
+        let code = normalize_code(code);
+        self.codes.iter().any(|c| normalize_code(c) == code)
+    }
+}
+
+/// A network error code in a comparable form: digits without leading zeros, else lower case.
+fn normalize_code(code: &str) -> String {
+    let code = code.trim();
+    if !code.is_empty() && code.bytes().all(|b| b.is_ascii_digit()) {
+        let digits = code.trim_start_matches('0');
+        if digits.is_empty() { "0" } else { digits }.to_owned()
+    } else {
+        code.to_ascii_lowercase()
+    }
 }
 
 impl Route {
@@ -99,6 +145,9 @@ pub enum RouteError {
     /// A country that is not two ASCII letters.
     #[error("route '{0}': country must be an ISO 3166 alpha-2 code such as \"DE\"")]
     BadCountry(String),
+    /// `retry_error_codes` without `retry_undelivered`, or with an empty code.
+    #[error("route '{0}': retry_error_codes needs retry_undelivered = true and non-empty codes")]
+    BadRetryCodes(String),
 }
 
 /// The configured connectors by name.
@@ -149,6 +198,8 @@ pub struct Choice {
     pub connectors: Vec<DynConnector>,
     /// Why, in words, for logs, the API and `smsgate route`.
     pub reason: String,
+    /// Set when the route retries `undelivered` receipts on its next connector.
+    pub receipt_retry: Option<ReceiptRetry>,
 }
 
 /// The route table, resolved against the connectors.
@@ -184,6 +235,11 @@ impl Router {
                 && (r.weights.len() != r.connectors.len() || r.weights.iter().all(|&w| w == 0))
             {
                 return Err(RouteError::BadWeights(r.label()));
+            }
+            if !r.retry_error_codes.is_empty()
+                && (!r.retry_undelivered || r.retry_error_codes.iter().any(|c| c.trim().is_empty()))
+            {
+                return Err(RouteError::BadRetryCodes(r.label()));
             }
             let mut list = Vec::with_capacity(r.connectors.len());
             for name in &r.connectors {
@@ -229,6 +285,7 @@ impl Router {
                 route: None,
                 connectors: self.fallback.clone(),
                 reason: "no [[routes]] configured: every connector, in configuration order".into(),
+                receipt_retry: None,
             };
         }
         let country = if self.needs_country {
@@ -264,6 +321,7 @@ impl Router {
                     "no route matches {}; add a [[routes]] entry (prefix = \"\" matches all)",
                     q.to
                 ),
+                receipt_retry: None,
             };
         };
         let r = &self.config[i];
@@ -290,10 +348,18 @@ impl Router {
                 "balanced by weight, then failover"
             }
         };
+        let retry = if r.retry_undelivered {
+            "; an undelivered receipt is retried on the next connector"
+        } else {
+            ""
+        };
         Choice {
             route: Some(i),
-            reason: format!("route '{}' ({}); {order}", r.label(), why.join(", ")),
+            reason: format!("route '{}' ({}); {order}{retry}", r.label(), why.join(", ")),
             connectors: list,
+            receipt_retry: r.retry_undelivered.then(|| ReceiptRetry {
+                codes: r.retry_error_codes.clone(),
+            }),
         }
     }
 }
@@ -432,6 +498,33 @@ mod tests {
         }
         // 3:1 → 3000 expected; six standard deviations (~27 each) of slack.
         assert!((2840..=3160).contains(&first_a), "{first_a} of 4000");
+    }
+
+    #[tokio::test]
+    async fn a_retrying_route_hands_its_error_codes_to_the_choice() {
+        let cs = connectors(&["a", "b"]);
+        let mut r = route("", &["a", "b"]);
+        r.retry_undelivered = true;
+        r.retry_error_codes = vec!["1".into(), "0x0B".into()];
+        let router = Router::new(&[r.clone()], &cs).unwrap();
+        let choice = router.choose(to("+4915112345678"));
+        let retry = choice.receipt_retry.expect("the route retries");
+        assert!(retry.allows(Some("001")));
+        assert!(retry.allows(Some("0x0b")));
+        assert!(!retry.allows(Some("034")));
+        assert!(!retry.allows(None));
+        assert!(
+            ReceiptRetry::default().allows(None),
+            "no codes: every receipt"
+        );
+        assert!(choice.reason.contains("retried"), "{}", choice.reason);
+        r.retry_undelivered = false;
+        assert!(matches!(
+            Router::new(&[r], &cs),
+            Err(RouteError::BadRetryCodes(_))
+        ));
+        let plain = Router::new(&[route("", &["a", "b"])], &cs).unwrap();
+        assert!(plain.choose(to("+4915112345678")).receipt_retry.is_none());
     }
 
     #[tokio::test]

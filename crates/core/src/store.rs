@@ -85,6 +85,9 @@ pub enum Attempt {
         connector: String,
         /// One network id per part.
         remote_ids: Vec<String>,
+        /// Set when an `undelivered` receipt for this submit should send the message again
+        /// through another connector (the route allows it and has one left).
+        receipt_retry: Option<crate::routing::ReceiptRetry>,
     },
     /// Try again at `retry_at`; the message stays `sending` and the timeline says why.
     Retry {

@@ -17,6 +17,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "fair_claims",
         include_str!("../migrations/0004_fair_claims.sql"),
     ),
+    (
+        5,
+        "receipt_retry",
+        include_str!("../migrations/0005_receipt_retry.sql"),
+    ),
 ];
 
 /// Applies every migration not yet recorded in `schema_migrations`; returns how many ran.

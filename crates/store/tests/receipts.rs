@@ -53,6 +53,7 @@ fn sent(id: MessageId, segments: u32) -> Attempt {
         id,
         connector: "c1".into(),
         remote_ids: (0..segments).map(|p| remote(id, p)).collect(),
+        receipt_retry: None,
     }
 }
 

@@ -237,6 +237,7 @@ mod tests {
             connector: None,
             error_code: error_code.map(Into::into),
             error_message: None,
+            undelivered_via: Vec::new(),
         }
     }
 

@@ -20,6 +20,8 @@ pub(crate) struct Sent<'a> {
     pub id: MessageId,
     pub connector: &'a str,
     pub remote_ids: &'a [String],
+    /// The receipt-retry policy of this submit as stored (JSON array of codes), if any.
+    pub receipt_retry: Option<String>,
 }
 
 /// Records accepted submits: lease released, status `sent` (when the lifecycle allows) with its
@@ -41,13 +43,16 @@ async fn record_sent_chunk(
     now: i64,
 ) -> Result<(), sqlx::Error> {
     let ids: Vec<String> = sent.iter().map(|s| s.id.to_string()).collect();
-    // Release the lease and note the connector, whatever the status is now.
+    // Release the lease and note the connector and its receipt-retry policy, whatever the
+    // status is now.
     let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
         "UPDATE messages SET lease_until = NULL, next_attempt_at = NULL, connector = v.column2, \
-         error_code = NULL, error_message = NULL FROM (",
+         receipt_retry = v.column3, error_code = NULL, error_message = NULL FROM (",
     );
     q.push_values(sent.iter().zip(&ids), |mut r, (s, id)| {
-        r.push_bind(id.as_str()).push_bind(s.connector);
+        r.push_bind(id.as_str())
+            .push_bind(s.connector)
+            .push_bind(s.receipt_retry.as_deref());
     });
     q.push(") AS v WHERE messages.id = v.column1");
     q.build().execute(&mut *c).await?;
@@ -88,6 +93,12 @@ async fn record_sent_chunk(
             },
         );
         q.build().execute(&mut *c).await?;
+    }
+
+    // Messages that were `sent` already went out again after an undelivered receipt: the
+    // timeline says through which connector (no status change, so no webhook).
+    if moved.len() < ids.len() {
+        super::receipt_retry::note_resent(c, sent, &ids, &moved, now).await?;
     }
 
     // Parts: a retried message may have rows from an earlier attempt.

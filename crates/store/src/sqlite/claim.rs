@@ -217,8 +217,8 @@ async fn pick(
     Ok(picked)
 }
 
-/// Claims up to `limit` due messages fairly (see the module doc): marks them `sending` with a
-/// lease and an attempt, adds a `sending` event to those that were `queued`, and returns them
+/// Claims up to `limit` due messages fairly (see the module doc): marks them `sending` (a
+/// `sent` one back for a receipt retry stays `sent`) with a lease and an attempt, adds a `sending` event to those that were `queued`, and returns them
 /// in the order picked with the cursor for the next claim.
 pub(crate) async fn claim_due(
     c: &mut SqliteConnection,
@@ -229,8 +229,11 @@ pub(crate) async fn claim_due(
     if ids.is_empty() {
         return Ok((Vec::new(), cursor));
     }
-    let mut b: QueryBuilder<Sqlite> =
-        QueryBuilder::new("UPDATE messages SET status = 'sending', lease_until = ");
+    // `sent` messages back for a receipt retry keep their status: it never goes backwards.
+    let mut b: QueryBuilder<Sqlite> = QueryBuilder::new(
+        "UPDATE messages SET status = CASE WHEN status = 'queued' THEN 'sending' ELSE status END, \
+         lease_until = ",
+    );
     b.push_bind(now + LEASE_MS)
         .push(", attempts = attempts + 1, updated_at = ")
         .push_bind(now)

@@ -5,6 +5,7 @@ mod claim;
 mod iot;
 mod northbound;
 mod read;
+mod receipt_retry;
 mod write;
 mod writer;
 

@@ -8,7 +8,7 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqliteExecutor};
 /// The `messages` columns in the order [`message_from_row`] reads them.
 pub(crate) const MESSAGE_COLUMNS: &str = "id, api_key_id, to_number, from_id, body, encoding, \
     segments, status, priority, callback_url, idempotency_key, created_at, updated_at, send_at, \
-    expires_at, attempts, connector, error_code, error_message";
+    expires_at, attempts, connector, error_code, error_message, undelivered_via";
 
 fn decode_err(what: &str, value: &str) -> sqlx::Error {
     sqlx::Error::Decode(format!("bad {what} in store: '{value}'").into())
@@ -44,7 +44,16 @@ pub(crate) fn message_from_row(r: &SqliteRow, o: usize) -> Result<Message, sqlx:
         connector: r.try_get(o + 16)?,
         error_code: r.try_get(o + 17)?,
         error_message: r.try_get(o + 18)?,
+        undelivered_via: json_list(r.try_get(o + 19)?)?,
     })
+}
+
+/// A JSON array of strings kept in a TEXT column (NULL: empty).
+pub(crate) fn json_list(text: Option<&str>) -> Result<Vec<String>, sqlx::Error> {
+    match text {
+        None => Ok(Vec::new()),
+        Some(t) => serde_json::from_str(t).map_err(|_| decode_err("JSON list", t)),
+    }
 }
 
 pub(crate) async fn message_by_id<'e>(

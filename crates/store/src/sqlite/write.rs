@@ -238,10 +238,14 @@ pub(crate) async fn record_attempts(
                 id,
                 connector,
                 remote_ids,
+                receipt_retry,
             } => sent.push(super::batch::Sent {
                 id: *id,
                 connector,
                 remote_ids,
+                receipt_retry: receipt_retry
+                    .as_ref()
+                    .map(|r| serde_json::json!(r.codes).to_string()),
             }),
             Attempt::Retry {
                 id,
@@ -264,17 +268,18 @@ pub(crate) async fn record_attempts(
                 .bind(id.to_string())
                 .execute(&mut *c)
                 .await?;
+                // The event carries the message's status: `sending`, or `sent` for a message
+                // back after an undelivered receipt.
                 let detail = format!("{code}: {message}");
-                push_event(
-                    c,
-                    None,
-                    Some(*id),
-                    kind,
-                    Some(Status::Sending),
-                    Some(&detail),
-                    None,
-                    now,
+                sqlx::query(
+                    "INSERT INTO events (event, message_id, kind, status, detail, at) \
+                     SELECT NULL, id, ?, status, ?, ? FROM messages WHERE id = ?",
                 )
+                .bind(*kind)
+                .bind(&detail)
+                .bind(now)
+                .bind(id.to_string())
+                .execute(&mut *c)
                 .await?;
             }
             Attempt::Failed {
@@ -399,6 +404,9 @@ pub(crate) async fn settle_parts(
     if delivered == total {
         transition(c, id, Status::Delivered, "", None, None, now).await?;
     } else if undelivered > 0 {
+        if super::receipt_retry::try_retry(c, message_id, code, now).await? {
+            return Ok(());
+        }
         let msg = format!("the network could not deliver a part (error {code})");
         transition(
             c,
