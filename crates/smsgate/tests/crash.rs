@@ -63,6 +63,9 @@ fn seed() -> u64 {
         })
 }
 
+/// The connector's `max_tps`: slow enough that kills find messages queued and in flight.
+const MAX_TPS: u64 = 150;
+
 fn write_config(dir: &Path, smsc: std::net::SocketAddr) -> std::path::PathBuf {
     let p = dir.join("smsgate.toml");
     let toml = format!(
@@ -83,7 +86,7 @@ port = {port}
 system_id = "gw"
 password = "pw"
 window = 8
-max_tps = 150
+max_tps = {MAX_TPS}
 reconnect_initial = "50ms"
 reconnect_max = "200ms"
 "#,
@@ -252,8 +255,9 @@ async fn run(kills: u64, per_life: u64) -> Report {
         }
         let key = key.clone().expect("the first start prints the admin key");
         let producer = tokio::spawn(produce(gw.base.clone(), key, tag, per_life, rng.next()));
-        // Somewhere between "still posting" and "queue drained, receipts in flight".
-        let after = rng.range(150, 1500);
+        // Somewhere between "still posting" and "queue drained, receipts in flight": this
+        // life's messages take `per_life / MAX_TPS` seconds to leave, receipts 100 ms more.
+        let after = rng.range(100, per_life * 1000 / MAX_TPS + 300);
         tokio::time::sleep_until((gw.ready_at + Duration::from_millis(after)).into()).await;
         gw.kill();
         let got = producer.await.unwrap();
