@@ -46,25 +46,33 @@ pub(crate) struct Cursor {
 const EXTRA_VISITS: usize = 64;
 
 /// The group after `after` in index order (no key first, then keys ascending) with waiting
-/// messages at `priority`; `after = None` starts at the beginning.
+/// messages at `priority`; `after = None` starts at the beginning. One seek either way:
+/// `NULLS FIRST` (SQLite's and the index's order; PostgreSQL needs it spelled out) makes the
+/// first row the no-key group when it exists.
 async fn next_group(
     c: &mut SqliteConnection,
     priority: i64,
     after: Option<&Group>,
 ) -> Result<Option<Group>, sqlx::Error> {
-    if after.is_none() {
-        let any: Option<i64> = sqlx::query_scalar(&format!(
-            "SELECT 1 FROM messages WHERE priority = ? AND api_key_id IS NULL AND {WAITING} \
-             LIMIT 1"
-        ))
-        .bind(priority)
-        .fetch_optional(&mut *c)
-        .await?;
-        if any.is_some() {
-            return Ok(Some(Group::NoKey));
+    let key: Option<Option<String>> = match after {
+        None => {
+            sqlx::query_scalar(&format!(
+                "SELECT api_key_id FROM messages WHERE priority = ? AND {WAITING} \
+                 ORDER BY api_key_id NULLS FIRST LIMIT 1"
+            ))
+            .bind(priority)
+            .fetch_optional(&mut *c)
+            .await?
         }
-    }
-    let key: Option<String> = match after {
+        Some(Group::NoKey) => {
+            sqlx::query_scalar(&format!(
+                "SELECT api_key_id FROM messages WHERE priority = ? AND api_key_id IS NOT NULL \
+                 AND {WAITING} ORDER BY api_key_id LIMIT 1"
+            ))
+            .bind(priority)
+            .fetch_optional(&mut *c)
+            .await?
+        }
         Some(Group::Key(k)) => {
             sqlx::query_scalar(&format!(
                 "SELECT api_key_id FROM messages WHERE priority = ? AND api_key_id > ? \
@@ -75,17 +83,8 @@ async fn next_group(
             .fetch_optional(&mut *c)
             .await?
         }
-        _ => {
-            sqlx::query_scalar(&format!(
-                "SELECT api_key_id FROM messages WHERE priority = ? AND api_key_id IS NOT NULL \
-                 AND {WAITING} ORDER BY api_key_id LIMIT 1"
-            ))
-            .bind(priority)
-            .fetch_optional(&mut *c)
-            .await?
-        }
     };
-    Ok(key.map(Group::Key))
+    Ok(key.map(|k| k.map_or(Group::NoKey, Group::Key)))
 }
 
 /// `AND api_key_id …` selecting `group`.
