@@ -186,6 +186,9 @@ pub async fn fan_out(
     loop {
         let n = match fan_out_once(&*store, &clock).await {
             Ok(n) => n,
+            // The gateway is stopping and the store went first: nothing left to fan out now;
+            // the outbox cursor resumes after the restart.
+            Err(crate::store::StoreError::Closed) => return,
             Err(e) => {
                 tracing::error!(error = %e, "webhook fan-out failed; retrying");
                 0
@@ -272,6 +275,7 @@ pub async fn deliver(
                         in_flight.push(post_one(&client, &clock, &config, d));
                     }
                 }
+                Err(crate::store::StoreError::Closed) => stopping = true,
                 Err(e) => {
                     tracing::error!(error = %e, "claiming webhook deliveries failed");
                     drained = true;
