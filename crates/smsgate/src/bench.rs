@@ -395,7 +395,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 }
                 let before = pb.position() * 10 / total;
                 pb.inc(n);
-                if args_hold_sample(send_at.is_some(), before, pb.position() * 10 / total) {
+                // With --hold, a memory sample at every tenth of the intake.
+                if send_at.is_some() && pb.position() * 10 / total > before {
                     mem.lock().unwrap().push((pb.position(), memory_mib().1));
                 }
             }
@@ -510,11 +511,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     );
     gw.shutdown().await;
     Ok(())
-}
-
-/// With `--hold`, a memory sample at every tenth of the intake.
-fn args_hold_sample(hold: bool, before: u64, after: u64) -> bool {
-    hold && after > before
 }
 
 fn connector(name: &str, kind: &str, settings: Value) -> ConnectorConfig {

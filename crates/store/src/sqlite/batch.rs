@@ -58,24 +58,10 @@ async fn record_sent_chunk(
     q.build().execute(&mut *c).await?;
 
     // Move to `sent` where the lifecycle allows, one event per message that moved.
-    let mut q: QueryBuilder<Sqlite> =
-        QueryBuilder::new("UPDATE messages SET status = 'sent', updated_at = ");
-    q.push_bind(now).push(" WHERE id IN (");
-    let mut list = q.separated(", ");
-    for id in &ids {
-        list.push_bind(id.as_str());
-    }
-    q.push(format!(
-        ") AND status IN {} RETURNING id",
-        from_statuses(Status::Sent)
-    ));
-    let moved: HashSet<String> = q
-        .build()
-        .fetch_all(&mut *c)
+    let moved: HashSet<String> = advance(c, &ids, Status::Sent, now)
         .await?
         .into_iter()
-        .map(|r| r.try_get::<String, _>(0))
-        .collect::<Result<_, _>>()?;
+        .collect();
     if !moved.is_empty() {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT INTO events (event, message_id, kind, status, detail, data, at) ",
@@ -299,24 +285,7 @@ async fn apply_chunk(
     if all_delivered.is_empty() {
         return Ok(matched);
     }
-    let mut q: QueryBuilder<Sqlite> =
-        QueryBuilder::new("UPDATE messages SET status = 'delivered', updated_at = ");
-    q.push_bind(now).push(" WHERE id IN (");
-    let mut list = q.separated(", ");
-    for id in &all_delivered {
-        list.push_bind(id.as_str());
-    }
-    q.push(format!(
-        ") AND status IN {} RETURNING id",
-        from_statuses(Status::Delivered)
-    ));
-    let moved: Vec<String> = q
-        .build()
-        .fetch_all(&mut *c)
-        .await?
-        .into_iter()
-        .map(|r| r.try_get::<String, _>(0))
-        .collect::<Result<_, _>>()?;
+    let moved = advance(c, &all_delivered, Status::Delivered, now).await?;
     if !moved.is_empty() {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT INTO events (event, message_id, kind, status, detail, data, at) ",
@@ -333,4 +302,33 @@ async fn apply_chunk(
         q.build().execute(&mut *c).await?;
     }
     Ok(matched)
+}
+
+/// Moves `ids` to `target` where the lifecycle allows (a status never goes backwards) in one
+/// statement; returns the ids that moved, which are the ones that get an event.
+async fn advance<S: AsRef<str>>(
+    c: &mut SqliteConnection,
+    ids: &[S],
+    target: Status,
+    now: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("UPDATE messages SET status = ");
+    q.push_bind(target.as_str())
+        .push(", updated_at = ")
+        .push_bind(now)
+        .push(" WHERE id IN (");
+    let mut list = q.separated(", ");
+    for id in ids {
+        list.push_bind(id.as_ref());
+    }
+    q.push(format!(
+        ") AND status IN {} RETURNING id",
+        from_statuses(target)
+    ));
+    q.build()
+        .fetch_all(&mut *c)
+        .await?
+        .into_iter()
+        .map(|r| r.try_get::<String, _>(0))
+        .collect()
 }
