@@ -73,6 +73,13 @@ impl QueueGate {
         Ok(())
     }
 
+    /// Sets the depth counted at start-up, before any request, so the first requests are
+    /// measured against it instead of racing a recount of their own commits.
+    pub fn seed(&self, waiting: u64, now_ms: i64) {
+        self.counted.store(waiting, Ordering::Relaxed);
+        self.counted_at.store(now_ms, Ordering::Relaxed);
+    }
+
     /// Counts messages accepted since the last recount.
     pub fn accepted(&self, n: u64) {
         self.accepted_since.fetch_add(n, Ordering::Relaxed);

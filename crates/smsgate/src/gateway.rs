@@ -130,6 +130,10 @@ impl Gateway {
             config.limits.clone(),
             sims.first().cloned(),
         );
+        if config.limits.max_queued > 0 {
+            let waiting = store.stats().await?.waiting;
+            state.queue_gate().seed(waiting, clock.now_ms());
+        }
         let app = smsgate_api::router(Arc::clone(&state), config.http.max_body_bytes);
 
         let (stop, stop_rx) = watch::channel(false);
