@@ -3,13 +3,21 @@
 // concatenated (UDH) message with registered_delivery, waits for a receipt per message id and
 // acknowledges each. Prints `OK submits=<n> receipts=<n>` and exits 0, or exits 1 with a reason.
 'use strict';
+const fs = require('fs');
+const path = require('path');
 const smpp = require('smpp');
+
+// With SMPP_TLS=1 in the environment the session runs over TLS (`ssmpp://`), trusting only
+// the test CA of interop/tls; node verifies the certificate against 127.0.0.1.
+const useTls = process.env.SMPP_TLS === '1';
+const tlsOptions = useTls ? { ca: fs.readFileSync(path.join(__dirname, '..', 'tls', 'ca.pem')) } : {};
+const scheme = useTls ? 'ssmpp' : 'smpp';
 
 const port = Number(process.argv[2]);
 const fail = (why) => { console.error(`FAIL ${why}`); process.exit(1); };
 setTimeout(() => fail('timeout'), 20000);
 
-const session = smpp.connect({ url: `smpp://127.0.0.1:${port}` });
+const session = smpp.connect({ url: `${scheme}://127.0.0.1:${port}`, ...tlsOptions });
 session.on('error', (e) => fail(`socket: ${e.message}`));
 const ids = new Set();
 const receipts = new Set();

@@ -10,7 +10,15 @@
 //                   response, destroy the socket right after the k-th (`DROPPED`) and exit 0.
 // Account: system_id `node`, password `pw`.
 'use strict';
+const fs = require('fs');
+const path = require('path');
 const smpp = require('smpp');
+
+// With SMPP_TLS=1 in the environment the session runs over TLS (`ssmpp://`), trusting only
+// the test CA of interop/tls; node verifies the certificate against 127.0.0.1.
+const useTls = process.env.SMPP_TLS === '1';
+const tlsOptions = useTls ? { ca: fs.readFileSync(path.join(__dirname, '..', 'tls', 'ca.pem')) } : {};
+const scheme = useTls ? 'ssmpp' : 'smpp';
 const readline = require('readline');
 
 const port = Number(process.argv[2]);
@@ -19,7 +27,7 @@ const fail = (why) => { console.log(`FAIL ${why}`); process.exit(1); };
 setTimeout(() => fail('timeout'), 30000).unref();
 
 const connect = () => {
-  const s = smpp.connect({ url: `smpp://127.0.0.1:${port}`, auto_enquire_link_period: 0 });
+  const s = smpp.connect({ url: `${scheme}://127.0.0.1:${port}`, auto_enquire_link_period: 0, ...tlsOptions });
   s.on('error', (e) => { if (scenario !== 'drop') fail(`socket: ${e.message}`); });
   return s;
 };

@@ -4,11 +4,20 @@
 // answers with a message id and, when registered_delivery asks for it, sends a delivery
 // receipt (esm_class 0x04, text body + receipted_message_id/message_state TLVs). A submit whose
 // text is `send-mo` also triggers a mobile-originated UCS-2 deliver_sm.
+// With `--tls` it serves SMPP over TLS (node's `tls`, OpenSSL) with ../tls/server.pem, the
+// certificate of the test CA in interop/tls.
 'use strict';
+const fs = require('fs');
+const path = require('path');
 const smpp = require('smpp');
 
+const tlsDir = path.join(__dirname, '..', 'tls');
+const tlsOptions = process.argv.includes('--tls')
+  ? { key: fs.readFileSync(path.join(tlsDir, 'server.key')), cert: fs.readFileSync(path.join(tlsDir, 'server.pem')) }
+  : {};
+
 let nextId = 0x5000;
-const server = smpp.createServer({ debug: false }, (session) => {
+const server = smpp.createServer({ debug: false, ...tlsOptions }, (session) => {
   const bind = (pdu) => {
     if (pdu.system_id !== 'esme' || pdu.password !== 'pw') {
       session.send(pdu.response({ command_status: smpp.ESME_RINVPASWD }));
@@ -56,6 +65,6 @@ const server = smpp.createServer({ debug: false }, (session) => {
 });
 
 server.listen(0, '127.0.0.1', () => {
-  console.log(`PORT ${server.address().port}`);
+  console.log(`PORT ${server.address().port}${server.tls ? ' TLS' : ''}`);
 });
 setTimeout(() => process.exit(0), 60000).unref();

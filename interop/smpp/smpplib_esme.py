@@ -1,9 +1,12 @@
 """Interop peer: PyPI `smpplib` as ESME against smsgate's SMSC simulator.
 
-Usage: python3 smpplib_esme.py <port>. Binds as transceiver, submits a GSM message, a UCS-2
+Usage: python3 smpplib_esme.py <port> [--tls]. With --tls the session runs over TLS, verifying
+the server against the test CA of interop/tls (chain and the name 127.0.0.1). Binds as transceiver, submits a GSM message, a UCS-2
 message and a long message split by smpplib into UDH parts, all with registered_delivery, then
 waits for a receipt per message id. Prints `OK submits=<n> receipts=<n>` and exits 0, else 1.
 """
+import os
+import ssl
 import sys
 import threading
 
@@ -12,9 +15,25 @@ import smpplib.consts
 import smpplib.gsm
 
 
+class VerifyingContext:
+    """smpplib calls `wrap_socket(sock)` without a server name; this adds it, so Python checks
+    the certificate's name as well as its chain."""
+
+    def __init__(self, host: str):
+        ca = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tls", "ca.pem")
+        self.context = ssl.create_default_context(cafile=ca)
+        self.host = host
+
+    def wrap_socket(self, sock):
+        return self.context.wrap_socket(sock, server_hostname=self.host)
+
+
 def main() -> int:
     port = int(sys.argv[1])
-    client = smpplib.client.Client("127.0.0.1", port, allow_unknown_opt_params=True, timeout=10)
+    tls = VerifyingContext("127.0.0.1") if "--tls" in sys.argv[2:] else None
+    client = smpplib.client.Client(
+        "127.0.0.1", port, allow_unknown_opt_params=True, timeout=10, ssl_context=tls
+    )
     ids: set[str] = set()
     receipts: set[str] = set()
     failures: list[str] = []

@@ -54,6 +54,8 @@ counters! {
     enquire_links_sent,
     /// Sessions closed because the peer stopped answering `enquire_link`.
     dead_peer,
+    /// Connections to a TLS listener closed because the handshake failed or timed out.
+    tls_handshake_failed,
 }
 
 impl Counters {

@@ -14,8 +14,11 @@
 //! - [`client`]: the ESME tokio driver: `connect`/`bind`, the cloneable [`client::Client`]
 //!   handle (`submit` with window, pacing and failure classes) and [`client::ClientEvent`]s with
 //!   acknowledgeable inbound messages.
-//! - [`supervisor`]: a reconnecting ESME with exponential backoff and jitter.
-//! - [`server`]: the SMSC tokio driver and the [`server::Handler`] trait the gateway implements.
+//! - [`supervisor`]: a reconnecting ESME with exponential backoff and jitter, over TCP or TLS.
+//! - [`tls`]: SMPP over TLS (rustls, ring): PEM loading with errors that name the file, client
+//!   and server configurations, optional mutual TLS.
+//! - [`server`]: the SMSC tokio driver (plain TCP or TLS listeners) and the [`server::Handler`]
+//!   trait the gateway implements.
 //! - [`sim`]: an SMSC simulator (receipts, fault injection, MO injection, stats).
 //! - [`receipt`]: delivery receipt parsing (TLVs and SMPP 3.4 Appendix B text) and message-id
 //!   normalisation.
@@ -42,4 +45,5 @@ pub mod server;
 pub mod session;
 pub mod sim;
 pub mod supervisor;
+pub mod tls;
 pub mod util;

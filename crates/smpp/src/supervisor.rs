@@ -45,6 +45,48 @@ impl Connector for TcpConnector {
     }
 }
 
+/// Connects over TCP, then runs the TLS handshake (SMPP over TLS, usually port 3550). The
+/// handshake shares the connect timeout, so a peer that accepts TCP but never answers the
+/// `ClientHello` is retried like one that never answered at all.
+#[derive(Clone)]
+pub struct TlsConnector {
+    /// The TCP part.
+    pub tcp: TcpConnector,
+    /// From [`crate::tls::ClientTls::load`].
+    pub config: std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
+    /// The name the SMSC's certificate must carry.
+    pub server_name: tokio_rustls::rustls::pki_types::ServerName<'static>,
+}
+
+impl std::fmt::Debug for TlsConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsConnector")
+            .field("tcp", &self.tcp)
+            .field("server_name", &self.server_name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connector for TlsConnector {
+    type Io = crate::tls::ClientTlsStream<TcpStream>;
+    async fn connect(&self) -> std::io::Result<Self::Io> {
+        let tcp = self.tcp.connect().await?;
+        let tls = crate::tls::TlsConnector::from(self.config.clone());
+        let handshake = tls.connect(self.server_name.clone(), tcp);
+        match tokio::time::timeout(self.tcp.timeout, handshake).await {
+            Ok(Ok(stream)) => Ok(stream),
+            Ok(Err(e)) => Err(std::io::Error::new(
+                e.kind(),
+                format!("TLS handshake failed: {e}"),
+            )),
+            Err(_) => Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "TLS handshake timed out",
+            )),
+        }
+    }
+}
+
 /// Reconnect policy around a [`ClientConfig`]; defaults documented per field.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SupervisorConfig {

@@ -70,6 +70,10 @@ pub struct BenchArgs {
     /// SMPP: sessions of the connector.
     #[arg(long, default_value_t = 1)]
     pub sessions: u32,
+    /// SMPP: time the SMSC takes to answer each `submit_sm` (its store plus the network
+    /// round trip), which is what the window has to hide. Default 0 (loopback).
+    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+    pub submit_latency: Duration,
     /// Delay from submit to delivery receipt at the (simulated) network.
     #[arg(long, default_value = "100ms", value_parser = humantime::parse_duration)]
     pub receipt_delay: Duration,
@@ -225,6 +229,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Network::Smpp => {
             let mut sim_config = smsgate_smpp::sim::SimConfig {
                 receipt_delay: args.receipt_delay,
+                submit_latency: args.submit_latency,
                 ..Default::default()
             };
             // Receipts flow back as deliver_sm; a wide window keeps them from being the limit.

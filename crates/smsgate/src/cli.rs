@@ -511,6 +511,12 @@ async fn serve(config: Config, path: Option<PathBuf>) -> anyhow::Result<()> {
     println!("smsgate is running");
     println!("  dashboard and API: http://{}/", gw.addr);
     println!("  OpenAPI:           http://{}/v1/openapi.json", gw.addr);
+    if let Some(addr) = gw.smpp_addr {
+        println!("  SMPP server:       {addr}");
+    }
+    if let Some(addr) = gw.smpp_tls_addr {
+        println!("  SMPP over TLS:     {addr}");
+    }
     if let Some(key) = &gw.first_admin_key {
         println!("  admin API key (shown once, store it now):");
         println!("{key}");

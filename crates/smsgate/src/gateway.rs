@@ -31,8 +31,11 @@ pub struct Gateway {
     pub addr: SocketAddr,
     /// The admin key created on first start, shown once.
     pub first_admin_key: Option<String>,
-    /// Where the `[smpp_server]` listens, when configured (the real port when it said 0).
+    /// Where the `[smpp_server]` listens for plain SMPP, when configured (the real port when
+    /// it said 0).
     pub smpp_addr: Option<SocketAddr>,
+    /// Where the `[smpp_server]` listens for SMPP over TLS, when configured.
+    pub smpp_tls_addr: Option<SocketAddr>,
     /// The store, for tests and CLI commands run in-process.
     pub store: Arc<dyn Store>,
     router: Arc<SharedRouter>,
@@ -207,7 +210,8 @@ impl Gateway {
             }
             None => None,
         };
-        let smpp_addr = smpp.as_ref().map(|s| s.addr);
+        let smpp_addr = smpp.as_ref().and_then(|s| s.addr);
+        let smpp_tls_addr = smpp.as_ref().and_then(|s| s.tls_addr);
 
         let task = tokio::spawn(async move {
             stopped(&stop_rx).await;
@@ -237,6 +241,7 @@ impl Gateway {
             addr,
             first_admin_key,
             smpp_addr,
+            smpp_tls_addr,
             store,
             router,
             connectors: connectors_for_reload,

@@ -8,6 +8,7 @@
 //! `--stats-every`.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -64,6 +65,12 @@ pub struct SmscArgs {
     /// Unacknowledged `deliver_sm` per session.
     #[arg(long, default_value_t = 10)]
     pub window: usize,
+    /// Serve SMPP over TLS on `--listen` with this PEM certificate chain (needs `--tls-key`).
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of `--tls-cert`.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Print a stats line this often when `--http` is not given (`0s` for never).
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub stats_every: Duration,
@@ -252,6 +259,17 @@ pub async fn start(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<Running> {
     let sim = Simulator::new(args.sim_config()?);
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(
+            smsgate_smpp::tls::ServerTls {
+                cert_file: cert.clone(),
+                key_file: key.clone(),
+                client_ca_file: None,
+            }
+            .acceptor()?,
+        ),
+        _ => None,
+    };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {} (--listen)", args.listen))?;
@@ -294,7 +312,12 @@ pub async fn start(
     }
     let serving = sim.clone();
     let task = tokio::spawn(async move {
-        let smpp = serving.run(listener, stopped());
+        let smpp = async {
+            match tls {
+                Some(acceptor) => serving.run_tls(listener, acceptor, stopped()).await,
+                None => serving.run(listener, stopped()).await,
+            }
+        };
         tokio::pin!(smpp);
         let result = tokio::select! {
             r = &mut smpp => r,
@@ -321,8 +344,12 @@ pub async fn run(
     args: SmscArgs,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let tls_cert = args.tls_cert.clone();
     let running = start(args, shutdown).await?;
     println!("SMPP {}", running.smpp);
+    if let Some(cert) = &tls_cert {
+        println!("TLS with certificate {}", cert.display());
+    }
     if let Some(http) = running.http {
         println!("HTTP http://{http}/stats");
     }

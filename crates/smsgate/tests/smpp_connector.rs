@@ -1,8 +1,9 @@
 //! The `smpp` connector inside a real gateway (HTTP on port 0, SQLite in a temp dir) against
 //! our SMSC simulator on port 0: GSM, UCS-2 and long messages with receipts, ids in different
 //! formats, receipts overtaking responses, throttling, dropped connections, a rejected bind,
-//! and inbound messages (single, UDH and SAR parts). The same connector against third-party
-//! SMSCs is in `smpp_interop.rs`.
+//! and inbound messages (single, UDH and SAR parts); over TLS to `smsgate sim smsc
+//! --tls-cert`, and an untrusted certificate shown in `GET /v1/connectors`. The same connector
+//! against third-party SMSCs is in `smpp_interop.rs`.
 
 mod common;
 
@@ -342,4 +343,122 @@ async fn an_smpp_connector_config_is_checked_at_load() {
     .unwrap();
     let e = Config::load(Some(&path)).unwrap_err();
     assert!(format!("{e:#}").contains("both"), "{e:#}");
+    // TLS files are loaded at start-up, so a wrong path stops it with the path named...
+    std::fs::write(
+        &path,
+        "[[connectors]]\nname = \"c\"\ntype = \"smpp\"\nhost = \"h\"\nsystem_id = \"s\"\ntls = true\ntls_ca_file = \"/nowhere/ca.pem\"\n",
+    )
+    .unwrap();
+    let e = Config::load(Some(&path)).unwrap_err();
+    assert!(format!("{e:#}").contains("/nowhere/ca.pem"), "{e:#}");
+    // ...and TLS keys without `tls = true` would silently send in the clear: refused.
+    std::fs::write(
+        &path,
+        "[[connectors]]\nname = \"c\"\ntype = \"smpp\"\nhost = \"h\"\nsystem_id = \"s\"\ntls_ca_file = \"ca.pem\"\n",
+    )
+    .unwrap();
+    let e = Config::load(Some(&path)).unwrap_err();
+    assert!(format!("{e:#}").contains("tls = true"), "{e:#}");
+}
+
+fn tls_file(name: &str) -> String {
+    format!("{}/../../interop/tls/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `smsgate sim smsc --tls-cert … --tls-key …` in-process on port 0.
+async fn tls_simulator() -> (smsgate::sim_smsc::Running, tokio::sync::oneshot::Sender<()>) {
+    use clap::Parser;
+    let (cert, key) = (tls_file("server.pem"), tls_file("server.key"));
+    let cli = smsgate::cli::Cli::try_parse_from([
+        "smsgate",
+        "sim",
+        "smsc",
+        "--listen",
+        "127.0.0.1:0",
+        "--receipt-delay",
+        "20ms",
+        "--tls-cert",
+        &cert,
+        "--tls-key",
+        &key,
+    ])
+    .unwrap();
+    let smsgate::cli::Command::Sim {
+        action: smsgate::cli::SimAction::Smsc(args),
+    } = cli.command
+    else {
+        unreachable!()
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = smsgate::sim_smsc::start(args, async {
+        let _ = stopped.await;
+    })
+    .await
+    .unwrap();
+    (running, stop)
+}
+
+#[tokio::test]
+async fn over_tls_the_connector_delivers_through_the_simulator_with_receipts() {
+    let (sim, _stop) = tls_simulator().await;
+    let t = gateway(
+        sim.smpp.port(),
+        json!({"tls": true, "tls_ca_file": tls_file("ca.pem"), "tls_server_name": "localhost"}),
+    )
+    .await;
+    let info = wait_bound(&t).await;
+    assert_eq!(info["details"]["tls"], true);
+    let long = "Überdruck im Kessel 3, bitte prüfen. ".repeat(5); // 185 GSM characters: 2 parts
+    let ids = [
+        t.send(json!({"to": "+4915112345678", "text": "over TLS"}))
+            .await,
+        t.send(json!({"to": "+4915112345679", "text": long})).await,
+    ];
+    for id in &ids {
+        t.wait_status(id, "delivered").await;
+    }
+    let texts: Vec<Vec<u8>> = sim
+        .sim
+        .messages()
+        .into_iter()
+        .map(|m| m.short_message)
+        .collect();
+    assert!(texts.iter().any(|m| m == b"over TLS"), "{texts:?}");
+    assert_eq!(
+        sim.sim.stats().submits,
+        1 + 2,
+        "one short message and two parts"
+    );
+    t.gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_untrusted_smsc_certificate_keeps_the_connector_reconnecting_and_says_why() {
+    let (sim, _stop) = tls_simulator().await;
+    // No tls_ca_file: the public web roots, which do not know the test CA.
+    let t = gateway(sim.smpp.port(), json!({"tls": true})).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, list) = t.call("GET", "/v1/connectors", None).await;
+        let s = &list[0]["details"]["sessions"][0];
+        if s["state"] == "reconnecting" {
+            let why = s["last_error"].as_str().unwrap();
+            assert!(why.contains("TLS handshake failed"), "{why}");
+            assert!(why.contains("UnknownIssuer"), "{why}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{list}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = t
+        .send(json!({"to": "+4915112345678", "text": "stays queued"}))
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        sim.sim.stats().binds,
+        0,
+        "nothing is sent over an unverified link"
+    );
+    assert_eq!(sim.sim.stats().submits, 0);
+    t.gw.shutdown().await;
 }

@@ -1,7 +1,7 @@
 //! The `smpp` carrier connector inside a real gateway against a third-party SMSC: the npm
 //! `smpp` package's server (`interop/smpp/node_smsc.js`, also used by the crate-level test).
 //! Messages go out through the REST API and come back `delivered` by the SMSC's receipts.
-//! Runs with `SMSGATE_INTEROP=1`.
+//! Once over plain TCP and once over TLS. Runs with `SMSGATE_INTEROP=1`.
 
 mod common;
 
@@ -15,25 +15,50 @@ async fn the_smpp_connector_delivers_through_the_npm_smpp_smsc_with_receipts() {
     if !interop::enabled("the_smpp_connector_delivers_through_the_npm_smpp_smsc_with_receipts") {
         return;
     }
+    delivers_through_the_npm_smsc(false).await;
+}
+
+/// The same over TLS: node's `tls` (OpenSSL) serves the test CA's certificate, the connector
+/// verifies it with `tls_ca_file` (and the name 127.0.0.1 against the certificate's IP SAN).
+#[tokio::test]
+async fn the_smpp_connector_delivers_over_tls_through_the_npm_smpp_smsc() {
+    if !interop::enabled("the_smpp_connector_delivers_over_tls_through_the_npm_smpp_smsc") {
+        return;
+    }
+    delivers_through_the_npm_smsc(true).await;
+}
+
+async fn delivers_through_the_npm_smsc(tls: bool) {
     interop::require_node_smpp();
-    let mut smsc = Peer::spawn("node", &["smpp/node_smsc.js".into()]);
-    let port: u16 = smsc
-        .expect("PORT ")
-        .await
+    let args: &[String] = if tls {
+        &["smpp/node_smsc.js".into(), "--tls".into()]
+    } else {
+        &["smpp/node_smsc.js".into()]
+    };
+    let mut smsc = Peer::spawn("node", args);
+    let banner = smsc.expect("PORT ").await;
+    assert_eq!(banner.ends_with(" TLS"), tls, "{banner}");
+    let port: u16 = banner
         .trim_start_matches("PORT ")
+        .trim_end_matches(" TLS")
         .parse()
         .unwrap();
 
     let dir = tempfile::tempdir().unwrap();
     let mut c = common::config(dir.path(), json!({}));
-    let Value::Object(settings) = json!({
+    let mut settings = json!({
         "host": "127.0.0.1",
         "port": port,
         "system_id": "esme",
         "password": "pw",
         "reconnect_initial": "50ms",
         "reconnect_max": "200ms",
-    }) else {
+    });
+    if tls {
+        settings["tls"] = json!(true);
+        settings["tls_ca_file"] = json!(interop::tls_file("ca.pem"));
+    }
+    let Value::Object(settings) = settings else {
         unreachable!()
     };
     c.connectors = vec![ConnectorConfig {
@@ -51,6 +76,8 @@ async fn the_smpp_connector_delivers_through_the_npm_smpp_smsc_with_receipts() {
         .await;
     let m = t.wait_status(&gsm, "delivered").await;
     assert_eq!(m["connector"], "node");
+    let (_, connectors) = t.call("GET", "/v1/connectors", None).await;
+    assert_eq!(connectors[0]["details"]["tls"], json!(tls), "{connectors}");
     let m = t.wait_status(&long, "delivered").await;
     assert_eq!(
         (m["segments"].as_u64(), m["encoding"].as_str()),

@@ -4,10 +4,11 @@
 //! UDH (8- and 16-bit references), SAR and `message_payload` assembled into one message,
 //! receipts per submitted id, `query_sm` and `cancel_sm`, the queue bound, receipts kept while the client is away, inbound SMS routed by
 //! prefix, window and `max_tps`, a connection dropped mid-window, and parts that survive a
-//! restart. Then the same server against third-party clients (npm `smpp`, PyPI `smpplib`; run
+//! restart; the TLS listener (same accounts, mutual TLS, plain SMPP refused on it). Then the
+//! same server against third-party clients (npm `smpp`, PyPI `smpplib`; run
 //! with `SMSGATE_INTEROP=1`): GSM, UCS-2 and long messages with every receipt, wrong
-//! credentials, a receipt kept while the client was unbound, and a connection dropped
-//! mid-window.
+//! credentials, a receipt kept while the client was unbound, a connection dropped
+//! mid-window, and both clients over TLS.
 
 mod common;
 
@@ -738,6 +739,111 @@ async fn an_incomplete_long_message_is_sent_with_its_parts_after_the_timeout() {
     t.gw.shutdown().await;
 }
 
+// ---- TLS listener -----------------------------------------------------------------------
+
+/// Plain and TLS listeners on port 0 with the test CA's server certificate; with
+/// `client_ca`, TLS clients must show a certificate of that CA.
+fn tls_keys(client_ca: bool) -> Value {
+    let mut v = json!({
+        "tls_listen": "127.0.0.1:0",
+        "tls_cert_file": interop::tls_file("server.pem"),
+        "tls_key_file": interop::tls_file("server.key"),
+    });
+    if client_ca {
+        v["tls_client_ca_file"] = json!(interop::tls_file("ca.pem"));
+    }
+    v
+}
+
+/// Connects to the TLS listener, verifying it against the test CA, and binds.
+async fn bind_tls(
+    gw: &Gateway,
+    client_cert: bool,
+    system_id: &str,
+    password: &str,
+) -> Result<(Client, Events), String> {
+    use smsgate_smpp::supervisor::{Connector, TcpConnector, TlsConnector};
+    use smsgate_smpp::tls::ClientTls;
+    let file = |n: &str| Some(std::path::PathBuf::from(interop::tls_file(n)));
+    let tls = ClientTls {
+        ca_file: file("ca.pem"),
+        cert_file: if client_cert {
+            file("client.pem")
+        } else {
+            None
+        },
+        key_file: if client_cert {
+            file("client.key")
+        } else {
+            None
+        },
+        ..ClientTls::default()
+    };
+    let connector = TlsConnector {
+        tcp: TcpConnector {
+            addr: gw.smpp_tls_addr.expect("tls_listen configured").to_string(),
+            timeout: Duration::from_secs(5),
+        },
+        config: tls.load().unwrap(),
+        server_name: tls.server_name("localhost").unwrap(),
+    };
+    let io = connector.connect().await.map_err(|e| e.to_string())?;
+    let config = ClientConfig::new(BindParams::new(BindType::Transceiver, system_id, password));
+    client::bind(io, config).await.map_err(|e| e.to_string())
+}
+
+#[tokio::test]
+async fn the_tls_listener_serves_the_same_accounts_and_plain_smpp_is_refused_on_it() {
+    let t = gateway(tls_keys(false)).await;
+    assert!(t.gw.smpp_addr.is_some() && t.gw.smpp_tls_addr.is_some());
+    let (c, mut events) = bind_tls(&t.gw, false, "app1", "secret1").await.unwrap();
+    let id = submit(&c, sm("4915112345670", 0, 0, &gsm("over TLS"), vec![]))
+        .await
+        .unwrap();
+    let (seen, _) = receipts(&mut events, 1).await;
+    assert_eq!(
+        (seen[0].id.as_str(), &seen[0].state),
+        (id.as_str(), &ReceiptState::Delivered)
+    );
+    let (_, m) = t.call("GET", &format!("/v1/messages/{id}"), None).await;
+    assert_eq!(m["text"], "over TLS");
+    c.unbind().await;
+
+    // Wrong credentials over TLS: the bind error, as on the plain listener.
+    let e = bind_tls(&t.gw, false, "app1", "wrong").await.unwrap_err();
+    assert!(
+        e.contains("ESME_RINVPASWD") || e.contains("Rinvpaswd"),
+        "{e}"
+    );
+
+    // A plain SMPP bind on the TLS port is not TLS: the handshake fails, nothing binds, and
+    // the listener keeps serving.
+    let plain = client::connect(
+        t.gw.smpp_tls_addr.unwrap(),
+        ClientConfig::new(BindParams::new(BindType::Transceiver, "app1", "secret1")),
+    )
+    .await;
+    assert!(plain.is_err(), "a plain bind on the TLS port must fail");
+    let (again, _events) = bind_tls(&t.gw, false, "app2", "secret2").await.unwrap();
+    again.unbind().await;
+    t.gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn with_a_client_ca_only_clients_with_its_certificate_may_bind() {
+    let t = gateway(tls_keys(true)).await;
+    let refused = bind_tls(&t.gw, false, "app1", "secret1").await.unwrap_err();
+    assert!(refused.contains("CertificateRequired"), "{refused}");
+    let (c, _events) = bind_tls(&t.gw, true, "app1", "secret1").await.unwrap();
+    let id = submit(&c, sm("4915112345670", 0, 0, &gsm("mutual"), vec![]))
+        .await
+        .unwrap();
+    let (status, _) = t.call("GET", &format!("/v1/messages/{id}"), None).await;
+    assert_eq!(status, 200);
+    c.unbind().await;
+    t.gw.shutdown().await;
+}
+
 // ---- interop: third-party clients (SMSGATE_INTEROP=1) -------------------------------------
 
 /// A gateway whose server knows the interop peers' accounts (`node`/`pw`, `pyesme`/`pw`).
@@ -753,6 +859,63 @@ async fn interop_gateway() -> TestGateway {
 
 fn port(t: &TestGateway) -> String {
     t.gw.smpp_addr.unwrap().port().to_string()
+}
+
+/// The interop accounts on a gateway that also listens for TLS.
+async fn interop_tls_gateway() -> TestGateway {
+    let mut extra = tls_keys(false);
+    extra["accounts"] = json!([
+        {"system_id": "node", "password": "pw"},
+        {"system_id": "pyesme", "password": "pw"},
+    ]);
+    gateway(extra).await
+}
+
+fn tls_port(t: &TestGateway) -> String {
+    t.gw.smpp_tls_addr.unwrap().port().to_string()
+}
+
+/// node's `tls` (OpenSSL) against our rustls listener, verifying it against the test CA.
+#[tokio::test]
+async fn npm_smpp_client_over_tls_submits_and_gets_every_receipt() {
+    if !interop::enabled("npm_smpp_client_over_tls_submits_and_gets_every_receipt") {
+        return;
+    }
+    interop::require_node_smpp();
+    let t = interop_tls_gateway().await;
+    let peer = Peer::spawn_with_env(
+        "node",
+        &["smpp/node_esme.js".into(), tls_port(&t)],
+        &[("SMPP_TLS", "1")],
+    );
+    let out = peer.finish().await;
+    assert!(
+        out.iter().any(|l| l == "OK submits=4 receipts=4"),
+        "{out:?}"
+    );
+    assert_eq!(messages_of(&t.gw, "smpp:node").await.len(), 3);
+    t.gw.shutdown().await;
+}
+
+/// Python's `ssl` (OpenSSL) through smpplib's `ssl_context`, checking chain and name.
+#[tokio::test]
+async fn smpplib_client_over_tls_submits_and_gets_every_receipt() {
+    if !interop::enabled("smpplib_client_over_tls_submits_and_gets_every_receipt") {
+        return;
+    }
+    interop::require_smpplib();
+    let t = interop_tls_gateway().await;
+    let peer = Peer::spawn(
+        "python3",
+        &["smpp/smpplib_esme.py".into(), tls_port(&t), "--tls".into()],
+    );
+    let out = peer.finish().await;
+    assert!(
+        out.iter().any(|l| l == "OK submits=5 receipts=5"),
+        "{out:?}"
+    );
+    assert_eq!(messages_of(&t.gw, "smpp:pyesme").await.len(), 3);
+    t.gw.shutdown().await;
 }
 
 #[tokio::test]

@@ -297,6 +297,29 @@ impl<H: Handler> Server<H> {
         listener: TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> std::io::Result<()> {
+        self.serve_on(listener, None, shutdown).await
+    }
+
+    /// Like [`Server::serve`], but each connection first completes a TLS handshake through
+    /// `acceptor` (see [`crate::tls::ServerTls`]). The handshake runs in the connection's own
+    /// task with the bind timeout as its limit, so a slow or silent client cannot hold up the
+    /// accept loop; a failed handshake is logged with the peer and counted in
+    /// `tls_handshake_failed`.
+    pub async fn serve_tls(
+        self: Arc<Self>,
+        listener: TcpListener,
+        acceptor: crate::tls::TlsAcceptor,
+        shutdown: impl Future<Output = ()>,
+    ) -> std::io::Result<()> {
+        self.serve_on(listener, Some(acceptor), shutdown).await
+    }
+
+    async fn serve_on(
+        self: Arc<Self>,
+        listener: TcpListener,
+        tls: Option<crate::tls::TlsAcceptor>,
+        shutdown: impl Future<Output = ()>,
+    ) -> std::io::Result<()> {
         let mut tasks = JoinSet::new();
         tokio::pin!(shutdown);
         loop {
@@ -314,7 +337,15 @@ impl<H: Handler> Server<H> {
                     };
                     let _ = stream.set_nodelay(true);
                     let server = self.clone();
-                    tasks.spawn(async move { server.serve_connection(stream, peer.to_string()).await });
+                    let peer = peer.to_string();
+                    match tls.clone() {
+                        None => {
+                            tasks.spawn(async move { server.serve_connection(stream, peer).await });
+                        }
+                        Some(acceptor) => {
+                            tasks.spawn(async move { server.handshake_then_serve(acceptor, stream, peer).await });
+                        }
+                    }
                 }
                 Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
             }
@@ -329,6 +360,24 @@ impl<H: Handler> Server<H> {
             tasks.abort_all();
         }
         Ok(())
+    }
+
+    async fn handshake_then_serve(
+        self: Arc<Self>,
+        acceptor: crate::tls::TlsAcceptor,
+        stream: tokio::net::TcpStream,
+        peer: String,
+    ) {
+        let limit = self.config.session.bind_timeout;
+        let failure = match tokio::time::timeout(limit, acceptor.accept(stream)).await {
+            Ok(Ok(tls)) => return self.serve_connection(tls, peer).await,
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => format!("no handshake within {limit:?}"),
+        };
+        self.counters
+            .tls_handshake_failed
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(peer = %peer, error = %failure, "TLS handshake failed; connection closed");
     }
 
     /// Runs one SMSC session over any transport (a TCP stream, or a duplex in tests) until it

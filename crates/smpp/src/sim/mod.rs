@@ -263,6 +263,19 @@ impl Simulator {
         self.server.clone().serve(listener, shutdown).await
     }
 
+    /// Serves SMPP over TLS on `listener` until `shutdown` resolves.
+    pub async fn run_tls(
+        &self,
+        listener: TcpListener,
+        acceptor: crate::tls::TlsAcceptor,
+        shutdown: impl Future<Output = ()>,
+    ) -> std::io::Result<()> {
+        self.server
+            .clone()
+            .serve_tls(listener, acceptor, shutdown)
+            .await
+    }
+
     /// Serves one connection over any transport (for duplex tests).
     pub async fn serve_connection<T>(&self, io: T)
     where

@@ -3,17 +3,35 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::bail;
 use serde::Deserialize;
+use smsgate_smpp::tls::ServerTls;
 
 /// `[smpp_server]`: the northbound SMPP listener for client applications.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SmppServerConfig {
-    /// Address to listen on, e.g. `"127.0.0.1:2776"` (port 0 picks a free port). Required.
-    pub listen: SocketAddr,
+    /// Address for plain SMPP, e.g. `"127.0.0.1:2776"` (port 0 picks a free port). At least
+    /// one of `listen` and `tls_listen` is required.
+    #[serde(default)]
+    pub listen: Option<SocketAddr>,
+    /// Address for SMPP over TLS, e.g. `"0.0.0.0:3550"`; needs `tls_cert_file` and
+    /// `tls_key_file`. Both listeners serve the same accounts.
+    #[serde(default)]
+    pub tls_listen: Option<SocketAddr>,
+    /// PEM certificate chain of the TLS listener, leaf first.
+    #[serde(default)]
+    pub tls_cert_file: Option<PathBuf>,
+    /// The private key of `tls_cert_file` (PKCS#8, PKCS#1 or SEC1 PEM).
+    #[serde(default)]
+    pub tls_key_file: Option<PathBuf>,
+    /// When set, TLS clients must present a certificate signed by one of these CAs (mutual
+    /// TLS) before they may even bind. Default: no client certificate asked for.
+    #[serde(default)]
+    pub tls_client_ca_file: Option<PathBuf>,
     /// The `system_id` our `bind_*_resp` carries. Default `"smsgate"`.
     #[serde(default = "default_system_id")]
     pub system_id: String,
@@ -109,9 +127,36 @@ fn printable(s: &str) -> bool {
 }
 
 impl SmppServerConfig {
+    /// The TLS listener's settings when `tls_listen` is set; an error naming the missing key
+    /// when it lacks its certificate or key, or when `tls_*` files are set without it.
+    pub fn tls(&self) -> anyhow::Result<Option<ServerTls>> {
+        match (&self.tls_listen, &self.tls_cert_file, &self.tls_key_file) {
+            (Some(_), Some(cert), Some(key)) => Ok(Some(ServerTls {
+                cert_file: cert.clone(),
+                key_file: key.clone(),
+                client_ca_file: self.tls_client_ca_file.clone(),
+            })),
+            (Some(_), None, _) => bail!("smpp_server.tls_listen needs smpp_server.tls_cert_file"),
+            (Some(_), _, None) => bail!("smpp_server.tls_listen needs smpp_server.tls_key_file"),
+            (None, cert, key) => {
+                if cert.is_some() || key.is_some() || self.tls_client_ca_file.is_some() {
+                    bail!("smpp_server.tls_* files are set but tls_listen is not");
+                }
+                Ok(None)
+            }
+        }
+    }
+
     /// Checks the limits SMPP 3.4 §4.1.1 puts on credentials, uniqueness and ranges; the error
     /// names the key.
     pub fn validate(&self) -> anyhow::Result<()> {
+        if self.listen.is_none() && self.tls_listen.is_none() {
+            bail!("smpp_server needs listen (plain SMPP), tls_listen (SMPP over TLS) or both");
+        }
+        if let Some(tls) = self.tls()? {
+            // Load now, so a missing or broken file stops the start-up with its name.
+            tls.load()?;
+        }
         let id = &self.system_id;
         if id.is_empty() || id.chars().count() > 15 || !printable(id) {
             bail!("smpp_server.system_id '{id}' must be 1 to 15 printable ASCII characters");
@@ -185,6 +230,36 @@ mod tests {
         assert_eq!(c.concat_timeout, Duration::from_secs(600));
         assert_eq!(c.accounts[0].max_tps, Some(5));
         assert_eq!(c.accounts[0].owner(), "smpp:app1");
+    }
+
+    #[test]
+    fn the_tls_listener_needs_its_certificate_and_key_and_loads_them_at_validation() {
+        let tls = concat!(env!("CARGO_MANIFEST_DIR"), "/../../interop/tls");
+        let ok = parse(&format!(
+            "tls_listen = \"127.0.0.1:0\"\ntls_cert_file = \"{tls}/server.pem\"\ntls_key_file = \"{tls}/server.key\"\n"
+        ))
+        .unwrap();
+        assert!(ok.tls().unwrap().is_some());
+        let e = parse("tls_listen = \"127.0.0.1:0\"\n").unwrap_err();
+        assert!(e.to_string().contains("tls_cert_file"), "{e}");
+        let e = parse(&format!("tls_cert_file = \"{tls}/server.pem\"\n")).unwrap_err();
+        assert!(e.to_string().contains("tls_listen is not"), "{e}");
+        // The key of another certificate: rustls refuses the pair, and says so at load.
+        let e = parse(&format!(
+            "tls_listen = \"127.0.0.1:0\"\ntls_cert_file = \"{tls}/server.pem\"\ntls_key_file = \"{tls}/client.key\"\n"
+        ))
+        .unwrap_err();
+        assert!(e.to_string().contains("TLS configuration"), "{e}");
+        let e = parse(&format!(
+            "tls_listen = \"127.0.0.1:0\"\ntls_cert_file = \"{tls}/missing.pem\"\ntls_key_file = \"{tls}/server.key\"\n"
+        ))
+        .unwrap_err();
+        assert!(e.to_string().contains("missing.pem"), "{e}");
+        let e: SmppServerConfig = figment::Figment::new()
+            .merge(figment::providers::Toml::string("system_id = \"x\"\n"))
+            .extract()
+            .unwrap();
+        assert!(e.validate().unwrap_err().to_string().contains("tls_listen"));
     }
 
     #[test]

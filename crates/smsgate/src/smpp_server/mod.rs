@@ -74,8 +74,10 @@ pub struct Deps {
 
 /// A running SMPP server.
 pub struct SmppServer {
-    /// Where it listens (the real port when the config said 0).
-    pub addr: SocketAddr,
+    /// Where plain SMPP listens (the real port when the config said 0).
+    pub addr: Option<SocketAddr>,
+    /// Where SMPP over TLS listens (the real port when the config said 0).
+    pub tls_addr: Option<SocketAddr>,
     task: JoinHandle<()>,
 }
 
@@ -97,10 +99,26 @@ pub async fn start(
     deps: Deps,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<SmppServer> {
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {} (smpp_server.listen)", config.listen))?;
-    let addr = listener.local_addr()?;
+    let listener = match config.listen {
+        Some(at) => Some(
+            tokio::net::TcpListener::bind(at)
+                .await
+                .with_context(|| format!("cannot listen on {at} (smpp_server.listen)"))?,
+        ),
+        None => None,
+    };
+    let tls = match (config.tls_listen, config.tls()?) {
+        (Some(at), Some(tls)) => {
+            let acceptor = tls.acceptor()?;
+            let listener = tokio::net::TcpListener::bind(at)
+                .await
+                .with_context(|| format!("cannot listen on {at} (smpp_server.tls_listen)"))?;
+            Some((listener, acceptor))
+        }
+        _ => None,
+    };
+    let addr = listener.as_ref().map(|l| l.local_addr()).transpose()?;
+    let tls_addr = tls.as_ref().map(|(l, _)| l.local_addr()).transpose()?;
     let accounts = Arc::new(accounts::Accounts::new(config));
     // A new account's feed starts now: it has no messages yet, and inbound SMS from before it
     // existed are not its business. Done before accepting, so no receipt can slip past.
@@ -154,13 +172,24 @@ pub async fn start(
         tasks.spawn(task.run(cursor, stop_rx.clone()));
     }
     tasks.spawn(assembler.run(stopped(stop_rx.clone())));
-    tracing::info!(listen = %addr, accounts = config.accounts.len(), "smpp server listening");
-    let serve_stop = stopped(stop_rx.clone());
+    let shown = |a: Option<SocketAddr>| a.map_or_else(|| "-".to_owned(), |a| a.to_string());
+    tracing::info!(
+        listen = %shown(addr),
+        tls_listen = %shown(tls_addr),
+        accounts = config.accounts.len(),
+        "smpp server listening"
+    );
+    let mut serving = JoinSet::new();
+    if let Some(listener) = listener {
+        serving.spawn(Arc::clone(&server).serve(listener, stopped(stop_rx.clone())));
+    }
+    if let Some((listener, acceptor)) = tls {
+        serving.spawn(Arc::clone(&server).serve_tls(listener, acceptor, stopped(stop_rx.clone())));
+    }
     let task = tokio::spawn(async move {
-        let serving = tokio::spawn(server.serve(listener, serve_stop));
         shutdown.await;
         let _ = stop.send(true);
-        let _ = serving.await;
+        while serving.join_next().await.is_some() {}
         let drained = tokio::time::timeout(Duration::from_secs(5), async {
             while tasks.join_next().await.is_some() {}
         });
@@ -169,5 +198,9 @@ pub async fn start(
         }
         tracing::info!("smpp server stopped");
     });
-    Ok(SmppServer { addr, task })
+    Ok(SmppServer {
+        addr,
+        tls_addr,
+        task,
+    })
 }

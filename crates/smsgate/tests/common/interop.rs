@@ -51,6 +51,11 @@ pub fn require_smpplib() {
     );
 }
 
+/// A file of the TLS test material (`interop/tls`, see its `gen.sh`).
+pub fn tls_file(name: &str) -> String {
+    dir().join("tls").join(name).to_string_lossy().into_owned()
+}
+
 /// A running peer: its stdin, and its stdout as lines.
 pub struct Peer {
     pub child: Child,
@@ -62,8 +67,14 @@ pub struct Peer {
 impl Peer {
     /// Starts `program args…` in `interop/`.
     pub fn spawn(program: &str, args: &[String]) -> Self {
+        Self::spawn_with_env(program, args, &[])
+    }
+
+    /// Starts `program args…` in `interop/` with extra environment variables.
+    pub fn spawn_with_env(program: &str, args: &[String], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(program)
             .args(args)
+            .envs(env.iter().copied())
             .current_dir(dir())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

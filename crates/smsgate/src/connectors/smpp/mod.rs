@@ -41,7 +41,7 @@ use smsgate_core::connector::{
 use smsgate_smpp::client::{AmbiguousReason, Client, SubmitError as SmppError};
 use smsgate_smpp::pacer::Pacer;
 use smsgate_smpp::pdu::CommandStatus;
-use smsgate_smpp::supervisor::{LinkState, Supervisor, TcpConnector};
+use smsgate_smpp::supervisor::{LinkState, Supervisor, TcpConnector, TlsConnector};
 
 use settings::OnAmbiguous;
 pub use settings::SmppSettings;
@@ -100,13 +100,27 @@ impl SmppConnector {
             data_coding: settings.data_coding,
             gsm7_packed: settings.gsm7_packed,
         };
+        let tls = match settings.tls()? {
+            Some(tls) => Some((tls.load()?, tls.server_name(&settings.host)?)),
+            None => None,
+        };
         let mut sessions = Vec::with_capacity(settings.sessions);
         for n in 0..settings.sessions {
             let tcp = TcpConnector {
-                addr: format!("{}:{}", settings.host, settings.port),
+                addr: format!("{}:{}", settings.host, settings.port()),
                 timeout: settings.connect_timeout,
             };
-            let (sup, session_events) = Supervisor::spawn(tcp, config.clone());
+            let (sup, session_events) = match &tls {
+                None => Supervisor::spawn(tcp, config.clone()),
+                Some((tls, server_name)) => {
+                    let connector = TlsConnector {
+                        tcp,
+                        config: tls.clone(),
+                        server_name: server_name.clone(),
+                    };
+                    Supervisor::spawn(connector, config.clone())
+                }
+            };
             let task = events::EventTask {
                 reading: reading.clone(),
                 sink: events.clone(),
@@ -338,7 +352,8 @@ impl Connector for SmppConnector {
             inbound: get(&s.inbound),
             in_flight: get(&s.in_flight),
             details: json!({
-                "smsc": format!("{}:{}", self.settings.host, self.settings.port),
+                "smsc": format!("{}:{}", self.settings.host, self.settings.port()),
+                "tls": self.settings.tls,
                 "system_id": self.settings.system_id,
                 "bind": format!("{:?}", self.settings.bind).to_lowercase(),
                 "window": self.settings.window,

@@ -1,6 +1,7 @@
 //! The keys of a `type = "smpp"` `[[connectors]]` entry, with their defaults, and their
 //! translation into the `smsgate-smpp` supervisor configuration.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::bail;
@@ -10,6 +11,7 @@ use smsgate_smpp::client::ClientConfig;
 use smsgate_smpp::receipt::{IdRadix, MessageIdFormat};
 use smsgate_smpp::session::{BindParams, BindType, SessionConfig};
 use smsgate_smpp::supervisor::SupervisorConfig;
+use smsgate_smpp::tls::ClientTls;
 use smsgate_sms::{Concat, Encoding};
 
 /// One SMPP carrier link (SPEC `[[connectors]]` with `type = "smpp"`).
@@ -18,9 +20,25 @@ use smsgate_sms::{Concat, Encoding};
 pub struct SmppSettings {
     /// SMSC host name or address. Required.
     pub host: String,
-    /// SMSC port. Default 2775.
-    #[serde(default = "default_port")]
-    pub port: u16,
+    /// SMSC port. Default 2775, or 3550 with `tls = true`.
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// SMPP over TLS (rustls; TLS 1.2 and 1.3). Default false.
+    #[serde(default)]
+    pub tls: bool,
+    /// PEM file with the CA certificates that may sign the SMSC's certificate. Default: the
+    /// public web roots (Mozilla's list), which fits SMSCs with a public certificate.
+    #[serde(default)]
+    pub tls_ca_file: Option<PathBuf>,
+    /// The name the SMSC's certificate must carry. Default: `host`.
+    #[serde(default)]
+    pub tls_server_name: Option<String>,
+    /// PEM certificate chain for SMSCs that require a client certificate (mutual TLS).
+    #[serde(default)]
+    pub tls_cert_file: Option<PathBuf>,
+    /// The private key of `tls_cert_file`.
+    #[serde(default)]
+    pub tls_key_file: Option<PathBuf>,
     /// `system_id` of the bind (≤ 15 characters). Required.
     pub system_id: String,
     /// `password` of the bind (≤ 8 characters). Default empty.
@@ -231,9 +249,6 @@ pub enum OnAmbiguous {
     Fail,
 }
 
-fn default_port() -> u16 {
-    2775
-}
 fn default_version() -> String {
     "3.4".into()
 }
@@ -291,7 +306,36 @@ impl SmppSettings {
             bail!("max_tps = 0 would never send; leave it out for unpaced");
         }
         self.version()?;
+        if let Some(tls) = self.tls()? {
+            // Load now, so a missing or broken file stops the start-up with its name instead
+            // of showing up later as a connector that never binds.
+            tls.load()?;
+            tls.server_name(&self.host)?;
+        }
         Ok(())
+    }
+
+    /// The SMSC port: `port`, or the SMPP default for plain (2775) or TLS (3550) links.
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(if self.tls { 3550 } else { 2775 })
+    }
+
+    /// The TLS settings when `tls = true`; an error when `tls_*` keys are set without it, as
+    /// such a connector would silently send in the clear.
+    pub fn tls(&self) -> anyhow::Result<Option<ClientTls>> {
+        let tls = ClientTls {
+            ca_file: self.tls_ca_file.clone(),
+            server_name: self.tls_server_name.clone(),
+            cert_file: self.tls_cert_file.clone(),
+            key_file: self.tls_key_file.clone(),
+        };
+        if !self.tls {
+            if tls != ClientTls::default() {
+                bail!("tls_* keys are set but tls = false; add tls = true to use them");
+            }
+            return Ok(None);
+        }
+        Ok(Some(tls))
     }
 
     fn version(&self) -> anyhow::Result<InterfaceVersion> {
