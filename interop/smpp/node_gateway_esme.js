@@ -6,6 +6,8 @@
 //   away            bind as transmitter, submit one message with registered_delivery, unbind
 //                   (`SUBMITTED <id>`, `UNBOUND`); wait for a line `GO` on stdin; bind as receiver
 //                   and wait for the receipt (`RECEIPT <id> <message_state>`), then `OK`.
+//   datasm          bind as transceiver, send one data_sm (text in message_payload) and wait
+//                   for its receipt: `DATA_SM <id>`, `RECEIPT <id> <state>`, `OK`.
 //   drop <n> <k>    bind as transceiver, submit n messages at once, print `ACK <id>` per
 //                   response, destroy the socket right after the k-th (`DROPPED`) and exit 0.
 // Account: system_id `node`, password `pw`.
@@ -104,6 +106,33 @@ if (scenario === 'badpass') {
         }
       });
     }
+  });
+} else if (scenario === 'datasm') {
+  // A data_sm with the text in message_payload and registered_delivery; waits for the
+  // receipt naming the id of the data_sm_resp (`DATA_SM <id>`, `RECEIPT <id> <state>`, `OK`).
+  const s = connect();
+  let id = null;
+  s.on('deliver_sm', (pdu) => {
+    s.send(pdu.response());
+    if (!(pdu.esm_class & 0x04)) return;
+    console.log(`RECEIPT ${pdu.receipted_message_id} ${pdu.message_state}`);
+    if (id !== null && pdu.receipted_message_id === id) {
+      console.log('OK');
+      s.unbind(() => { s.close(); process.exit(0); });
+    }
+  });
+  s.bind_transceiver({ system_id: 'node', password: 'pw' }, (b) => {
+    if (b.command_status !== 0) fail(`bind ${b.command_status}`);
+    s.data_sm({
+      source_addr: 'nodetest',
+      destination_addr: '4915112345699',
+      registered_delivery: 1,
+      message_payload: 'Hello by data_sm',
+    }, (resp) => {
+      if (resp.command_status !== 0) fail(`data_sm ${resp.command_status}`);
+      id = resp.message_id;
+      console.log(`DATA_SM ${id}`);
+    });
   });
 } else {
   fail(`unknown scenario ${scenario}`);

@@ -33,6 +33,12 @@ pub struct PartOf {
     pub part_no: u8,
     /// Parts the message announced.
     pub total: u8,
+    /// The part's payload as the adapter sees it (e.g. its octets in hex). A position that is
+    /// already waiting in the group and arrives again with the same content is a
+    /// retransmission and stays with its set; with different content the client has reused
+    /// the reference for a new message, so the waiting set is closed (the sweep sends what it
+    /// has after the timeout) and this part starts a fresh one. Two messages are never mixed.
+    pub content: String,
 }
 
 /// One accepted submission as handed to the store.

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use common::TestGateway;
 use common::interop::{self, Peer};
-use rusmpp::pdus::{CancelSm, QuerySm, SubmitSm};
+use rusmpp::pdus::{CancelSm, DataSm, QuerySm, SubmitSm};
 use rusmpp::tlvs::MessageSubmissionRequestTlvValue as Stlv;
 use rusmpp::types::{AnyOctetString, COctetString, EmptyOrFullCOctetString, OctetString};
 use rusmpp::values::{DataCoding, EsmClass, MessagePayload, MessageState, RegisteredDelivery, Ton};
@@ -739,6 +739,120 @@ async fn an_incomplete_long_message_is_sent_with_its_parts_after_the_timeout() {
     t.gw.shutdown().await;
 }
 
+fn data_sm(to: &str, coding: u8, tlvs: Vec<Stlv>) -> DataSm {
+    DataSm::builder()
+        .source_addr_ton(Ton::Alphanumeric)
+        .source_addr(cs("ACME"))
+        .dest_addr_ton(Ton::International)
+        .destination_addr(cs(to))
+        .esm_class(EsmClass::from(0))
+        .registered_delivery(RegisteredDelivery::from(1))
+        .data_coding(DataCoding::from(coding))
+        .tlvs(tlvs)
+        .build()
+}
+
+fn payload(octets: Vec<u8>) -> Stlv {
+    Stlv::MessagePayload(MessagePayload::new(AnyOctetString::from_vec(octets)))
+}
+
+#[tokio::test]
+async fn data_sm_is_stored_like_submit_sm_and_gets_its_receipt() {
+    let t = gateway(json!({})).await;
+    let (c, mut events) = bind(&t.gw, BindType::Transceiver).await;
+    let long = "Kesseldruck 2,4 bar, Vorlauf 71 Grad, alles in Ordnung. ".repeat(4);
+    let sends = [
+        data_sm("4915112345671", 0, vec![payload(gsm("Pump 3 OFF"))]),
+        data_sm(
+            "4915112345672",
+            8,
+            vec![
+                payload(smsgate_sms::charsets::encode_ucs2("Привет ✓")),
+                Stlv::QosTimeToLive(600),
+            ],
+        ),
+        data_sm("4915112345673", 0, vec![payload(gsm(&long))]),
+    ];
+    let mut ids = Vec::new();
+    for d in sends {
+        let (status, resp) = request(&c, d.into()).await;
+        assert_eq!(status, CommandStatus::EsmeRok);
+        let Some(Pdu::DataSmResp(r)) = resp else {
+            panic!("{resp:?}")
+        };
+        ids.push(r.message_id().as_str().to_owned());
+    }
+    let (_, m) = t
+        .call("GET", &format!("/v1/messages/{}", ids[0]), None)
+        .await;
+    assert_eq!(m["text"], "Pump 3 OFF", "{m}");
+    let (_, m) = t
+        .call("GET", &format!("/v1/messages/{}", ids[1]), None)
+        .await;
+    assert_eq!(
+        (m["text"].as_str(), m["encoding"].as_str()),
+        (Some("Привет ✓"), Some("ucs2"))
+    );
+    // qos_time_to_live 600 s became the message's validity.
+    let window = m["expires_at"].as_str().map(|e| e.to_owned());
+    assert!(window.is_some(), "{m}");
+    let (_, m) = t
+        .call("GET", &format!("/v1/messages/{}", ids[2]), None)
+        .await;
+    assert_eq!(
+        (m["text"].as_str(), m["segments"].as_u64()),
+        (Some(long.as_str()), Some(2))
+    );
+    let (seen, _) = receipts(&mut events, 3).await;
+    for id in &ids {
+        assert!(
+            seen.iter()
+                .any(|r| &r.id == id && r.state == ReceiptState::Delivered),
+            "{seen:?}"
+        );
+    }
+    // Bad input gets the same errors as submit_sm: here a national destination.
+    let mut bad = data_sm("015112345678", 0, vec![payload(gsm("x"))]);
+    bad.dest_addr_ton = Ton::National;
+    assert_eq!(
+        request(&c, bad.into()).await.0,
+        CommandStatus::EsmeRinvdstadr
+    );
+    c.unbind().await;
+    t.gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_reference_reused_before_the_old_set_completed_starts_a_new_message() {
+    let t = gateway(json!({"concat_timeout": "1s"})).await;
+    let (c, mut events) = bind(&t.gw, BindType::Transceiver).await;
+    let part = |no: u8, text: &str| {
+        let mut body = vec![5, 0, 3, 0x21, 2, no];
+        body.extend(gsm(text));
+        sm("4915112345678", 0, 0x40, &body, vec![])
+    };
+    // Message A: part 1 only. Then message B with the same reference, both parts.
+    let a1 = submit(&c, part(1, "Alpha one ")).await.unwrap();
+    let b1 = submit(&c, part(1, "Bravo one ")).await.unwrap();
+    let b2 = submit(&c, part(2, "Bravo two")).await.unwrap();
+    let (seen, _) = receipts(&mut events, 3).await;
+    let mut got: Vec<&str> = seen.iter().map(|r| r.id.as_str()).collect();
+    got.sort_unstable();
+    let mut want = [a1.as_str(), b1.as_str(), b2.as_str()];
+    want.sort_unstable();
+    assert_eq!(got, want);
+    let mut texts: Vec<String> = messages_of(&t.gw, "smpp:app1")
+        .await
+        .into_iter()
+        .map(|m| m.text)
+        .collect();
+    texts.sort();
+    // B whole and on its own; A sent with the part it had after the timeout.
+    assert_eq!(texts, ["Alpha one ", "Bravo one Bravo two"]);
+    c.unbind().await;
+    t.gw.shutdown().await;
+}
+
 // ---- TLS listener -----------------------------------------------------------------------
 
 /// Plain and TLS listeners on port 0 with the test CA's server certificate; with
@@ -873,6 +987,37 @@ async fn interop_tls_gateway() -> TestGateway {
 
 fn tls_port(t: &TestGateway) -> String {
     t.gw.smpp_tls_addr.unwrap().port().to_string()
+}
+
+#[tokio::test]
+async fn npm_smpp_client_sends_a_data_sm_and_gets_its_receipt() {
+    if !interop::enabled("npm_smpp_client_sends_a_data_sm_and_gets_its_receipt") {
+        return;
+    }
+    interop::require_node_smpp();
+    let t = interop_gateway().await;
+    let peer = Peer::spawn(
+        "node",
+        &[
+            "smpp/node_gateway_esme.js".into(),
+            port(&t),
+            "datasm".into(),
+        ],
+    );
+    let out = peer.finish().await;
+    let id = out
+        .iter()
+        .find_map(|l| l.strip_prefix("DATA_SM "))
+        .expect("a data_sm_resp with an id")
+        .to_owned();
+    assert!(
+        out.iter().any(|l| l == &format!("RECEIPT {id} 2")),
+        "{out:?}"
+    );
+    assert_eq!(out.last().map(String::as_str), Some("OK"));
+    let (_, m) = t.call("GET", &format!("/v1/messages/{id}"), None).await;
+    assert_eq!(m["text"], "Hello by data_sm", "{m}");
+    t.gw.shutdown().await;
 }
 
 /// node's `tls` (OpenSSL) against our rustls listener, verifying it against the test CA.

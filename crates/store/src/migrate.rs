@@ -22,6 +22,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "receipt_retry",
         include_str!("../migrations/0005_receipt_retry.sql"),
     ),
+    (
+        6,
+        "part_content",
+        include_str!("../migrations/0006_part_content.sql"),
+    ),
 ];
 
 /// Applies every migration not yet recorded in `schema_migrations`; returns how many ran.

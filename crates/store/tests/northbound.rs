@@ -41,10 +41,65 @@ fn part(id: &str, group: &str, part_no: u8, total: u8, at: i64) -> Submission {
             group: group.into(),
             part_no,
             total,
+            content: format!("payload {part_no}"),
         }),
         data: format!("{{\"n\":{part_no}}}"),
         created_at: at,
     }
+}
+
+/// A part with the given content, for the reference-reuse cases.
+fn part_with(id: &str, part_no: u8, content: &str, at: i64) -> Submission {
+    let mut p = part(id, "g", part_no, 2, at);
+    if let Some(pos) = p.part.as_mut() {
+        pos.content = content.into();
+    }
+    p
+}
+
+#[tokio::test]
+async fn a_reused_reference_starts_a_new_message_and_a_retransmission_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = backend(&dir).await;
+    let nb = &b.northbound;
+    // Part 1 of message A waits; the client resends it unchanged (its response was lost):
+    // the same set, still waiting.
+    assert_eq!(
+        nb.submit_part(part_with("a1", 1, "A1", 10)).await.unwrap(),
+        PartProgress::Waiting
+    );
+    assert_eq!(
+        nb.submit_part(part_with("a1bis", 1, "A1", 11))
+            .await
+            .unwrap(),
+        PartProgress::Waiting
+    );
+    // Message B reuses the reference before A completes: B must not take A's parts.
+    assert_eq!(
+        nb.submit_part(part_with("b1", 1, "B1", 20)).await.unwrap(),
+        PartProgress::Waiting
+    );
+    let ids = |p: PartProgress| match p {
+        PartProgress::Complete(parts) => parts
+            .into_iter()
+            .map(|p| p.submission.id)
+            .collect::<Vec<_>>(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        ids(nb.submit_part(part_with("b2", 2, "B2", 21)).await.unwrap()),
+        ["b1", "b2"]
+    );
+    // A's two copies of part 1 wait on under a closed group of their own; the sweep finds
+    // them after the timeout and sends what they hold. (B, complete but not yet assembled
+    // here, is found too, apart.)
+    let groups = nb.pending_groups(15).await.unwrap();
+    let mut found: Vec<Vec<&str>> = groups
+        .iter()
+        .map(|g| g.iter().map(|p| p.submission.id.as_str()).collect())
+        .collect();
+    found.sort();
+    assert_eq!(found, [vec!["a1", "a1bis"], vec!["b1", "b2"]]);
 }
 
 #[tokio::test]

@@ -219,6 +219,7 @@ mod tests {
                     group: "g".into(),
                     part_no: no,
                     total,
+                    content: String::new(),
                 }),
                 data: serde_json::to_string(&record).unwrap(),
                 created_at: 0,

@@ -4,8 +4,8 @@
 //! `registered_delivery`, priority, schedule and validity. Anything unusable becomes a
 //! [`Refusal`] with the SMPP status to answer.
 
-use rusmpp::pdus::SubmitSm;
-use rusmpp::tlvs::TlvValue;
+use rusmpp::pdus::{DataSm, SubmitSm};
+use rusmpp::tlvs::{Tlv, TlvValue};
 use rusmpp::values::{Npi, Ton};
 use serde::{Deserialize, Serialize};
 use smsgate_core::intake::Rejection;
@@ -179,9 +179,76 @@ fn sender(addr: &str, ton: Ton) -> Option<String> {
     })
 }
 
+/// The fields `submit_sm` and `data_sm` share, borrowed from either PDU.
+struct Envelope<'a> {
+    source: (&'a str, Ton, Npi),
+    dest: (&'a str, Ton, Npi),
+    esm_class: u8,
+    registered_delivery: u8,
+    data_coding: u8,
+    priority_flag: u8,
+    /// Empty for `data_sm`, whose text travels in `message_payload`.
+    short_message: &'a [u8],
+    /// SMPP time strings; empty for `data_sm`.
+    schedule_delivery_time: &'a str,
+    validity_period: &'a str,
+    tlvs: &'a [Tlv],
+}
+
 /// Understands a `submit_sm`; `now_ms` resolves relative times.
 pub fn submit_sm(sm: &SubmitSm, now_ms: i64) -> Result<Incoming, Refusal> {
-    let esm = u8::from(sm.esm_class);
+    let envelope = Envelope {
+        source: (
+            sm.source_addr.as_str(),
+            sm.source_addr_ton,
+            sm.source_addr_npi,
+        ),
+        dest: (
+            sm.destination_addr.as_str(),
+            sm.dest_addr_ton,
+            sm.dest_addr_npi,
+        ),
+        esm_class: u8::from(sm.esm_class),
+        registered_delivery: u8::from(sm.registered_delivery),
+        data_coding: u8::from(sm.data_coding),
+        priority_flag: u8::from(sm.priority_flag),
+        short_message: sm.short_message().as_ref(),
+        schedule_delivery_time: sm.schedule_delivery_time.as_str(),
+        validity_period: sm.validity_period.as_str(),
+        tlvs: sm.tlvs(),
+    };
+    incoming(&envelope, now_ms)
+}
+
+/// Understands a `data_sm` (SMPP 3.4 §4.7) from a client: the same checks as `submit_sm`, with
+/// the text in `message_payload` (or SAR parts of it), no schedule, and the validity from
+/// `qos_time_to_live` (seconds) when given.
+pub fn data_sm(sm: &DataSm, now_ms: i64) -> Result<Incoming, Refusal> {
+    let envelope = Envelope {
+        source: (
+            sm.source_addr.as_str(),
+            sm.source_addr_ton,
+            sm.source_addr_npi,
+        ),
+        dest: (
+            sm.destination_addr.as_str(),
+            sm.dest_addr_ton,
+            sm.dest_addr_npi,
+        ),
+        esm_class: u8::from(sm.esm_class),
+        registered_delivery: u8::from(sm.registered_delivery),
+        data_coding: u8::from(sm.data_coding),
+        priority_flag: 0,
+        short_message: &[],
+        schedule_delivery_time: "",
+        validity_period: "",
+        tlvs: sm.tlvs(),
+    };
+    incoming(&envelope, now_ms)
+}
+
+fn incoming(sm: &Envelope<'_>, now_ms: i64) -> Result<Incoming, Refusal> {
+    let esm = sm.esm_class;
     // SMPP 3.4 §5.2.12: bits 2-5 are the message type; a client submits "default" (0) only.
     if esm & 0x3C != 0 {
         return Err(Refusal::new(
@@ -190,17 +257,18 @@ pub fn submit_sm(sm: &SubmitSm, now_ms: i64) -> Result<Incoming, Refusal> {
         ));
     }
     let udhi = esm & 0x40 != 0;
-    let (mut payload, mut sar) = (None, (None, None, None));
-    for t in sm.tlvs() {
+    let (mut payload, mut sar, mut time_to_live) = (None, (None, None, None), None);
+    for t in sm.tlvs {
         match t.value() {
             Some(TlvValue::MessagePayload(p)) => payload = Some(p.value.as_ref().to_vec()),
+            Some(TlvValue::QosTimeToLive(secs)) => time_to_live = Some(*secs),
             Some(TlvValue::SarMsgRefNum(v)) => sar.0 = Some(*v),
             Some(TlvValue::SarTotalSegments(v)) => sar.1 = Some(*v),
             Some(TlvValue::SarSegmentSeqnum(v)) => sar.2 = Some(*v),
             _ => {}
         }
     }
-    let short = sm.short_message().as_ref();
+    let short = sm.short_message;
     let octets = match payload {
         Some(_) if !short.is_empty() => {
             return Err(Refusal::new(
@@ -211,7 +279,7 @@ pub fn submit_sm(sm: &SubmitSm, now_ms: i64) -> Result<Incoming, Refusal> {
         Some(p) => p,
         None => short.to_vec(),
     };
-    let data_coding = u8::from(sm.data_coding);
+    let data_coding = sm.data_coding;
     let user_data = decode_octets(data_coding, udhi, &octets).map_err(|e| match e {
         DecodeError::UnsupportedDataCoding(_) => Refusal::new(
             CommandStatus::EsmeRinvdcs,
@@ -249,22 +317,15 @@ pub fn submit_sm(sm: &SubmitSm, now_ms: i64) -> Result<Incoming, Refusal> {
         Some(c) if c.total == 1 => None,
         other => other,
     };
-    let source = Addr::of(
-        sm.source_addr.as_str(),
-        sm.source_addr_ton,
-        sm.source_addr_npi,
-    );
-    let dest = Addr::of(
-        sm.destination_addr.as_str(),
-        sm.dest_addr_ton,
-        sm.dest_addr_npi,
-    );
-    let to = recipient(&dest.addr, sm.dest_addr_ton)?;
-    let from = sender(&source.addr, sm.source_addr_ton);
-    let send_at = time::parse(sm.schedule_delivery_time.as_str(), now_ms)
+    let source = Addr::of(sm.source.0, sm.source.1, sm.source.2);
+    let dest = Addr::of(sm.dest.0, sm.dest.1, sm.dest.2);
+    let to = recipient(&dest.addr, sm.dest.1)?;
+    let from = sender(&source.addr, sm.source.1);
+    let send_at = time::parse(sm.schedule_delivery_time, now_ms)
         .map_err(|e| Refusal::new(CommandStatus::EsmeRinvsched, e.to_string()))?;
-    let expires_at = time::parse(sm.validity_period.as_str(), now_ms)
-        .map_err(|e| Refusal::new(CommandStatus::EsmeRinvexpiry, e.to_string()))?;
+    let expires_at = time::parse(sm.validity_period, now_ms)
+        .map_err(|e| Refusal::new(CommandStatus::EsmeRinvexpiry, e.to_string()))?
+        .or_else(|| time_to_live.map(|secs| now_ms + i64::from(secs) * 1000));
     if let Some(e) = expires_at
         && e <= send_at.unwrap_or(now_ms)
     {
@@ -273,8 +334,8 @@ pub fn submit_sm(sm: &SubmitSm, now_ms: i64) -> Result<Incoming, Refusal> {
             "validity_period ends before the message could be sent",
         ));
     }
-    let registered_delivery = u8::from(sm.registered_delivery);
-    let priority = if u8::from(sm.priority_flag) >= 1 {
+    let registered_delivery = sm.registered_delivery;
+    let priority = if sm.priority_flag >= 1 {
         Priority::High
     } else {
         Priority::Normal
@@ -513,6 +574,7 @@ mod tests {
                                 group: "g".into(),
                                 part_no: c.sequence,
                                 total: c.total,
+                                content: String::new(),
                             }),
                             data: serde_json::to_string(&record).unwrap(),
                             created_at: 0,

@@ -1,12 +1,12 @@
 //! The gateway's [`Handler`] behind the SMPP server: binds checked against the accounts,
 //! `submit_sm` decoded, validated like the REST intake and stored durably (group commit)
 //! before the `submit_sm_resp` is sent with the id the client will see in its receipts;
-//! `query_sm` and `cancel_sm` by that id.
+//! `data_sm` the same way; `query_sm` and `cancel_sm` by that id.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use rusmpp::pdus::{QuerySmResp, SubmitSm};
+use rusmpp::pdus::{DataSmResp, QuerySmResp, SubmitSm};
 use rusmpp::types::EmptyOrFullCOctetString;
 use smsgate_core::intake::{self, IntakeLimits, SendRequest};
 use smsgate_core::message::{Message, MessageId, Status};
@@ -49,6 +49,32 @@ fn send_request(incoming: &Incoming, text: String, owner: &str, now: i64) -> Sen
 }
 
 impl GatewayHandler {
+    /// One message from `submit_sm` or `data_sm`: the account's window and `max_tps`, then
+    /// decoding, then storing (whole, or as a part of a long message). The id once committed.
+    async fn accept(
+        &self,
+        account: &Arc<Account>,
+        what: &str,
+        decode: impl FnOnce(i64) -> Result<Incoming, Refusal>,
+    ) -> Result<String, CommandStatus> {
+        let _permit = account.admit(Instant::now()).map_err(|busy| {
+            debug!(?busy, window = account.window(), "{what} throttled");
+            CommandStatus::EsmeRthrottled
+        })?;
+        let now = self.assembler.clock.now_ms();
+        let result = match decode(now) {
+            Ok(incoming) if incoming.concat.is_some() => {
+                self.submit_part(account, &incoming, now).await
+            }
+            Ok(incoming) => self.submit_whole(account, &incoming, now).await,
+            Err(refusal) => Err(refusal),
+        };
+        result.map_err(|r| {
+            debug!(status = ?r.status, reason = %r.reason, "{what} refused");
+            r.status
+        })
+    }
+
     fn limits(&self) -> &IntakeLimits {
         &self.assembler.limits
     }
@@ -141,6 +167,7 @@ impl GatewayHandler {
                 group,
                 part_no: concat.sequence,
                 total: concat.total,
+                content: smsgate_sms::hex::encode(&incoming.octets),
             }),
             data: record_json(incoming),
             created_at: now,
@@ -264,26 +291,13 @@ impl Handler for GatewayHandler {
     }
 
     async fn submit(&self, account: &Arc<Account>, sm: SubmitSm) -> Result<String, CommandStatus> {
-        let _permit = account.admit(Instant::now()).map_err(|busy| {
-            debug!(?busy, window = account.window(), "submit_sm throttled");
-            CommandStatus::EsmeRthrottled
-        })?;
-        let now = self.assembler.clock.now_ms();
-        let result = match decode::submit_sm(&sm, now) {
-            Ok(incoming) if incoming.concat.is_some() => {
-                self.submit_part(account, &incoming, now).await
-            }
-            Ok(incoming) => self.submit_whole(account, &incoming, now).await,
-            Err(refusal) => Err(refusal),
-        };
-        result.map_err(|r| {
-            debug!(status = ?r.status, reason = %r.reason, "submit_sm refused");
-            r.status
-        })
+        self.accept(account, "submit_sm", |now| decode::submit_sm(&sm, now))
+            .await
     }
 
-    /// SMPP 3.4 §4.8 `query_sm` and §4.9 `cancel_sm` by the id the client was told (a part's
-    /// id stands for its whole message); everything else is not offered (`ESME_RINVCMDID`).
+    /// SMPP 3.4 §4.7 `data_sm` (stored like a `submit_sm`, answered with the message id), §4.8
+    /// `query_sm` and §4.9 `cancel_sm` by the id the client was told (a part's id stands for
+    /// its whole message); everything else is not offered (`ESME_RINVCMDID`).
     async fn request(
         &self,
         account: &Arc<Account>,
@@ -295,6 +309,14 @@ impl Handler for GatewayHandler {
                 .cancel(account, c.message_id.as_str())
                 .await
                 .map(|()| None),
+            Pdu::DataSm(d) => {
+                let id = self
+                    .accept(account, "data_sm", |now| decode::data_sm(&d, now))
+                    .await?;
+                let id =
+                    c_string::<65>(&id, "message_id").map_err(|_| CommandStatus::EsmeRsyserr)?;
+                Ok(Some(Pdu::DataSmResp(DataSmResp::new(id, Vec::new()))))
+            }
             _ => Err(CommandStatus::EsmeRinvcmdid),
         }
     }

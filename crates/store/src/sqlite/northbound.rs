@@ -15,7 +15,7 @@ use super::read::{MESSAGE_COLUMNS, message_from_row, parse_id, parse_status};
 use super::write::{accepted, insert_rows};
 
 const SUBMISSION_COLUMNS: &str =
-    "id, account, message_id, part_group, part_no, part_total, data, created_at";
+    "id, account, message_id, part_group, part_no, part_total, data, created_at, part_content";
 
 fn submission_from_row(r: &SqliteRow, o: usize) -> Result<StoredSubmission, sqlx::Error> {
     let group: Option<String> = r.try_get(o + 3)?;
@@ -24,6 +24,7 @@ fn submission_from_row(r: &SqliteRow, o: usize) -> Result<StoredSubmission, sqlx
             group,
             part_no: r.try_get::<i64, _>(o + 4)?.clamp(0, 255) as u8,
             total: r.try_get::<i64, _>(o + 5)?.clamp(0, 255) as u8,
+            content: r.try_get::<Option<String>, _>(o + 8)?.unwrap_or_default(),
         }),
         None => None,
     };
@@ -50,7 +51,7 @@ async fn insert_submission(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO northbound_submissions (id, account, message_id, part_group, part_no, \
-         part_total, data, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+         part_total, data, created_at, part_content) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&s.id)
     .bind(&s.account)
@@ -60,6 +61,7 @@ async fn insert_submission(
     .bind(s.part.as_ref().map(|p| i64::from(p.total)))
     .bind(&s.data)
     .bind(s.created_at)
+    .bind(s.part.as_ref().map(|p| p.content.as_str()))
     .execute(c)
     .await?;
     Ok(())
@@ -109,6 +111,30 @@ pub(crate) async fn submit_part(
             .await?;
     if exists.is_some() {
         return Ok(PartProgress::Duplicate);
+    }
+    // The same position, waiting, with other content: the client reused the reference for a
+    // new message while the old set was incomplete. Close the old set under a group name of
+    // its own (the sweep sends it after the timeout) so the two are never mixed.
+    let reused: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM northbound_submissions WHERE account = ? AND part_group = ? \
+         AND message_id IS NULL AND part_no = ? AND COALESCE(part_content, '') <> ? LIMIT 1",
+    )
+    .bind(&s.account)
+    .bind(&part.group)
+    .bind(i64::from(part.part_no))
+    .bind(&part.content)
+    .fetch_optional(&mut *c)
+    .await?;
+    if reused.is_some() {
+        sqlx::query(
+            "UPDATE northbound_submissions SET part_group = part_group || ? \
+             WHERE account = ? AND part_group = ? AND message_id IS NULL",
+        )
+        .bind(format!("\u{1f}closed-by:{}", s.id))
+        .bind(&s.account)
+        .bind(&part.group)
+        .execute(&mut *c)
+        .await?;
     }
     insert_submission(c, s, None).await?;
     let pending = pending_of(&mut *c, &s.account, &part.group).await?;
