@@ -266,6 +266,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Expires queued or retrying messages whose validity passed, and `sent` ones whose
     /// validity passed long ago (`sent_grace_ms`) with no final receipt. Returns the count.
+    /// Also drops receipts that waited longer than `sent_grace_ms` for a submit that was never
+    /// recorded (they can no longer match anything).
     async fn expire_due(&self, now: i64, sent_grace_ms: i64) -> StoreResult<u64>;
 
     /// After a crash: messages still marked in flight were maybe submitted. They become due

@@ -347,11 +347,11 @@ pub async fn run(
     let tls_cert = args.tls_cert.clone();
     let running = start(args, shutdown).await?;
     println!("SMPP {}", running.smpp);
-    if let Some(cert) = &tls_cert {
-        println!("TLS with certificate {}", cert.display());
-    }
     if let Some(http) = running.http {
         println!("HTTP http://{http}/stats");
+    }
+    if let Some(cert) = &tls_cert {
+        println!("TLS with certificate {}", cert.display());
     }
     use std::io::Write;
     let _ = std::io::stdout().flush();

@@ -2,74 +2,13 @@
 //! a crash (SIGKILL) mid-queue. The simulated network keeps a journal of every submit it
 //! accepted, so the tests can count what "the network" got.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::process::GatewayProcess;
 use serde_json::{Value, json};
-
-struct Running {
-    child: Child,
-    base: String,
-    key: Option<String>,
-}
-
-fn start(config: &Path) -> Running {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_smsgate"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start smsgate");
-    // Read the banner on a thread so a binary that never prints it fails the test, not hangs it.
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        // After the banner nobody listens; keep draining so the child never blocks on a pipe.
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut base = None;
-    let mut key = None;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let Ok(line) = rx.recv_timeout(left) else {
-            let _ = child.kill();
-            panic!(
-                "{} printed no start-up banner within 60 s (is it a stale binary?)",
-                env!("CARGO_BIN_EXE_smsgate")
-            );
-        };
-        if let Some(rest) = line.trim().strip_prefix("dashboard and API:") {
-            base = Some(rest.trim().trim_end_matches('/').to_owned());
-        }
-        if line.starts_with("sk_") {
-            key = Some(line.trim().to_owned());
-        }
-        if line.trim_start().starts_with("stop with Ctrl-C") {
-            break;
-        }
-    }
-    Running {
-        child,
-        base: base.expect("address line"),
-        key,
-    }
-}
-
-fn signal(child: &Child, sig: &str) {
-    let ok = Command::new("kill")
-        .args([sig, &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill {sig} failed");
-}
 
 async fn call(base: &str, key: &str, method: &str, path: &str, body: Option<Value>) -> Value {
     let c = reqwest::Client::new();
@@ -186,28 +125,25 @@ async fn delivered_count(base: &str, key: &str) -> u64 {
 async fn a_graceful_restart_mid_queue_sends_every_message_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path());
-    let mut gw = start(&config);
+    let gw = GatewayProcess::start(&config);
     let key = gw.key.clone().expect("first start prints a key");
     let ids = enqueue(&gw.base, &key, 300).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    signal(&gw.child, "-TERM");
-    let status = gw.child.wait().unwrap();
-    assert!(status.success(), "graceful stop exits 0, got {status}");
+    assert!(gw.stop(), "a graceful stop exits 0");
     let sent_before = journal_counts(dir.path()).len();
     assert!(
         sent_before > 0 && sent_before < 300,
         "stopped mid-queue: {sent_before} sent"
     );
 
-    let mut gw = start(&config);
+    let gw = GatewayProcess::start(&config);
     assert!(
         gw.key.is_none(),
         "the admin key is printed only on first start"
     );
     wait_all_final(&gw.base, &key, 300).await;
     assert_eq!(delivered_count(&gw.base, &key).await, 300);
-    signal(&gw.child, "-TERM");
-    gw.child.wait().unwrap();
+    gw.stop();
 
     let counts = journal_counts(dir.path());
     for id in &ids {
@@ -227,15 +163,14 @@ async fn a_graceful_restart_mid_queue_sends_every_message_exactly_once() {
 async fn a_crash_mid_queue_loses_nothing_and_duplicates_only_ambiguous_submits() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path());
-    let mut gw = start(&config);
+    let gw = GatewayProcess::start(&config);
     let key = gw.key.clone().unwrap();
     let ids = enqueue(&gw.base, &key, 300).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    signal(&gw.child, "-KILL");
-    gw.child.wait().unwrap();
+    gw.kill();
     let sent_before = journal_counts(dir.path()).len();
 
-    let mut gw = start(&config);
+    let gw = GatewayProcess::start(&config);
     wait_all_final(&gw.base, &key, 300).await;
     assert_eq!(
         delivered_count(&gw.base, &key).await,
@@ -266,8 +201,7 @@ async fn a_crash_mid_queue_loses_nothing_and_duplicates_only_ambiguous_submits()
     // (a few more on a loaded machine). A regression that resent settled messages would show
     // hundreds here, and each duplicate must carry its `ambiguous` event (checked above).
     assert!(duplicates <= 16, "{duplicates} duplicates");
-    signal(&gw.child, "-TERM");
-    gw.child.wait().unwrap();
+    gw.stop();
     println!(
         "crash: {sent_before} sent before SIGKILL, 300/300 delivered, {duplicates} ambiguous duplicates"
     );

@@ -192,6 +192,35 @@ async fn receipts_that_overtake_the_submit_result_are_applied_when_it_is_recorde
 }
 
 #[tokio::test]
+async fn receipts_whose_submit_never_got_recorded_are_dropped_after_the_grace() {
+    let (s, _dir) = store().await;
+    let ids = queued_and_claimed(&*s, 2, 1).await;
+    let grace = 3_600_000;
+    // Both receipts overtake their submits; the first one by far too long (its submit was
+    // cut off and resent under another remote id, say): the expiry pass drops it, the second
+    // one, still young, stays.
+    s.apply_receipts(vec![receipt(ids[0], 0, ReceiptState::Delivered)], 1_000)
+        .await
+        .unwrap();
+    s.apply_receipts(
+        vec![receipt(ids[1], 0, ReceiptState::Delivered)],
+        1_000 + grace,
+    )
+    .await
+    .unwrap();
+    s.expire_due(2_000 + grace, grace).await.unwrap();
+    s.record_attempts(ids.iter().map(|&id| sent(id, 1)).collect(), 3_000 + grace)
+        .await
+        .unwrap();
+    assert_eq!(
+        status_and_kinds(&*s, ids[0]).await.0,
+        Status::Sent,
+        "the stale receipt is gone"
+    );
+    assert_eq!(status_and_kinds(&*s, ids[1]).await.0, Status::Delivered);
+}
+
+#[tokio::test]
 async fn a_retried_message_keeps_only_its_last_attempts_parts() {
     let (s, _dir) = store().await;
     let ids = queued_and_claimed(&*s, 1, 2).await;

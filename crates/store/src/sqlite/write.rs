@@ -495,6 +495,13 @@ pub(crate) async fn expire_due(
             n += 1;
         }
     }
+    // Receipts that waited this long for their submit will never match: it was cut off by a
+    // crash and resent under another remote id, or the SMSC reported an id we never had.
+    // Without this they would pile up, and each one makes every recorded submit look for it.
+    sqlx::query("DELETE FROM orphan_receipts WHERE at <= ?")
+        .bind(now - grace)
+        .execute(&mut *c)
+        .await?;
     Ok(n)
 }
 

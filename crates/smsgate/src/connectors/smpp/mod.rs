@@ -41,6 +41,7 @@ use smsgate_core::connector::{
 use smsgate_smpp::client::{AmbiguousReason, Client, SubmitError as SmppError};
 use smsgate_smpp::pacer::Pacer;
 use smsgate_smpp::pdu::CommandStatus;
+use smsgate_smpp::session::BindType;
 use smsgate_smpp::supervisor::{LinkState, Supervisor, TcpConnector, TlsConnector};
 
 use settings::OnAmbiguous;
@@ -71,6 +72,8 @@ pub struct SmppConnector {
     name: String,
     settings: SmppSettings,
     sessions: Vec<Supervisor>,
+    /// The bind of each session, in the same order.
+    binds: Vec<BindType>,
     next: AtomicUsize,
     pacer: Option<Pacer>,
     throttle: Mutex<Throttle>,
@@ -91,7 +94,7 @@ impl SmppConnector {
         events: ConnectorEvents,
     ) -> anyhow::Result<Self> {
         settings.validate()?;
-        let config = settings.supervisor()?;
+
         let stats = Arc::new(Stats::default());
         let reading = inbox::Reading {
             connector: name.to_owned(),
@@ -104,21 +107,23 @@ impl SmppConnector {
             Some(tls) => Some((tls.load()?, tls.server_name(&settings.host)?)),
             None => None,
         };
-        let mut sessions = Vec::with_capacity(settings.sessions);
-        for n in 0..settings.sessions {
+        let binds = settings.bind_types();
+        let mut sessions = Vec::with_capacity(binds.len());
+        for (n, &bind_type) in binds.iter().enumerate() {
+            let config = settings.supervisor(bind_type)?;
             let tcp = TcpConnector {
                 addr: format!("{}:{}", settings.host, settings.port()),
                 timeout: settings.connect_timeout,
             };
             let (sup, session_events) = match &tls {
-                None => Supervisor::spawn(tcp, config.clone()),
+                None => Supervisor::spawn(tcp, config),
                 Some((tls, server_name)) => {
                     let connector = TlsConnector {
                         tcp,
                         config: tls.clone(),
                         server_name: server_name.clone(),
                     };
-                    Supervisor::spawn(connector, config.clone())
+                    Supervisor::spawn(connector, config)
                 }
             };
             let task = events::EventTask {
@@ -140,6 +145,7 @@ impl SmppConnector {
             reference: AtomicU16::new(rand_u16()),
             settings,
             sessions,
+            binds,
             next: AtomicUsize::new(0),
             stats,
         })
@@ -358,7 +364,15 @@ impl Connector for SmppConnector {
                 "bind": format!("{:?}", self.settings.bind).to_lowercase(),
                 "window": self.settings.window,
                 "max_tps": self.settings.max_tps,
-                "sessions": links.iter().map(link_json).collect::<Vec<_>>(),
+                "sessions": links
+                    .iter()
+                    .zip(&self.binds)
+                    .map(|(link, bind)| {
+                        let mut j = link_json(link);
+                        j["bind"] = json!(format!("{bind:?}").to_lowercase());
+                        j
+                    })
+                    .collect::<Vec<_>>(),
                 "throttled": get(&s.throttled),
                 "throttle_pause_ms": paused,
                 "ambiguous": get(&s.ambiguous),

@@ -51,8 +51,10 @@ pub struct SmppSettings {
     /// Default empty.
     #[serde(default)]
     pub address_range: String,
-    /// `transmitter`, `receiver` or `transceiver` (default). A transmitter gets no receipts
-    /// unless a second connector binds as receiver.
+    /// `transceiver` (default), `pair` (a transmitter and a receiver session side by side,
+    /// the classic two-bind setup for SMSCs without transceiver support; receipts arriving on
+    /// the receiver complete the transmitter's submits), `transmitter` (no receipts, no
+    /// inbound) or `receiver` (inbound only).
     #[serde(default)]
     pub bind: BindMode,
     /// `"3.4"` (default) or `"5.0"`: the `interface_version` of the bind.
@@ -151,6 +153,8 @@ pub enum BindMode {
     /// Both on one session.
     #[default]
     Transceiver,
+    /// A transmitter and a receiver session per `sessions`, under this one connector.
+    Pair,
 }
 
 /// How long messages are carried (see `smsgate_sms::Concat`).
@@ -367,13 +371,21 @@ impl SmppSettings {
             .rule()
     }
 
-    /// The supervisor configuration of every session of this connector.
-    pub fn supervisor(&self) -> anyhow::Result<SupervisorConfig> {
-        let bind_type = match self.bind {
-            BindMode::Transmitter => BindType::Transmitter,
-            BindMode::Receiver => BindType::Receiver,
-            BindMode::Transceiver => BindType::Transceiver,
+    /// The bind of each session: one per `sessions`, two (transmitter, receiver) for `pair`.
+    pub fn bind_types(&self) -> Vec<BindType> {
+        let per_session: &[BindType] = match self.bind {
+            BindMode::Transmitter => &[BindType::Transmitter],
+            BindMode::Receiver => &[BindType::Receiver],
+            BindMode::Transceiver => &[BindType::Transceiver],
+            BindMode::Pair => &[BindType::Transmitter, BindType::Receiver],
         };
+        (0..self.sessions)
+            .flat_map(|_| per_session.iter().copied())
+            .collect()
+    }
+
+    /// The supervisor configuration of a session binding as `bind_type`.
+    pub fn supervisor(&self, bind_type: BindType) -> anyhow::Result<SupervisorConfig> {
         let mut bind = BindParams::new(bind_type, &self.system_id, &self.password);
         bind.system_type = self.system_type.clone();
         bind.address_range = self.address_range.clone();
