@@ -3,7 +3,8 @@
 // For each submit_sm it prints `SUBMIT <id> <data_coding> <esm_class> <hex short_message>`,
 // answers with a message id and, when registered_delivery asks for it, sends a delivery
 // receipt (esm_class 0x04, text body + receipted_message_id/message_state TLVs). A submit whose
-// text is `send-mo` also triggers a mobile-originated UCS-2 deliver_sm.
+// text is `send-mo` also triggers a mobile-originated UCS-2 deliver_sm. Each bind prints
+// `BIND <transceiver|transmitter|receiver>`; with a receiver bound, receipts and MO go to it.
 // With `--tls` it serves SMPP over TLS (node's `tls`, OpenSSL) with ../tls/server.pem, the
 // certificate of the test CA in interop/tls.
 'use strict';
@@ -17,16 +18,26 @@ const tlsOptions = process.argv.includes('--tls')
   : {};
 
 let nextId = 0x5000;
+// Sessions bound as receiver: receipts and MO go there when one is bound (an ESME with a
+// transmitter + receiver pair), else back on the submitting transceiver.
+const receivers = new Set();
 const server = smpp.createServer({ debug: false, ...tlsOptions }, (session) => {
-  const bind = (pdu) => {
+  const bind = (kind) => (pdu) => {
     if (pdu.system_id !== 'esme' || pdu.password !== 'pw') {
       session.send(pdu.response({ command_status: smpp.ESME_RINVPASWD }));
       return;
     }
+    console.log(`BIND ${kind}`);
+    if (kind === 'receiver') {
+      receivers.add(session);
+      session.on('close', () => receivers.delete(session));
+    }
     session.send(pdu.response({ system_id: 'node-smsc' }));
   };
-  session.on('bind_transceiver', bind);
-  session.on('bind_transmitter', bind);
+  const outbound = () => (receivers.size ? receivers.values().next().value : session);
+  session.on('bind_transceiver', bind('transceiver'));
+  session.on('bind_transmitter', bind('transmitter'));
+  session.on('bind_receiver', bind('receiver'));
   session.on('enquire_link', (pdu) => session.send(pdu.response()));
   session.on('unbind', (pdu) => {
     session.send(pdu.response());
@@ -42,7 +53,7 @@ const server = smpp.createServer({ debug: false, ...tlsOptions }, (session) => {
     session.send(pdu.response({ message_id: id }));
     if (pdu.registered_delivery & 0x01) {
       setTimeout(() => {
-        session.deliver_sm({
+        outbound().deliver_sm({
           source_addr: pdu.destination_addr,
           destination_addr: pdu.source_addr,
           esm_class: 0x04,
@@ -53,7 +64,7 @@ const server = smpp.createServer({ debug: false, ...tlsOptions }, (session) => {
       }, 20);
     }
     if (typeof raw === 'string' && raw === 'send-mo') {
-      session.deliver_sm({
+      outbound().deliver_sm({
         source_addr: '4915112345678',
         destination_addr: '1234',
         data_coding: 0x08,

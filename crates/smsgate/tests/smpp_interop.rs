@@ -15,7 +15,7 @@ async fn the_smpp_connector_delivers_through_the_npm_smpp_smsc_with_receipts() {
     if !interop::enabled("the_smpp_connector_delivers_through_the_npm_smpp_smsc_with_receipts") {
         return;
     }
-    delivers_through_the_npm_smsc(false).await;
+    delivers_through_the_npm_smsc(false, "transceiver").await;
 }
 
 /// The same over TLS: node's `tls` (OpenSSL) serves the test CA's certificate, the connector
@@ -25,10 +25,20 @@ async fn the_smpp_connector_delivers_over_tls_through_the_npm_smpp_smsc() {
     if !interop::enabled("the_smpp_connector_delivers_over_tls_through_the_npm_smpp_smsc") {
         return;
     }
-    delivers_through_the_npm_smsc(true).await;
+    delivers_through_the_npm_smsc(true, "transceiver").await;
 }
 
-async fn delivers_through_the_npm_smsc(tls: bool) {
+/// `bind = "pair"`: submits on the transmitter bind, receipts from the npm SMSC on the
+/// receiver bind of the same connector.
+#[tokio::test]
+async fn a_transmitter_receiver_pair_delivers_through_the_npm_smpp_smsc() {
+    if !interop::enabled("a_transmitter_receiver_pair_delivers_through_the_npm_smpp_smsc") {
+        return;
+    }
+    delivers_through_the_npm_smsc(false, "pair").await;
+}
+
+async fn delivers_through_the_npm_smsc(tls: bool, bind: &str) {
     interop::require_node_smpp();
     let args: &[String] = if tls {
         &["smpp/node_smsc.js".into(), "--tls".into()]
@@ -53,6 +63,7 @@ async fn delivers_through_the_npm_smsc(tls: bool) {
         "password": "pw",
         "reconnect_initial": "50ms",
         "reconnect_max": "200ms",
+        "bind": bind,
     });
     if tls {
         settings["tls"] = json!(true);
@@ -67,6 +78,24 @@ async fn delivers_through_the_npm_smsc(tls: bool) {
         settings,
     }];
     let t = TestGateway::start_with(c, dir).await;
+    // Every session bound first: with a pair, a receipt must not race the receiver's bind
+    // (the SMSC would send it on the transmitter, which may not take it).
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (_, list) = t.call("GET", "/v1/connectors", None).await;
+        let sessions = list[0]["details"]["sessions"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if !sessions.is_empty() && sessions.iter().all(|s| s["state"] == "bound") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never bound: {list}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 
     let gsm = t
         .send(json!({"to": "+4915112345678", "text": "Hello from smsgate @ 5 £"}))
@@ -88,10 +117,12 @@ async fn delivers_through_the_npm_smsc(tls: bool) {
     // concatenation UDH; each was receipted and the receipt acknowledged. The peer prints the
     // text it decoded, re-encoded as Latin-1.
     let mut submits = Vec::new();
-    let mut acks = 0;
+    let (mut acks, mut binds) = (0, Vec::new());
     while submits.len() < 3 || acks < 3 {
         let line = smsc.line().await.expect("node SMSC running");
-        if line.starts_with("SUBMIT ") {
+        if let Some(kind) = line.strip_prefix("BIND ") {
+            binds.push(kind.to_owned());
+        } else if line.starts_with("SUBMIT ") {
             submits.push(line);
         } else if line.starts_with("RECEIPT_ACK ") {
             assert!(line.ends_with(" 0"), "receipt refused: {line}");
@@ -110,5 +141,12 @@ async fn delivers_through_the_npm_smsc(tls: bool) {
     );
     let parts: Vec<&String> = submits.iter().filter(|s| s.contains(" 8 64 05")).collect();
     assert_eq!(parts.len(), 2, "{submits:?}");
+    binds.sort();
+    let want: &[&str] = if bind == "pair" {
+        &["receiver", "transmitter"]
+    } else {
+        &["transceiver"]
+    };
+    assert_eq!(binds, want);
     t.gw.shutdown().await;
 }
