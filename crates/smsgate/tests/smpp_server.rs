@@ -823,6 +823,56 @@ async fn data_sm_is_stored_like_submit_sm_and_gets_its_receipt() {
 }
 
 #[tokio::test]
+async fn eight_bit_submits_stay_eight_bit_and_octets_that_would_change_are_refused() {
+    let t = gateway(json!({})).await;
+    let (c, _events) = bind(&t.gw, BindType::Transceiver).await;
+    // A device command in 8-bit: carried as 8-bit with the same octets, not as GSM text.
+    let id = submit(&c, sm("4915112345678", 4, 0, b"CFG;INT=60;APN=m2m", vec![]))
+        .await
+        .unwrap();
+    let (_, m) = t.call("GET", &format!("/v1/messages/{id}"), None).await;
+    assert_eq!(
+        (m["text"].as_str(), m["encoding"].as_str()),
+        (Some("CFG;INT=60;APN=m2m"), Some("binary")),
+        "{m}"
+    );
+    // Two 8-bit parts with a UDH, a UTF-8 character cut between them: one 8-bit message.
+    let text = "Zähler 7: ".repeat(16); // 176 octets of UTF-8
+    let octets = text.as_bytes();
+    let cut = 134; // the most a part with a 6-octet UDH holds, inside the 13th "ä"
+    assert!(
+        !text.is_char_boundary(cut),
+        "the cut falls inside a character"
+    );
+    let mut ids = Vec::new();
+    for (no, chunk) in [(1u8, &octets[..cut]), (2, &octets[cut..])] {
+        let mut body = vec![5, 0, 3, 0x33, 2, no];
+        body.extend_from_slice(chunk);
+        ids.push(
+            submit(&c, sm("4915112345679", 4, 0x40, &body, vec![]))
+                .await
+                .unwrap(),
+        );
+    }
+    let mine = messages_of(&t.gw, "smpp:app1").await;
+    let long = mine.iter().find(|m| m.text == text).expect("assembled");
+    assert_eq!(long.encoding, "binary");
+    // Octets that are no UTF-8 would change on the way: refused, nothing stored.
+    let refused = submit(
+        &c,
+        sm("4915112345670", 4, 0, &[0x01, 0xFF, 0x00, 0x80], vec![]),
+    )
+    .await;
+    assert_eq!(
+        refused,
+        Err(SubmitError::Permanent(CommandStatus::EsmeRinvdcs))
+    );
+    assert_eq!(messages_of(&t.gw, "smpp:app1").await.len(), 2);
+    c.unbind().await;
+    t.gw.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_reference_reused_before_the_old_set_completed_starts_a_new_message() {
     let t = gateway(json!({"concat_timeout": "1s"})).await;
     let (c, mut events) = bind(&t.gw, BindType::Transceiver).await;

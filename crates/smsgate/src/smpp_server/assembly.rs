@@ -53,6 +53,7 @@ pub fn build(
     let mut first: Option<PartData> = None;
     let mut complete = None;
     let mut ucs2 = false;
+    let mut binary = true;
     // One announced total for the group, so inconsistent counters cannot split it.
     let total = parts
         .iter()
@@ -73,6 +74,7 @@ pub fn build(
         let user_data = decode_octets(data.data_coding, data.udhi, &octets)
             .map_err(|e| format!("submission {}: {e}", p.submission.id))?;
         ucs2 |= data.ucs2;
+        binary &= user_data.encoding == smsgate_sms::Encoding::Binary8;
         let concat = ConcatInfo {
             reference: 0,
             total,
@@ -101,7 +103,12 @@ pub fn build(
         to: first.to,
         text: complete.text,
         from: first.from,
-        encoding: ucs2.then(|| "ucs2".into()),
+        // 8-bit parts stay 8-bit: the joined octets, as text of the same UTF-8 octets.
+        encoding: if binary {
+            Some("binary".into())
+        } else {
+            ucs2.then(|| "ucs2".into())
+        },
         validity,
         send_at,
         priority: if first.high {

@@ -36,7 +36,11 @@ fn send_request(incoming: &Incoming, text: String, owner: &str, now: i64) -> Sen
         to: incoming.to.clone(),
         text,
         from: incoming.from.clone(),
-        encoding: incoming.wants_ucs2().then(|| "ucs2".into()),
+        encoding: if incoming.is_binary() {
+            Some("binary".into())
+        } else {
+            incoming.wants_ucs2().then(|| "ucs2".into())
+        },
         // Rounded down but at least 1 s; decoding refused a validity that ends before `start`.
         validity: incoming
             .expires_at
