@@ -58,6 +58,8 @@ pub struct AppState {
     pub sim: Option<Arc<SimNetwork>>,
     /// The IoT engine, set once it runs (the IoT routes answer 503 until then).
     pub iot: std::sync::OnceLock<smsgate_iot::task::IotService>,
+    /// The SMPP server's bound client sessions, set when `[smpp_server]` runs.
+    pub smpp_sessions: std::sync::OnceLock<Arc<dyn smsgate_core::northbound::ClientSessions>>,
     /// Verified API keys.
     key_cache: auth::KeyCache,
     /// Queue depth for backpressure.
@@ -84,6 +86,7 @@ impl AppState {
             limits,
             sim,
             iot: std::sync::OnceLock::new(),
+            smpp_sessions: std::sync::OnceLock::new(),
             key_cache: auth::KeyCache::default(),
             queue: Arc::default(),
         })
@@ -105,6 +108,7 @@ impl AppState {
         routes::messages::list, routes::messages::cancel, routes::messages::estimate,
         routes::other::list_inbound, routes::other::create_webhook, routes::other::list_webhooks,
         routes::other::delete_webhook, routes::other::list_connectors, routes::other::stats,
+        routes::other::list_smpp_sessions,
         routes::routing::list_routes,
         routes::other::sim_inbound, routes::other::healthz, routes::other::readyz,
         metrics::metrics,
@@ -160,6 +164,7 @@ pub fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
             axum::routing::delete(o::delete_webhook),
         )
         .route("/v1/connectors", get(o::list_connectors))
+        .route("/v1/smpp/sessions", get(o::list_smpp_sessions))
         .route("/v1/routes", get(routes::routing::list_routes))
         .route("/v1/stats", get(o::stats))
         .route("/v1/sim/inbound", post(o::sim_inbound))

@@ -140,6 +140,27 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         }
     }
 
+    if let Some(server) = state.smpp_sessions.get() {
+        let mut by_key: std::collections::BTreeMap<(String, String, bool), u64> =
+            std::collections::BTreeMap::new();
+        for s in server.sessions() {
+            *by_key.entry((s.system_id, s.bind, s.tls)).or_default() += 1;
+        }
+        out.family(
+            "smsgate_smpp_server_sessions",
+            "gauge",
+            "Client sessions bound to the SMPP server, per account, bind type and TLS.",
+        );
+        for ((system_id, bind, tls), n) in &by_key {
+            let tls = if *tls { "true" } else { "false" };
+            out.sample(
+                "smsgate_smpp_server_sessions",
+                &[("system_id", system_id), ("bind", bind), ("tls", tls)],
+                *n,
+            );
+        }
+    }
+
     (
         StatusCode::OK,
         [(

@@ -23,6 +23,30 @@ use async_trait::async_trait;
 use crate::message::{InboundMessage, Message, MessageId, NewMessage, Status};
 use crate::store::{Accepted, StoreResult};
 
+/// A client application's live session on a northbound server, as operators see it
+/// (`GET /v1/smpp/sessions`, `/metrics`): who is bound, how, and from where.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ClientSession {
+    /// Server-unique session number.
+    pub session: u64,
+    /// The account (`system_id`) it bound as.
+    pub system_id: String,
+    /// `transmitter`, `receiver` or `transceiver`.
+    pub bind: String,
+    /// The peer's `ip:port`.
+    pub peer: String,
+    /// Whether it came through the TLS listener.
+    pub tls: bool,
+    /// When it bound, RFC 3339.
+    pub bound_at: String,
+}
+
+/// Lists the bound sessions of a northbound server; the API shows what it returns.
+pub trait ClientSessions: Send + Sync {
+    /// The live sessions, oldest first.
+    fn sessions(&self) -> Vec<ClientSession>;
+}
+
 /// The concatenation position of a stored part.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PartOf {

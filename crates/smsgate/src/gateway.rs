@@ -206,7 +206,9 @@ impl Gateway {
                     store: Arc::clone(&store),
                     queue: state.queue_gate(),
                 };
-                Some(crate::smpp_server::start(c, deps, stopped(&stop_rx)).await?)
+                let server = crate::smpp_server::start(c, deps, stopped(&stop_rx)).await?;
+                let _ = state.smpp_sessions.set(Arc::clone(&server.sessions));
+                Some(server)
             }
             None => None,
         };

@@ -961,6 +961,35 @@ async fn the_tls_listener_serves_the_same_accounts_and_plain_smpp_is_refused_on_
     let t = gateway(tls_keys(false)).await;
     assert!(t.gw.smpp_addr.is_some() && t.gw.smpp_tls_addr.is_some());
     let (c, mut events) = bind_tls(&t.gw, false, "app1", "secret1").await.unwrap();
+    // Operators see the session: account, bind, peer, TLS; and in /metrics.
+    let (status, v) = t.call("GET", "/v1/smpp/sessions", None).await;
+    assert_eq!(status, 200, "{v}");
+    let s = &v["sessions"][0];
+    assert_eq!(
+        (
+            s["system_id"].as_str(),
+            s["bind"].as_str(),
+            s["tls"].as_bool()
+        ),
+        (Some("app1"), Some("transceiver"), Some(true)),
+        "{v}"
+    );
+    assert!(s["peer"].as_str().unwrap().starts_with("127.0.0.1:"), "{v}");
+    let metrics = t
+        .http
+        .get(format!("{}/metrics", t.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(
+            r#"smsgate_smpp_server_sessions{system_id="app1",bind="transceiver",tls="true"} 1"#
+        ),
+        "{metrics}"
+    );
     let id = submit(&c, sm("4915112345670", 0, 0, &gsm("over TLS"), vec![]))
         .await
         .unwrap();

@@ -202,6 +202,30 @@ pub async fn list_connectors(
     Json(state.connectors.all().iter().map(|c| c.info()).collect())
 }
 
+/// The client applications bound to the SMPP server (`[smpp_server]`) right now: account,
+/// bind type, peer address, TLS, and since when. Admin keys only; an empty list when the
+/// server is not configured.
+#[utoipa::path(get, path = "/v1/smpp/sessions", tag = "system",
+    responses((status = 200, description = "Bound SMPP sessions", body = serde_json::Value),
+        (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list_smpp_sessions(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+) -> ApiResult<Json<serde_json::Value>> {
+    if caller.scope().is_some() {
+        return Err(ApiError::forbidden(
+            "only admin keys may list the SMPP server's sessions",
+        ));
+    }
+    let sessions = state
+        .smpp_sessions
+        .get()
+        .map(|s| s.sessions())
+        .unwrap_or_default();
+    Ok(Json(serde_json::json!({ "sessions": sessions })))
+}
+
 /// Queue counts by status, for the dashboard.
 #[utoipa::path(get, path = "/v1/stats", tag = "system",
     responses((status = 200, description = "Counts", body = serde_json::Value)),

@@ -8,7 +8,9 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 use tracing::{Instrument, debug, info};
 
-use super::{DeliverError, DeliverReply, Handler, Server, ServerCommand, SessionHandle, SessionId};
+use super::{
+    DeliverError, DeliverReply, Handler, Link, Server, ServerCommand, SessionHandle, SessionId,
+};
 use crate::client::AmbiguousReason;
 use crate::io::{Conn, now};
 use crate::pdu::{CommandStatus, Pdu};
@@ -17,6 +19,7 @@ use crate::session::{Event, LostReason, Role, Session, c_string};
 pub(super) struct ServerConn<H: Handler, T> {
     server: Arc<Server<H>>,
     id: SessionId,
+    link: Arc<Link>,
     conn: Conn<T>,
     tx: mpsc::UnboundedSender<ServerCommand<H::Account>>,
     rx: mpsc::UnboundedReceiver<ServerCommand<H::Account>>,
@@ -29,6 +32,7 @@ impl<H: Handler, T: AsyncRead + AsyncWrite + Send + 'static> ServerConn<H, T> {
     pub fn new(
         server: Arc<Server<H>>,
         id: SessionId,
+        link: Arc<Link>,
         io: T,
         tx: mpsc::UnboundedSender<ServerCommand<H::Account>>,
         rx: mpsc::UnboundedReceiver<ServerCommand<H::Account>>,
@@ -42,6 +46,7 @@ impl<H: Handler, T: AsyncRead + AsyncWrite + Send + 'static> ServerConn<H, T> {
         Self {
             server,
             id,
+            link,
             conn: Conn::new(io, session),
             tx,
             rx,
@@ -156,6 +161,8 @@ impl<H: Handler, T: AsyncRead + AsyncWrite + Send + 'static> ServerConn<H, T> {
                     id: self.id,
                     bind_type: bound.bind_type,
                     system_id: bound.peer_system_id,
+                    link: Arc::clone(&self.link),
+                    bound_at: std::time::SystemTime::now(),
                     commands: Box::new(self.tx.clone()),
                 };
                 let server = self.server.clone();

@@ -145,7 +145,18 @@ pub struct SessionHandle {
     id: SessionId,
     bind_type: BindType,
     system_id: String,
+    link: Arc<Link>,
+    bound_at: std::time::SystemTime,
     commands: Box<dyn AnySender>,
+}
+
+/// Where a connection comes from, for operators and logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Link {
+    /// `ip:port` of the peer (empty for in-memory transports).
+    pub(crate) peer: String,
+    /// Whether the connection came through the TLS listener.
+    pub(crate) tls: bool,
 }
 
 impl Clone for SessionHandle {
@@ -154,6 +165,8 @@ impl Clone for SessionHandle {
             id: self.id,
             bind_type: self.bind_type,
             system_id: self.system_id.clone(),
+            link: Arc::clone(&self.link),
+            bound_at: self.bound_at,
             commands: self.commands.clone_box(),
         }
     }
@@ -196,6 +209,21 @@ impl SessionHandle {
     /// The server-unique id of the session.
     pub fn id(&self) -> SessionId {
         self.id
+    }
+
+    /// The peer's `ip:port` (empty for in-memory transports).
+    pub fn peer(&self) -> &str {
+        &self.link.peer
+    }
+
+    /// Whether the session runs over TLS.
+    pub fn is_tls(&self) -> bool {
+        self.link.tls
+    }
+
+    /// When the bind succeeded.
+    pub fn bound_at(&self) -> std::time::SystemTime {
+        self.bound_at
     }
 
     /// How the ESME bound.
@@ -370,7 +398,10 @@ impl<H: Handler> Server<H> {
     ) {
         let limit = self.config.session.bind_timeout;
         let failure = match tokio::time::timeout(limit, acceptor.accept(stream)).await {
-            Ok(Ok(tls)) => return self.serve_connection(tls, peer).await,
+            Ok(Ok(tls)) => {
+                let link = Link { peer, tls: true };
+                return self.serve_link(tls, link).await;
+            }
             Ok(Err(e)) => e.to_string(),
             Err(_) => format!("no handshake within {limit:?}"),
         };
@@ -386,11 +417,18 @@ impl<H: Handler> Server<H> {
     where
         T: AsyncRead + AsyncWrite + Send + 'static,
     {
+        self.serve_link(io, Link { peer, tls: false }).await;
+    }
+
+    async fn serve_link<T>(self: Arc<Self>, io: T, link: Link)
+    where
+        T: AsyncRead + AsyncWrite + Send + 'static,
+    {
         let id = SessionId(self.next_id.fetch_add(1, Ordering::Relaxed));
-        let span = tracing::info_span!("smpp_smsc", session = id.0, peer = %peer, system_id = tracing::field::Empty);
+        let span = tracing::info_span!("smpp_smsc", session = id.0, peer = %link.peer, tls = link.tls, system_id = tracing::field::Empty);
         let (tx, rx) = mpsc::unbounded_channel::<ServerCommand<H::Account>>();
         self.live.lock().await.insert(id, Box::new(tx.clone()));
-        let conn = conn::ServerConn::new(self.clone(), id, io, tx, rx);
+        let conn = conn::ServerConn::new(self.clone(), id, Arc::new(link), io, tx, rx);
         conn.run().instrument(span).await;
         self.live.lock().await.remove(&id);
     }

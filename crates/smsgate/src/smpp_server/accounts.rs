@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
+use smsgate_core::northbound::{ClientSession, ClientSessions};
 use smsgate_smpp::server::{SessionHandle, SessionId};
 use subtle::ConstantTimeEq;
 use tokio::sync::Notify;
@@ -134,6 +135,24 @@ impl Account {
         lock(&self.sessions).retain(|s| s.id() != id && !s.is_closed());
     }
 
+    /// Every live session of the account, as operators see it.
+    pub fn client_sessions(&self) -> Vec<ClientSession> {
+        lock(&self.sessions)
+            .iter()
+            .filter(|s| !s.is_closed())
+            .map(|s| ClientSession {
+                session: s.id().0,
+                system_id: self.config.system_id.clone(),
+                bind: format!("{:?}", s.bind_type()).to_lowercase(),
+                peer: s.peer().to_owned(),
+                tls: s.is_tls(),
+                bound_at: jiff::Timestamp::try_from(s.bound_at())
+                    .map(|t| t.to_string())
+                    .unwrap_or_default(),
+            })
+            .collect()
+    }
+
     /// The live sessions that accept `deliver_sm` (receiver, transceiver), oldest first.
     pub fn receivers(&self) -> Vec<SessionHandle> {
         lock(&self.sessions)
@@ -202,6 +221,14 @@ impl Accounts {
     /// The largest window of any account.
     pub fn max_window(&self) -> usize {
         self.by_id.values().map(|a| a.window).max().unwrap_or(1)
+    }
+}
+
+impl ClientSessions for Accounts {
+    fn sessions(&self) -> Vec<ClientSession> {
+        let mut all: Vec<ClientSession> = self.all().flat_map(|a| a.client_sessions()).collect();
+        all.sort_by_key(|s| s.session);
+        all
     }
 }
 

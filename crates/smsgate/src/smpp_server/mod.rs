@@ -74,6 +74,8 @@ pub struct Deps {
 
 /// A running SMPP server.
 pub struct SmppServer {
+    /// Its bound client sessions, for `GET /v1/smpp/sessions` and `/metrics`.
+    pub sessions: Arc<dyn smsgate_core::northbound::ClientSessions>,
     /// Where plain SMPP listens (the real port when the config said 0).
     pub addr: Option<SocketAddr>,
     /// Where SMPP over TLS listens (the real port when the config said 0).
@@ -144,6 +146,7 @@ pub async fn start(
         queue: deps.queue,
         messages: deps.store,
     };
+    let accounts_view: Arc<dyn smsgate_core::northbound::ClientSessions> = accounts.clone();
     let handler = Arc::new(handler::GatewayHandler {
         accounts: Arc::clone(&accounts),
         assembler: assembler.clone(),
@@ -199,6 +202,7 @@ pub async fn start(
         tracing::info!("smpp server stopped");
     });
     Ok(SmppServer {
+        sessions: accounts_view,
         addr,
         tls_addr,
         task,
