@@ -38,6 +38,16 @@ pub fn require_node_smpp() {
     );
 }
 
+/// Fails loudly when npm `jsdom` is not installed.
+pub fn require_jsdom() {
+    let module = dir().join("node_modules/jsdom");
+    assert!(
+        module.exists(),
+        "npm `jsdom` missing at {}: run `npm install --prefix interop`",
+        module.display()
+    );
+}
+
 /// Fails loudly when PyPI `smpplib` is not installed.
 pub fn require_smpplib() {
     let ok = std::process::Command::new("python3")

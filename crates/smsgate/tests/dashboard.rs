@@ -1,0 +1,163 @@
+//! The web dashboard in a browser DOM nobody here wrote: `interop/dashboard/check.js` loads
+//! `GET /` into npm `jsdom`, runs the page's own script against the live API with the admin
+//! key, and prints what its tables show. The gateway behind it has a route, a bound SMPP
+//! client, a device that reported a reading, an open alert, a sent and an inbound message;
+//! every panel must show its part. Runs with `SMSGATE_INTEROP=1`.
+
+mod common;
+
+use common::TestGateway;
+use common::interop::{self, Peer};
+use serde_json::{Value, json};
+use smsgate_smpp::client::{self, ClientConfig};
+use smsgate_smpp::session::{BindParams, BindType};
+
+const PUMP: &str = "+4915100000003";
+
+async fn create(t: &TestGateway, path: &str, body: Value) {
+    let (s, v) = t.call("POST", path, Some(body)).await;
+    assert_eq!(s, 201, "{path}: {v}");
+}
+
+/// The rows of one table, each a list of cell texts.
+fn table<'a>(tables: &'a Value, id: &str) -> Vec<Vec<&'a str>> {
+    tables[id]
+        .as_array()
+        .unwrap_or_else(|| panic!("no table {id}: {tables}"))
+        .iter()
+        .map(|row| {
+            row.as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c.as_str().unwrap())
+                .collect()
+        })
+        .collect()
+}
+
+fn has_row(rows: &[Vec<&str>], pred: impl Fn(&[&str]) -> bool) -> bool {
+    rows.iter().any(|r| pred(r))
+}
+
+#[tokio::test]
+async fn every_dashboard_panel_shows_the_live_gateway() {
+    if !interop::enabled("every_dashboard_panel_shows_the_live_gateway") {
+        return;
+    }
+    interop::require_jsdom();
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = common::config(dir.path(), json!({"delivery_delay": "50ms"}));
+    c.routes = serde_json::from_value(json!([{"prefix": "+49", "connectors": ["sim"]}])).unwrap();
+    c.smpp_server = Some(
+        serde_json::from_value(json!({
+            "listen": "127.0.0.1:0",
+            "accounts": [{"system_id": "app1", "password": "secret1"}],
+        }))
+        .unwrap(),
+    );
+    let t = TestGateway::start_with(c, dir).await;
+
+    create(
+        &t,
+        "/v1/contacts",
+        json!({"id": "alice", "name": "Alice", "number": "+4915100000001"}),
+    )
+    .await;
+    create(
+        &t,
+        "/v1/groups",
+        json!({"id": "oncall", "levels": [{"contacts": ["alice"], "delay": "5m"}]}),
+    )
+    .await;
+    create(
+        &t,
+        "/v1/devices",
+        json!({"id": "pump-3", "name": "Pump 3", "number": PUMP}),
+    )
+    .await;
+    create(
+        &t,
+        "/v1/rules",
+        json!({"id": "hot", "name": "Overheat", "condition": "T > 80", "group": "oncall",
+               "severity": "critical", "template": "{{device.name}}: temperature {{T}} C"}),
+    )
+    .await;
+    let (s, v) = t
+        .call(
+            "POST",
+            "/v1/sim/inbound",
+            Some(json!({"from": PUMP, "text": "T=85.5"})),
+        )
+        .await;
+    assert_eq!(s, 202, "{v}");
+    let sent = t
+        .send(json!({"to": "+4915112345678", "text": "hello dashboard"}))
+        .await;
+    t.wait_status(&sent, "delivered").await;
+    let addr = t.gw.smpp_addr.unwrap();
+    let config = ClientConfig::new(BindParams::new(BindType::Transceiver, "app1", "secret1"));
+    let (smpp, _events) = client::connect(addr, config).await.unwrap();
+
+    let peer = Peer::spawn(
+        "node",
+        &["dashboard/check.js".into(), t.base.clone(), t.key.clone()],
+    );
+    let out = peer.finish().await;
+    let line = out
+        .iter()
+        .find_map(|l| l.strip_prefix("TABLES "))
+        .unwrap_or_else(|| panic!("no TABLES line: {out:?}"));
+    let tables: Value = serde_json::from_str(line).unwrap();
+
+    let queue = table(&tables, "queue");
+    assert!(
+        has_row(&queue, |r| r[0] == "delivered"
+            && r[1].parse::<u64>().unwrap_or(0) >= 1),
+        "{queue:?}"
+    );
+    let connectors = table(&tables, "connectors");
+    assert!(
+        has_row(&connectors, |r| r[0] == "sim" && r[2] == "bound"),
+        "{connectors:?}"
+    );
+    let routes = table(&tables, "routes");
+    assert!(
+        has_row(&routes, |r| r[0] == "+49…" && r[1] == "sim"),
+        "{routes:?}"
+    );
+    let clients = table(&tables, "smpp");
+    assert!(
+        has_row(&clients, |r| r[0] == "app1"
+            && r[1] == "transceiver"
+            && r[2].starts_with("127.0.0.1:")),
+        "{clients:?}"
+    );
+    let devices = table(&tables, "devices");
+    assert!(
+        has_row(&devices, |r| r[0] == "Pump 3"
+            && r[1] == PUMP
+            && r[3].contains("T=85.5")),
+        "{devices:?}"
+    );
+    let alerts = table(&tables, "alerts");
+    assert!(
+        has_row(&alerts, |r| r[1] == "pump-3"
+            && r[2] == "critical"
+            && r[4].contains("temperature 85.5")),
+        "{alerts:?}"
+    );
+    let messages = table(&tables, "messages");
+    assert!(
+        has_row(&messages, |r| r[2] == "hello dashboard"
+            && r[3] == "delivered"),
+        "{messages:?}"
+    );
+    let inbound = table(&tables, "inbound");
+    assert!(
+        has_row(&inbound, |r| r[1] == PUMP && r[2] == "T=85.5"),
+        "{inbound:?}"
+    );
+
+    smpp.unbind().await;
+    t.gw.shutdown().await;
+}
