@@ -90,6 +90,19 @@ async fn every_dashboard_panel_shows_the_live_gateway() {
         )
         .await;
     assert_eq!(s, 202, "{v}");
+    // The IoT engine works after the inbound commit: wait for its alert before looking.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (_, v) = t.call("GET", "/v1/alerts?state=open", None).await;
+        if v["data"].as_array().is_some_and(|a| !a.is_empty()) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no alert raised: {v}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let sent = t
         .send(json!({"to": "+4915112345678", "text": "hello dashboard"}))
         .await;
