@@ -209,14 +209,6 @@ pub enum DeliveryResult {
         /// Status code or transport error.
         error: String,
     },
-    /// Not attempted: its endpoint already had its share of the delivery slots. The claim's
-    /// attempt is given back and the delivery is due again at `retry_at`.
-    Deferred {
-        /// The delivery.
-        id: String,
-        /// Unix ms.
-        retry_at: i64,
-    },
     /// Retry horizon passed; kept for inspection.
     GaveUp {
         /// The delivery.
@@ -324,15 +316,12 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
     ) -> StoreResult<()>;
 
-    /// Claims due webhook deliveries for `lease_ms` (so a crash retries them, once), oldest
-    /// first, skipping those to the URLs in `skip_urls` (endpoints that already have their
-    /// share of the delivery slots, so a slow one cannot take them all).
+    /// Claims due webhook deliveries for `lease_ms` (so a crash retries them, once).
     async fn claim_deliveries(
         &self,
         now: i64,
         limit: u32,
         lease_ms: i64,
-        skip_urls: &[String],
     ) -> StoreResult<Vec<Delivery>>;
 
     /// Records webhook POST results.

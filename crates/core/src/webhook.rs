@@ -9,7 +9,6 @@
 //! Body: `{"id", "event", "created_at", "data"}`. Header `Smsgate-Signature: t=<unix>,v1=<hex
 //! HMAC-SHA256 of "<t>.<body>" keyed with the subscription secret>` (SPEC.md § Webhooks).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -160,9 +159,6 @@ pub struct WebhookConfig {
     pub timeout: Duration,
     /// How many POSTs run at once.
     pub concurrency: usize,
-    /// How many of those may go to one URL, so a slow or dead endpoint cannot hold every slot
-    /// while the others wait.
-    pub per_endpoint: usize,
     /// Retry schedule.
     pub backoff: Backoff,
 }
@@ -172,7 +168,6 @@ impl Default for WebhookConfig {
         Self {
             timeout: Duration::from_secs(10),
             concurrency: 32,
-            per_endpoint: 8,
             backoff: Backoff::new(Duration::from_secs(5), Duration::from_secs(3600)),
         }
     }
@@ -246,10 +241,8 @@ pub async fn fan_out_once(store: &dyn Store, clock: &Clock) -> crate::store::Sto
 ///
 /// A pipeline rather than claim-post-record rounds: up to `concurrency` POSTs are in flight at
 /// any time, more are claimed as soon as half the slots are free, and results are recorded in
-/// batches by a background task while new POSTs run. One URL gets at most `per_endpoint` of
-/// the slots: claims skip URLs that have their share, and the surplus of a single claim is
-/// given back (`Deferred`, no attempt counted). So a slow or dead endpoint holds only its own
-/// share until its POSTs time out, and the store sees a few large writes instead of two per
+/// batches by a background task while new POSTs run. So a slow or dead endpoint only holds its
+/// own slots (never a whole round), and the store sees a few large writes instead of two per
 /// handful of deliveries.
 pub async fn deliver(
     store: Arc<dyn Store>,
@@ -265,11 +258,8 @@ pub async fn deliver(
         .unwrap_or_default();
     tokio::pin!(shutdown);
     let slots = config.concurrency.max(1);
-    let per_endpoint = config.per_endpoint.clamp(1, slots);
     let lease = (config.timeout.as_millis() as i64) * 3;
     let mut in_flight = FuturesUnordered::new();
-    // POSTs in flight per URL; URLs at `per_endpoint` are skipped by the next claims.
-    let mut busy: HashMap<String, usize> = HashMap::new();
     let mut results: Vec<DeliveryResult> = Vec::new();
     let mut recording: Option<tokio::task::JoinHandle<()>> = None;
     // Nothing was due at the last claim: wait for a signal or the poll interval.
@@ -278,30 +268,11 @@ pub async fn deliver(
     loop {
         if !stopping && !drained && in_flight.len() <= slots / 2 {
             let want = (slots - in_flight.len()) as u32;
-            let full: Vec<String> = busy
-                .iter()
-                .filter(|(_, n)| **n >= per_endpoint)
-                .map(|(url, _)| url.clone())
-                .collect();
-            let now = clock.now_ms();
-            match store.claim_deliveries(now, want, lease, &full).await {
+            match store.claim_deliveries(clock.now_ms(), want, lease).await {
                 Ok(claimed) => {
                     drained = claimed.is_empty();
                     for d in claimed {
-                        let n = busy.entry(d.url.clone()).or_default();
-                        if *n >= per_endpoint {
-                            // One claim brought more for this URL than its share: give the
-                            // rest back, due at once (later claims skip the URL while full).
-                            results.push(DeliveryResult::Deferred {
-                                id: d.id,
-                                retry_at: now,
-                            });
-                            continue;
-                        }
-                        *n += 1;
-                        let url = d.url.clone();
-                        let post = post_one(&client, &clock, &config, d);
-                        in_flight.push(async move { (url, post.await) });
+                        in_flight.push(post_one(&client, &clock, &config, d));
                     }
                 }
                 Err(crate::store::StoreError::Closed) => stopping = true,
@@ -334,15 +305,7 @@ pub async fn deliver(
             return;
         }
         tokio::select! {
-            Some((url, r)) = in_flight.next(), if !in_flight.is_empty() => {
-                if let Some(n) = busy.get_mut(&url) {
-                    *n -= 1;
-                    if *n == 0 {
-                        busy.remove(&url);
-                    }
-                }
-                results.push(r);
-            }
+            Some(r) = in_flight.next(), if !in_flight.is_empty() => results.push(r),
             _ = &mut shutdown, if !stopping => stopping = true,
             _ = notify.notified(), if drained => drained = false,
             // Re-check: a due retry, or a recording that finished with results waiting.

@@ -86,8 +86,6 @@ pub struct WebhooksConfig {
     pub timeout: Duration,
     /// POSTs at once. Default 32.
     pub concurrency: usize,
-    /// POSTs at once to one URL, so a slow or dead endpoint cannot hold every slot. Default 8.
-    pub per_endpoint: usize,
 }
 
 impl Default for WebhooksConfig {
@@ -95,7 +93,6 @@ impl Default for WebhooksConfig {
         Self {
             timeout: Duration::from_secs(10),
             concurrency: 32,
-            per_endpoint: 8,
         }
     }
 }

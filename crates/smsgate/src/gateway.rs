@@ -174,7 +174,6 @@ impl Gateway {
         let wh_config = WebhookConfig {
             timeout: config.webhooks.timeout,
             concurrency: config.webhooks.concurrency.max(1),
-            per_endpoint: config.webhooks.per_endpoint.max(1),
             backoff: Backoff::new(Duration::from_secs(5), Duration::from_secs(3600)),
         };
         let deliver = tokio::spawn(webhook::deliver(

@@ -328,10 +328,9 @@ impl Store for SqliteStore {
         now: i64,
         limit: u32,
         lease_ms: i64,
-        skip_urls: &[String],
     ) -> StoreResult<Vec<Delivery>> {
         self.writer
-            .write((now, limit, lease_ms, skip_urls.to_vec()), |c, d| {
+            .write((now, limit, lease_ms), |c, d| {
                 Box::pin(write::claim_deliveries(c, d))
             })
             .await

@@ -709,29 +709,20 @@ pub(crate) async fn enqueue_deliveries(
 
 pub(crate) async fn claim_deliveries(
     c: &mut SqliteConnection,
-    d: &(i64, u32, i64, Vec<String>),
+    d: &(i64, u32, i64),
 ) -> Result<Vec<Delivery>, sqlx::Error> {
-    let (now, limit, lease, skip) = (d.0, d.1, d.2, &d.3);
-    let mut q: QueryBuilder<Sqlite> =
-        QueryBuilder::new("UPDATE webhook_deliveries SET next_attempt_at = ");
-    q.push_bind(now + lease)
-        .push(
-            ", attempts = attempts + 1 WHERE id IN (SELECT id FROM webhook_deliveries \
-             WHERE state = 'pending' AND next_attempt_at <= ",
-        )
-        .push_bind(now);
-    if !skip.is_empty() {
-        q.push(" AND url NOT IN (");
-        let mut list = q.separated(", ");
-        for url in skip {
-            list.push_bind(url);
-        }
-        list.push_unseparated(")");
-    }
-    q.push(" ORDER BY next_attempt_at LIMIT ")
-        .push_bind(i64::from(limit))
-        .push(") RETURNING id, webhook_id, url, secret, body, attempts, created_at");
-    let rows = q.build().fetch_all(c).await?;
+    let (now, limit, lease) = *d;
+    let rows = sqlx::query(
+        "UPDATE webhook_deliveries SET next_attempt_at = ?, attempts = attempts + 1 \
+         WHERE id IN (SELECT id FROM webhook_deliveries WHERE state = 'pending' \
+                      AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?) \
+         RETURNING id, webhook_id, url, secret, body, attempts, created_at",
+    )
+    .bind(now + lease)
+    .bind(now)
+    .bind(i64::from(limit))
+    .fetch_all(c)
+    .await?;
     rows.iter()
         .map(|r| {
             Ok(Delivery {
@@ -770,16 +761,6 @@ pub(crate) async fn finish_deliveries(
                 .bind(retry_at)
                 .bind(error)
                 .bind(now)
-                .bind(id)
-                .execute(&mut *c)
-                .await?;
-            }
-            DeliveryResult::Deferred { id, retry_at } => {
-                sqlx::query(
-                    "UPDATE webhook_deliveries SET next_attempt_at = ?, \
-                     attempts = MAX(attempts - 1, 0) WHERE id = ?",
-                )
-                .bind(retry_at)
                 .bind(id)
                 .execute(&mut *c)
                 .await?;
