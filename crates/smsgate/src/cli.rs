@@ -78,6 +78,12 @@ pub enum Command {
         #[command(flatten)]
         remote: Remote,
     },
+    /// List the client applications bound to the SMPP server (`[smpp_server]`); admin key.
+    Sessions {
+        /// Where the gateway is.
+        #[command(flatten)]
+        remote: Remote,
+    },
     /// Show one message with its timeline.
     Status {
         /// Message id.
@@ -299,6 +305,35 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("connectors: {}", names.join(" → "));
             }
             println!("why:        {}", m["reason"].as_str().unwrap_or("?"));
+            Ok(())
+        }
+        Command::Sessions { remote } => {
+            let client = Client::new(&remote.url, &remote.key)?;
+            let r = client.get("/v1/smpp/sessions").await?;
+            let sessions = r["sessions"].as_array().cloned().unwrap_or_default();
+            if sessions.is_empty() {
+                println!("no SMPP client is bound");
+                return Ok(());
+            }
+            println!(
+                "{:<8} {:<15} {:<12} {:<5} {:<22} since",
+                "session", "system_id", "bind", "tls", "peer"
+            );
+            for s in &sessions {
+                println!(
+                    "{:<8} {:<15} {:<12} {:<5} {:<22} {}",
+                    s["session"],
+                    s["system_id"].as_str().unwrap_or(""),
+                    s["bind"].as_str().unwrap_or(""),
+                    if s["tls"].as_bool() == Some(true) {
+                        "yes"
+                    } else {
+                        "no"
+                    },
+                    s["peer"].as_str().unwrap_or(""),
+                    s["bound_at"].as_str().unwrap_or(""),
+                );
+            }
             Ok(())
         }
         Command::Send {

@@ -990,6 +990,27 @@ async fn the_tls_listener_serves_the_same_accounts_and_plain_smpp_is_refused_on_
         ),
         "{metrics}"
     );
+    // And with the CLI: `smsgate sessions`.
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_smsgate"));
+    cmd.arg("sessions")
+        .env("SMSGATE_URL", &t.base)
+        .env("SMSGATE_KEY", &t.key);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let row = stdout
+        .lines()
+        .find(|l| l.contains("app1"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cells[1..4], ["app1", "transceiver", "yes"], "{stdout}");
+    assert!(cells[4].starts_with("127.0.0.1:"), "{stdout}");
     let id = submit(&c, sm("4915112345670", 0, 0, &gsm("over TLS"), vec![]))
         .await
         .unwrap();
