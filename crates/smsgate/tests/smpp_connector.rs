@@ -329,21 +329,12 @@ async fn inbound_messages_single_udh_and_sar_are_stored_then_acknowledged() {
 async fn a_transmitter_receiver_pair_sends_on_one_bind_and_gets_receipts_and_mo_on_the_other() {
     let (sim, port) = simulator(sim_config(20)).await;
     let t = gateway(port, json!({"bind": "pair"})).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let (_, list) = t.call("GET", "/v1/connectors", None).await;
-        let sessions = list[0]["details"]["sessions"].as_array().unwrap().clone();
-        if sessions.iter().all(|s| s["state"] == "bound") {
-            let binds: Vec<&str> = sessions
-                .iter()
-                .map(|s| s["bind"].as_str().unwrap())
-                .collect();
-            assert_eq!(binds, ["transmitter", "receiver"]);
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{list}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let sessions = t.wait_sessions_bound().await;
+    let binds: Vec<&str> = sessions
+        .iter()
+        .map(|s| s["bind"].as_str().unwrap())
+        .collect();
+    assert_eq!(binds, ["transmitter", "receiver"]);
     assert_eq!(sim.stats().binds, 2);
     let ids = [
         t.send(json!({"to": "+4915112345678", "text": "over the transmitter"}))

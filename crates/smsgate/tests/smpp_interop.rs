@@ -80,22 +80,7 @@ async fn delivers_through_the_npm_smsc(tls: bool, bind: &str) {
     let t = TestGateway::start_with(c, dir).await;
     // Every session bound first: with a pair, a receipt must not race the receiver's bind
     // (the SMSC would send it on the transmitter, which may not take it).
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let (_, list) = t.call("GET", "/v1/connectors", None).await;
-        let sessions = list[0]["details"]["sessions"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        if !sessions.is_empty() && sessions.iter().all(|s| s["state"] == "bound") {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never bound: {list}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    t.wait_sessions_bound().await;
 
     let gsm = t
         .send(json!({"to": "+4915112345678", "text": "Hello from smsgate @ 5 £"}))

@@ -1085,6 +1085,13 @@ async fn interop_tls_gateway() -> TestGateway {
     gateway(extra).await
 }
 
+/// Starts `interop/smpp/node_gateway_esme.js <port> <args…>` against `t`'s plain listener.
+fn node_gateway_esme(t: &TestGateway, args: &[&str]) -> Peer {
+    let mut all = vec!["smpp/node_gateway_esme.js".to_owned(), port(t)];
+    all.extend(args.iter().map(|a| (*a).to_owned()));
+    Peer::spawn("node", &all)
+}
+
 fn tls_port(t: &TestGateway) -> String {
     t.gw.smpp_tls_addr.unwrap().port().to_string()
 }
@@ -1096,14 +1103,7 @@ async fn npm_smpp_client_sends_a_data_sm_and_gets_its_receipt() {
     }
     interop::require_node_smpp();
     let t = interop_gateway().await;
-    let peer = Peer::spawn(
-        "node",
-        &[
-            "smpp/node_gateway_esme.js".into(),
-            port(&t),
-            "datasm".into(),
-        ],
-    );
+    let peer = node_gateway_esme(&t, &["datasm"]);
     let out = peer.finish().await;
     let id = out
         .iter()
@@ -1225,14 +1225,7 @@ async fn npm_smpp_client_with_wrong_credentials_gets_the_bind_errors() {
     }
     interop::require_node_smpp();
     let t = interop_gateway().await;
-    let peer = Peer::spawn(
-        "node",
-        &[
-            "smpp/node_gateway_esme.js".into(),
-            port(&t),
-            "badpass".into(),
-        ],
-    );
+    let peer = node_gateway_esme(&t, &["badpass"]);
     let out = peer.finish().await;
     let binds: Vec<&String> = out.iter().filter(|l| l.starts_with("BIND ")).collect();
     // ESME_RINVPASWD (0x0E) for the wrong password, ESME_RINVSYSID (0x0F) for the unknown id.
@@ -1248,10 +1241,7 @@ async fn npm_smpp_client_gets_the_receipt_kept_while_it_was_unbound() {
     }
     interop::require_node_smpp();
     let t = interop_gateway().await;
-    let mut peer = Peer::spawn(
-        "node",
-        &["smpp/node_gateway_esme.js".into(), port(&t), "away".into()],
-    );
+    let mut peer = node_gateway_esme(&t, &["away"]);
     let submitted = peer.expect("SUBMITTED ").await;
     let id = submitted.trim_start_matches("SUBMITTED ").to_owned();
     peer.expect("UNBOUND").await;
@@ -1279,16 +1269,7 @@ async fn npm_smpp_client_dropping_its_connection_mid_window_loses_no_acknowledge
     }
     interop::require_node_smpp();
     let t = interop_gateway().await;
-    let peer = Peer::spawn(
-        "node",
-        &[
-            "smpp/node_gateway_esme.js".into(),
-            port(&t),
-            "drop".into(),
-            "60".into(),
-            "10".into(),
-        ],
-    );
+    let peer = node_gateway_esme(&t, &["drop", "60", "10"]);
     let out = peer.finish().await;
     assert!(out.iter().any(|l| l == "DROPPED"), "{out:?}");
     assert!(!out.iter().any(|l| l.starts_with("NACK")), "{out:?}");

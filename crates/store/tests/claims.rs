@@ -2,18 +2,13 @@
 //! shares per API key with a round robin across claims, leftovers of small keys to the
 //! others, messages scheduled for later never in the way, and the lifecycle marks of a claim.
 
+mod common;
+
 use std::collections::HashMap;
-use std::sync::Arc;
 
+use common::store;
 use smsgate_core::message::{Message, MessageId, NewMessage, Priority, Status};
-use smsgate_core::number::Msisdn;
 use smsgate_core::store::Store;
-
-async fn store() -> (Arc<dyn Store>, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/t.db", dir.path().display());
-    (smsgate_store::open(&url).await.unwrap(), dir)
-}
 
 /// `n` messages of `key` at `priority`, due at `send_at` (created in that order).
 async fn queue(
@@ -25,19 +20,12 @@ async fn queue(
 ) -> Vec<MessageId> {
     let msgs: Vec<NewMessage> = (0..n)
         .map(|i| NewMessage {
-            id: MessageId::new(),
             api_key_id: key.map(str::to_owned),
-            to: Msisdn::parse(&format!("+4915112{i:06}")).unwrap(),
-            from: None,
             text: "x".into(),
-            encoding: "gsm7".into(),
-            segments: 1,
             priority,
-            callback_url: None,
-            idempotency_key: None,
             created_at: send_at,
             send_at: send_at + i64::from(i),
-            expires_at: None,
+            ..common::message(&format!("+4915112{i:06}"), 1)
         })
         .collect();
     let ids = msgs.iter().map(|m| m.id).collect();

@@ -3,10 +3,11 @@
 //! stale groups are found after a restart, and a client's feed sees only its own final
 //! statuses (and inbound SMS when asked) after a cursor that never moves backwards.
 
+mod common;
+
 use smsgate_core::connector::InboundSms;
-use smsgate_core::message::{MessageId, NewMessage, Priority, Status};
+use smsgate_core::message::{NewMessage, Status};
 use smsgate_core::northbound::{FeedItem, PartOf, PartProgress, Submission};
-use smsgate_core::number::Msisdn;
 use smsgate_core::store::{Attempt, MessageQuery};
 use smsgate_store::Backend;
 
@@ -17,19 +18,9 @@ async fn backend(dir: &tempfile::TempDir) -> Backend {
 
 fn message(owner: &str, text: &str) -> NewMessage {
     NewMessage {
-        id: MessageId::new(),
         api_key_id: Some(owner.into()),
-        to: Msisdn::parse("+4915112345678").unwrap(),
-        from: None,
         text: text.into(),
-        encoding: "gsm7".into(),
-        segments: 1,
-        priority: Priority::Normal,
-        callback_url: None,
-        idempotency_key: None,
-        created_at: 1_000,
-        send_at: 1_000,
-        expires_at: None,
+        ..common::message("+4915112345678", 1)
     }
 }
 

@@ -4,40 +4,19 @@
 //! and only the second connector's receipt decides. Codes the route does not list, and
 //! submits without a policy, end `undelivered` as before.
 
-use std::sync::Arc;
+mod common;
 
+use common::store;
 use smsgate_core::connector::{Receipt, ReceiptState};
-use smsgate_core::message::{MessageId, NewMessage, Priority, Status};
-use smsgate_core::number::Msisdn;
+use smsgate_core::message::{MessageId, Status};
 use smsgate_core::routing::ReceiptRetry;
 use smsgate_core::store::{Attempt, Store};
 
-async fn store() -> (Arc<dyn Store>, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/t.db", dir.path().display());
-    (smsgate_store::open(&url).await.unwrap(), dir)
-}
-
 /// One queued message of `segments` parts, claimed at t = 2000.
 async fn claimed(s: &dyn Store, segments: u32) -> MessageId {
-    let id = MessageId::new();
-    s.insert_messages(vec![NewMessage {
-        id,
-        api_key_id: None,
-        to: Msisdn::parse("+4915112345678").unwrap(),
-        from: None,
-        text: "x".repeat(segments as usize * 150),
-        encoding: "gsm7".into(),
-        segments,
-        priority: Priority::Normal,
-        callback_url: None,
-        idempotency_key: None,
-        created_at: 1_000,
-        send_at: 1_000,
-        expires_at: None,
-    }])
-    .await
-    .unwrap();
+    let m = common::message("+4915112345678", segments);
+    let id = m.id;
+    s.insert_messages(vec![m]).await.unwrap();
     assert_eq!(s.claim_due(2_000, 10).await.unwrap().len(), 1);
     id
 }

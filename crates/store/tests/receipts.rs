@@ -3,38 +3,17 @@
 //! duplicates, and statuses that never move backwards — in batches the size the dispatcher and
 //! ingest send.
 
-use std::sync::Arc;
+mod common;
 
+use common::store;
 use smsgate_core::connector::{Receipt, ReceiptState};
-use smsgate_core::message::{MessageId, NewMessage, Priority, Status};
-use smsgate_core::number::Msisdn;
+use smsgate_core::message::{MessageId, NewMessage, Status};
 use smsgate_core::store::{Attempt, Store};
 
-async fn store() -> (Arc<dyn Store>, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/t.db", dir.path().display());
-    (smsgate_store::open(&url).await.unwrap(), dir)
-}
-
 fn new_message(n: u32, segments: u32) -> NewMessage {
-    NewMessage {
-        id: MessageId::new(),
-        api_key_id: None,
-        to: Msisdn::parse(&format!("+4915112{n:06}")).unwrap(),
-        from: None,
-        text: "x".repeat(segments as usize * 150),
-        encoding: "gsm7".into(),
-        segments,
-        priority: Priority::Normal,
-        callback_url: None,
-        idempotency_key: None,
-        created_at: 1_000,
-        send_at: 1_000,
-        expires_at: None,
-    }
+    common::message(&format!("+4915112{n:06}"), segments)
 }
 
-/// Inserts `n` messages of `segments` parts and claims them all (status `sending`).
 async fn queued_and_claimed(s: &dyn Store, n: u32, segments: u32) -> Vec<MessageId> {
     let msgs: Vec<NewMessage> = (0..n).map(|i| new_message(i, segments)).collect();
     let ids: Vec<MessageId> = msgs.iter().map(|m| m.id).collect();

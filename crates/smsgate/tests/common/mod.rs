@@ -134,6 +134,27 @@ impl TestGateway {
     pub async fn wait_status(&self, id: &str, status: &str) -> Value {
         self.wait_for(id, |m| m["status"] == status).await
     }
+
+    /// Polls `GET /v1/connectors` until every session of the first connector is bound (10 s
+    /// at most); returns those sessions.
+    pub async fn wait_sessions_bound(&self) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let (_, list) = self.call("GET", "/v1/connectors", None).await;
+            let sessions = list[0]["details"]["sessions"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            if !sessions.is_empty() && sessions.iter().all(|s| s["state"] == "bound") {
+                return sessions;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "never bound: {list}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 }
 
 /// One webhook POST as received.

@@ -11,7 +11,7 @@ use smsgate_core::store::Accepted;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqliteExecutor};
 
-use super::read::{MESSAGE_COLUMNS, message_from_row, parse_id, parse_status};
+use super::read::{joined_message_columns, message_from_row, parse_id, parse_status};
 use super::write::{accepted, insert_rows};
 
 const SUBMISSION_COLUMNS: &str =
@@ -257,11 +257,7 @@ pub(crate) async fn feed(
     let end: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events")
         .fetch_one(pool)
         .await?;
-    let cols: String = MESSAGE_COLUMNS
-        .split(", ")
-        .map(|c| format!("m.{}", c.trim()))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let cols = joined_message_columns();
     let sql = format!(
         "SELECT e.seq, e.at, e.event, e.status, e.data, {cols} \
          FROM events e LEFT JOIN messages m ON m.id = e.message_id \

@@ -10,6 +10,15 @@ pub(crate) const MESSAGE_COLUMNS: &str = "id, api_key_id, to_number, from_id, bo
     segments, status, priority, callback_url, idempotency_key, created_at, updated_at, send_at, \
     expires_at, attempts, connector, error_code, error_message, undelivered_via";
 
+/// [`MESSAGE_COLUMNS`] qualified with the table alias `m.`, for queries that join `messages`.
+pub(crate) fn joined_message_columns() -> String {
+    MESSAGE_COLUMNS
+        .split(", ")
+        .map(|c| format!("m.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn decode_err(what: &str, value: &str) -> sqlx::Error {
     sqlx::Error::Decode(format!("bad {what} in store: '{value}'").into())
 }
@@ -185,11 +194,7 @@ pub(crate) async fn outbox_after_cursor<'e>(
     ex: impl SqliteExecutor<'e>,
     limit: u32,
 ) -> Result<Vec<OutboxEvent>, sqlx::Error> {
-    let cols: String = MESSAGE_COLUMNS
-        .split(", ")
-        .map(|c| format!("m.{}", c.trim()))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let cols = joined_message_columns();
     let sql = format!(
         "SELECT e.seq, e.event, e.at, e.status, e.detail, e.data, e.message_id, {cols} \
          FROM events e LEFT JOIN messages m ON m.id = e.message_id \
