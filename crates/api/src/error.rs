@@ -3,7 +3,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use smsgate_core::intake::Rejection;
+use smsgate_core::intake::{IntakeError, Rejection};
 use smsgate_core::store::StoreError;
 use utoipa::ToSchema;
 
@@ -72,6 +72,24 @@ impl ApiError {
 impl From<Rejection> for ApiError {
     fn from(r: Rejection) -> Self {
         Self::bad_request(r.code, r.message)
+    }
+}
+
+impl From<IntakeError> for ApiError {
+    fn from(e: IntakeError) -> Self {
+        match e {
+            IntakeError::Rejected(r) => r.into(),
+            IntakeError::QueueFull(full) => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "queue_full",
+                format!(
+                    "{} messages are waiting, the configured bound is {} ([limits] max_queued); \
+                     retry after the Retry-After delay",
+                    full.depth, full.max
+                ),
+            ),
+            IntakeError::Store(e) => e.into(),
+        }
     }
 }
 

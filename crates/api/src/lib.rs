@@ -14,10 +14,8 @@
 //! - `routes::registry`: IoT devices, contacts, on-call groups, rules (CRUD).
 //! - `routes::alerts`: alerts and acks, device commands, telemetry history.
 //! - `dashboard`: the single-page web dashboard at `/`.
-//! - [`backpressure`]: the `[limits] max_queued` gate, shared with the SMPP server.
 
 mod auth;
-pub mod backpressure;
 mod dashboard;
 pub mod dto;
 pub mod error;
@@ -31,71 +29,60 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use smsgate_core::clock::Clock;
-use smsgate_core::dispatcher::Signals;
-use smsgate_core::intake::IntakeLimits;
+use smsgate_core::connector::InboundInjector;
+use smsgate_core::intake::Intake;
 use smsgate_core::routing::{Connectors, SharedRouter};
-use smsgate_core::simnet::SimNetwork;
+use smsgate_core::signals::Signals;
 use smsgate_core::store::Store;
 use utoipa::OpenApi;
 
 pub use auth::Caller;
 
-/// Everything handlers share.
-pub struct AppState {
+/// What the gateway hands the API: every service is running before the router is built, so
+/// no handler ever sees a half-wired gateway.
+pub struct Services {
     /// The durable store.
     pub store: Arc<dyn Store>,
     /// Time.
     pub clock: Clock,
+    /// The one door into the queue (validation, `[limits] max_queued`, commit, wake-ups).
+    pub intake: Arc<Intake>,
     /// Wake-ups for the dispatcher and webhook loops.
     pub signals: Signals,
     /// Configured connectors.
     pub connectors: Connectors,
     /// The live route table (for `/v1/routes`).
     pub router: Arc<SharedRouter>,
-    /// Intake limits.
-    pub limits: IntakeLimits,
     /// The simulated network, when configured (enables `/v1/sim/inbound`).
-    pub sim: Option<Arc<SimNetwork>>,
-    /// The IoT engine, set once it runs (the IoT routes answer 503 until then).
-    pub iot: std::sync::OnceLock<smsgate_iot::task::IotService>,
-    /// The SMPP server's bound client sessions, set when `[smpp_server]` runs.
-    pub smpp_sessions: std::sync::OnceLock<Arc<dyn smsgate_core::northbound::ClientSessions>>,
+    pub sim: Option<Arc<dyn InboundInjector>>,
+    /// The IoT engine (the IoT routes answer 503 without it).
+    pub iot: Option<smsgate_iot::task::IotService>,
+    /// The SMPP server's bound client sessions, when `[smpp_server]` runs.
+    pub smpp_sessions: Option<Arc<dyn smsgate_core::northbound::ClientSessions>>,
+}
+
+/// Everything handlers share: the [`Services`] and the API's own caches.
+pub struct AppState {
+    services: Services,
     /// Verified API keys.
     key_cache: auth::KeyCache,
-    /// Queue depth for backpressure.
-    queue: Arc<backpressure::QueueGate>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.services
+    }
 }
 
 impl AppState {
     /// Shared state for [`router`].
-    pub fn new(
-        store: Arc<dyn Store>,
-        clock: Clock,
-        signals: Signals,
-        connectors: Connectors,
-        router: Arc<SharedRouter>,
-        limits: IntakeLimits,
-        sim: Option<Arc<SimNetwork>>,
-    ) -> Arc<Self> {
+    pub fn new(services: Services) -> Arc<Self> {
         Arc::new(Self {
-            store,
-            clock,
-            signals,
-            connectors,
-            router,
-            limits,
-            sim,
-            iot: std::sync::OnceLock::new(),
-            smpp_sessions: std::sync::OnceLock::new(),
+            services,
             key_cache: auth::KeyCache::default(),
-            queue: Arc::default(),
         })
-    }
-
-    /// The queue-depth gate of `[limits] max_queued`, for other intake channels (the SMPP
-    /// server) to share with the API, so the bound holds over all of them.
-    pub fn queue_gate(&self) -> Arc<backpressure::QueueGate> {
-        Arc::clone(&self.queue)
     }
 }
 

@@ -140,7 +140,7 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         }
     }
 
-    if let Some(server) = state.smpp_sessions.get() {
+    if let Some(server) = state.smpp_sessions.as_ref() {
         let mut by_key: std::collections::BTreeMap<(String, String, bool), u64> =
             std::collections::BTreeMap::new();
         for s in server.sessions() {

@@ -243,5 +243,13 @@ pub trait Connector: Send + Sync + 'static {
     async fn submit(&self, sms: &OutboundSms) -> SubmitOutcome;
 }
 
+/// Plays a phone texting the gateway (`POST /v1/sim/inbound`): the message enters exactly as
+/// one from the network would. The simulated network implements it; the API only sees this.
+#[async_trait]
+pub trait InboundInjector: Send + Sync {
+    /// Reports an inbound SMS from `from` to `to`; true once it is stored.
+    async fn inject_inbound(&self, from: &str, to: &str, text: &str) -> bool;
+}
+
 /// A shared connector handle.
 pub type DynConnector = Arc<dyn Connector>;

@@ -12,13 +12,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::{Notify, Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc};
 
 use crate::backoff::Backoff;
 use crate::clock::Clock;
 use crate::connector::{ConnectorState, OutboundSms, SubmitError, SubmitErrorKind, SubmitOutcome};
 use crate::message::{Message, Status};
 use crate::routing::{RouteQuery, SharedRouter};
+use crate::signals::Signals;
 use crate::store::{Attempt, Store};
 
 /// Dispatcher settings (`[dispatcher]` in the config file).
@@ -60,19 +61,6 @@ impl Default for DispatcherConfig {
             sent_expiry_grace: Duration::from_secs(3600),
         }
     }
-}
-
-/// Shared wake-up signals between the API, the dispatcher and the webhook loops.
-#[derive(Clone, Default)]
-pub struct Signals {
-    /// New messages are queued.
-    pub queued: Arc<Notify>,
-    /// New outbox events exist (webhook fan-out).
-    pub events: Arc<Notify>,
-    /// New webhook deliveries are queued.
-    pub deliveries: Arc<Notify>,
-    /// New inbound SMS are stored (the IoT engine reads them from the store after its cursor).
-    pub inbound: Arc<Notify>,
 }
 
 /// Runs the dispatch loop until `shutdown` resolves, then waits for in-flight submits to be

@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 
 use crate::clock::Clock;
 use crate::connector::{ConnectorEvent, Reported};
-use crate::dispatcher::Signals;
+use crate::signals::Signals;
 use crate::store::Store;
 
 /// Drains `rx` until every sender is gone, committing events in batches.

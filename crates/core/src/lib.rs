@@ -1,6 +1,6 @@
 //! The middle of smsgate: domain types, the [`store::Store`] and [`connector::Connector`]
 //! traits every backend and network link implements, and the loops that move messages between
-//! them (dispatcher, event ingest, webhooks), plus the built-in simulated network.
+//! them (dispatcher, event ingest, webhooks).
 //!
 //! This crate knows no protocol and no HTTP framework: SMPP, modems and the REST API plug in
 //! from their own crates through the two traits.
@@ -14,10 +14,11 @@
 //!   of long messages, per-client feeds over the events.
 //! - [`dispatcher`]: claim → route → submit → record, with retries and expiry.
 //! - [`routing`]: prefix routes with failover order.
-//! - [`intake`]: validation and pricing of send requests, shared by every channel.
+//! - [`intake`]: the one door into the queue (prepare → admit → insert → signal), shared by
+//!   every channel, with the queue-depth gate.
+//! - [`signals`]: wake-ups between the loops.
 //! - [`ingest`]: connector events into the store, acknowledged after commit.
 //! - [`webhook`]: outbox fan-out, signed deliveries with retries.
-//! - [`simnet`]: the simulated network connector.
 //! - [`keys`], [`clock`], [`backoff`]: API keys, injectable time, retry schedules.
 
 pub mod backoff;
@@ -31,7 +32,7 @@ pub mod message;
 pub mod northbound;
 pub mod number;
 pub mod routing;
-pub mod simnet;
+pub mod signals;
 pub mod store;
 pub mod webhook;
 

@@ -404,17 +404,42 @@ impl SharedRouter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::simnet::{SimConfig, SimNetwork};
+    use crate::connector::{ConnectorInfo, ConnectorState, OutboundSms, SubmitOutcome};
+
+    /// A connector that only has a name: routing never submits.
+    struct Named(String);
+
+    #[async_trait::async_trait]
+    impl crate::connector::Connector for Named {
+        fn name(&self) -> &str {
+            &self.0
+        }
+        fn info(&self) -> ConnectorInfo {
+            ConnectorInfo {
+                name: self.0.clone(),
+                kind: "test".into(),
+                state: ConnectorState::Bound,
+                submitted: 0,
+                failed: 0,
+                receipts: 0,
+                inbound: 0,
+                in_flight: 0,
+                details: serde_json::Value::Null,
+            }
+        }
+        fn capacity(&self) -> usize {
+            1
+        }
+        async fn submit(&self, _: &OutboundSms) -> SubmitOutcome {
+            SubmitOutcome::Accepted { remote_ids: vec![] }
+        }
+    }
 
     fn connectors(names: &[&str]) -> Connectors {
-        let (events, _rx) = crate::connector::ConnectorEvents::channel(8);
         Connectors::new(
             names
                 .iter()
-                .map(|n| {
-                    Arc::new(SimNetwork::new(n, SimConfig::default(), events.clone()).unwrap())
-                        as DynConnector
-                })
+                .map(|n| Arc::new(Named(n.to_string())) as DynConnector)
                 .collect(),
         )
     }

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use smsgate_core::clock::Clock;
-use smsgate_core::dispatcher::Signals;
-use smsgate_core::intake::IntakeLimits;
+use smsgate_core::intake::Intake;
+use smsgate_core::signals::Signals;
 use smsgate_core::store::{Store, StoreError, StoreResult};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -70,11 +70,13 @@ pub struct IotDeps {
     pub store: Arc<dyn Store>,
     /// Engine settings.
     pub config: EngineConfig,
-    /// Intake limits applied to the engine's SMS.
-    pub limits: IntakeLimits,
+    /// The door every SMS enters by: its limits validate the engine's SMS, and the messages
+    /// a commit queued are counted at its gate. Alerts and commands are never refused by
+    /// `[limits] max_queued`: a full queue is when alerts matter most.
+    pub intake: Arc<Intake>,
     /// Time.
     pub clock: Clock,
-    /// Wake-ups: `inbound` wakes the task; it wakes `queued` and `events` after commits.
+    /// Wake-ups: `inbound` wakes the task (the intake wakes the others after commits).
     pub signals: Signals,
 }
 
@@ -101,7 +103,7 @@ pub async fn start(
         }
     }
     let alerts = snap.alerts.len();
-    let mut engine = Engine::new(deps.config.clone(), deps.limits.clone(), snap, now);
+    let mut engine = Engine::new(deps.config.clone(), deps.intake.limits().clone(), snap, now);
     engine.seed(now)?;
     if let Some(batch) = engine.poll_batch() {
         deps.iot.commit_iot(batch).await?;
@@ -196,7 +198,7 @@ async fn commit(engine: &mut Engine, deps: &IotDeps) -> StoreResult<()> {
     let Some(batch) = engine.poll_batch() else {
         return Ok(());
     };
-    let queued = !batch.messages.is_empty();
+    let queued = batch.messages.len() as u64;
     let mut delay = Duration::from_millis(100);
     let result = loop {
         match deps.iot.commit_iot(batch.clone()).await {
@@ -212,17 +214,15 @@ async fn commit(engine: &mut Engine, deps: &IotDeps) -> StoreResult<()> {
     };
     match &result {
         Ok(()) => {
-            if queued {
-                deps.signals.queued.notify_one();
-            }
-            deps.signals.events.notify_one();
+            deps.intake.queued(queued);
         }
         Err(e) => {
             tracing::error!(error = %e, "IoT changes not stored; reloading the engine from the store");
             let now = deps.clock.now_ms();
             match deps.iot.load_iot().await {
                 Ok(snap) => {
-                    *engine = Engine::new(deps.config.clone(), deps.limits.clone(), snap, now);
+                    *engine =
+                        Engine::new(deps.config.clone(), deps.intake.limits().clone(), snap, now);
                 }
                 Err(e) => tracing::error!(error = %e, "reloading the IoT engine failed"),
             }

@@ -11,6 +11,7 @@ use anyhow::bail;
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use serde::Deserialize;
+pub use smsgate_connectors::ConnectorConfig;
 use smsgate_core::dispatcher::DispatcherConfig;
 use smsgate_core::intake::IntakeLimits;
 use smsgate_core::routing::Route;
@@ -39,7 +40,7 @@ pub struct Config {
     /// contacts, `[[iot.groups]]` and rules to create at start.
     pub iot: smsgate_iot::EngineConfig,
     /// `[smpp_server]`: the SMPP listener for client applications; none when absent.
-    pub smpp_server: Option<crate::smpp_server::SmppServerConfig>,
+    pub smpp_server: Option<smsgate_smpp_server::SmppServerConfig>,
 }
 
 /// `[http]`.
@@ -116,19 +117,6 @@ impl Default for LogConfig {
     }
 }
 
-/// One `[[connectors]]` entry: a name, a `type`, and the keys of that type.
-#[derive(Clone, Debug, Deserialize)]
-pub struct ConnectorConfig {
-    /// Unique name, used by routes and shown in the API.
-    pub name: String,
-    /// `simulator`, `smpp` or `modem`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// The type's own keys, checked when the connector is built.
-    #[serde(flatten)]
-    pub settings: serde_json::Map<String, serde_json::Value>,
-}
-
 impl Config {
     /// Loads `path` (if given; it must exist) and the `SMSGATE_SECTION__KEY` environment.
     pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
@@ -163,7 +151,7 @@ impl Config {
                     c.name
                 );
             }
-            crate::connectors::validate(c)?;
+            smsgate_connectors::validate(c)?;
         }
         if let Some(s) = &self.smpp_server {
             s.validate()?;
@@ -208,8 +196,7 @@ mod tests {
             "#,
         )
         .unwrap();
-        let s: smsgate_core::simnet::SimConfig =
-            crate::connectors::settings(&c.connectors[0]).unwrap();
+        let s: smsgate_connectors::simnet::SimConfig = c.connectors[0].parse().unwrap();
         assert_eq!(s.delivery_delay, Duration::from_millis(200));
         assert_eq!(c.routes[0].prefix, "+49");
     }

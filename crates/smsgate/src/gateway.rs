@@ -1,29 +1,34 @@
-//! Wiring: builds the store, connectors, dispatcher, ingest, webhooks, the IoT engine, the
-//! HTTP API and the SMPP server from a [`Config`], runs them, and shuts them down in an order
-//! that loses nothing: HTTP and the SMPP server stop accepting → the dispatcher finishes and
-//! records in-flight submits → connectors hand over what they still owe → event ingest and
-//! webhook loops stop.
+//! Wiring, in two steps you can read on one screen each: [`build`] makes every part from a
+//! [`Config`] (store, door, connectors, routes, listener) and starts nothing but the
+//! connectors' own links; `spawn` starts the loops as a named set of [`Tasks`], and
+//! [`Tasks::stop`] ends them in the one order that loses nothing: HTTP and the SMPP server stop
+//! accepting → the dispatcher finishes and records in-flight submits → connectors hand over
+//! what they still owe → the IoT engine and webhook loops stop → event ingest drains.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use smsgate_api::AppState;
+use smsgate_api::{AppState, Services};
+use smsgate_connectors::simnet::SimNetwork;
+use smsgate_connectors::{BuildContext, ConnectorConfig, sqlite_dir};
 use smsgate_core::backoff::Backoff;
 use smsgate_core::clock::Clock;
-use smsgate_core::connector::{ConnectorEvents, DynConnector};
-use smsgate_core::dispatcher::{Dispatcher, Signals};
+use smsgate_core::connector::{ConnectorEvents, DynConnector, InboundInjector, Reported};
+use smsgate_core::dispatcher::Dispatcher;
+use smsgate_core::intake::Intake;
 use smsgate_core::keys;
 use smsgate_core::routing::{Connectors, Route, Router, SharedRouter};
-use smsgate_core::simnet::SimNetwork;
+use smsgate_core::signals::Signals;
 use smsgate_core::store::{ApiKey, Store};
 use smsgate_core::webhook::{self, WebhookConfig};
-use tokio::sync::watch;
+use smsgate_smpp_server::SmppServer;
+use smsgate_store::Backend;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::config::{Config, ConnectorConfig};
-use crate::connectors;
+use crate::config::Config;
 
 /// A running gateway.
 pub struct Gateway {
@@ -42,6 +47,258 @@ pub struct Gateway {
     connectors: Connectors,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
+}
+
+/// Every part of a gateway, built and checked, before any loop runs.
+pub struct Parts {
+    config: Config,
+    clock: Clock,
+    backend: Backend,
+    first_admin_key: Option<String>,
+    signals: Signals,
+    intake: Arc<Intake>,
+    connectors: Connectors,
+    sims: Vec<Arc<SimNetwork>>,
+    injector: Option<Arc<dyn InboundInjector>>,
+    router: Arc<SharedRouter>,
+    events: mpsc::Receiver<Reported>,
+    listener: tokio::net::TcpListener,
+}
+
+/// Opens the store, counts the queue, builds the connectors and the route table, and binds
+/// the HTTP listener. Errors name the config key at fault.
+pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Parts> {
+    let numbers = tokio::task::spawn_blocking(smsgate_core::number::Msisdn::warm_up);
+    let backend = smsgate_store::open_all(&config.store.url)
+        .await
+        .with_context(|| format!("opening the store at {}", config.store.url))?;
+    let first_admin_key = ensure_admin_key(&*backend.store, &clock).await?;
+    let signals = Signals::default();
+    let intake = Intake::new(
+        Arc::clone(&backend.store),
+        config.limits.clone(),
+        clock,
+        signals.clone(),
+    );
+    intake.seed().await?;
+
+    let (events_tx, events) = ConnectorEvents::channel(4096);
+    let data_dir = sqlite_dir(&config.store.url);
+    let default_sim;
+    let entries = if config.connectors.is_empty() {
+        // No connector configured: the simulated network, remembering across restarts.
+        let journal = data_dir.as_ref().map(|d| d.join("simulator.journal"));
+        default_sim = [ConnectorConfig::default_simulator(journal)];
+        &default_sim[..]
+    } else {
+        &config.connectors
+    };
+    let ctx = BuildContext {
+        events: events_tx,
+        data_dir,
+        clock,
+    };
+    let mut list: Vec<DynConnector> = Vec::new();
+    let mut sims = Vec::new();
+    let mut injector: Option<Arc<dyn InboundInjector>> = None;
+    for entry in entries {
+        let built = smsgate_connectors::build(entry, &ctx)?;
+        injector = injector.or_else(|| built.injector());
+        sims.extend(built.sim);
+        list.push(built.connector);
+    }
+    let connectors = Connectors::new(list);
+    let router =
+        SharedRouter::new(Router::new(&config.routes, &connectors).context("invalid [[routes]]")?);
+
+    let _ = numbers.await;
+    let listener = tokio::net::TcpListener::bind(config.http.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (http.listen)", config.http.listen))?;
+    Ok(Parts {
+        config,
+        clock,
+        backend,
+        first_admin_key,
+        signals,
+        intake,
+        connectors,
+        sims,
+        injector,
+        router,
+        events,
+        listener,
+    })
+}
+
+/// The loops of a running gateway, by name, and the signals that stop them.
+pub struct Tasks {
+    http: JoinHandle<std::io::Result<()>>,
+    smpp: Option<SmppServer>,
+    dispatcher: JoinHandle<()>,
+    sims: Vec<Arc<SimNetwork>>,
+    loops_stop: watch::Sender<bool>,
+    iot: JoinHandle<()>,
+    fan_out: JoinHandle<()>,
+    deliver: JoinHandle<()>,
+    connectors: Connectors,
+    ingest: JoinHandle<()>,
+}
+
+impl Tasks {
+    /// Waits for the front doors and the dispatcher (already told to stop), then stops the
+    /// rest in order.
+    async fn stop(self) {
+        let _ = self.http.await;
+        if let Some(smpp) = self.smpp {
+            smpp.join().await;
+        }
+        let _ = self.dispatcher.await;
+        for sim in &self.sims {
+            sim.drain(Duration::from_secs(5)).await;
+        }
+        let _ = self.loops_stop.send(true);
+        let _ = tokio::time::timeout(Duration::from_secs(15), async {
+            let _ = self.iot.await;
+            let _ = self.fan_out.await;
+            let _ = self.deliver.await;
+        })
+        .await;
+        drop(self.connectors);
+        drop(self.sims);
+        // Ends once every connector (and its pending receipt tasks) let go of the sink.
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.ingest).await;
+    }
+}
+
+/// Starts every loop over the built parts.
+async fn spawn(p: Parts, stop_rx: &watch::Receiver<bool>) -> anyhow::Result<(Tasks, Started)> {
+    let Parts {
+        config,
+        clock,
+        backend,
+        first_admin_key,
+        signals,
+        intake,
+        connectors,
+        sims,
+        injector,
+        router,
+        events,
+        listener,
+    } = p;
+    let store = Arc::clone(&backend.store);
+    let ingest = tokio::spawn(smsgate_core::ingest::run(
+        Arc::clone(&store),
+        clock,
+        events,
+        signals.clone(),
+    ));
+    for sim in &sims {
+        sim.resume();
+    }
+    let (loops_stop, loops_rx) = watch::channel(false);
+    let (iot_service, iot) = smsgate_iot::task::start(
+        smsgate_iot::task::IotDeps {
+            iot: backend.iot,
+            store: Arc::clone(&store),
+            config: config.iot.clone(),
+            intake: Arc::clone(&intake),
+            clock,
+            signals: signals.clone(),
+        },
+        stopped(&loops_rx),
+    )
+    .await
+    .context("starting the IoT engine")?;
+    let fan_out = tokio::spawn(webhook::fan_out(
+        Arc::clone(&store),
+        clock,
+        Arc::clone(&signals.events),
+        Arc::clone(&signals.deliveries),
+        stopped(&loops_rx),
+    ));
+    let webhooks = WebhookConfig {
+        timeout: config.webhooks.timeout,
+        concurrency: config.webhooks.concurrency.max(1),
+        backoff: Backoff::new(Duration::from_secs(5), Duration::from_secs(3600)),
+    };
+    let deliver = tokio::spawn(webhook::deliver(
+        Arc::clone(&store),
+        clock,
+        webhooks,
+        Arc::clone(&signals.deliveries),
+        stopped(&loops_rx),
+    ));
+    let dispatcher = Dispatcher::new(
+        Arc::clone(&store),
+        Arc::clone(&router),
+        config.dispatcher.clone(),
+        clock,
+        signals.clone(),
+    );
+    let dispatcher = tokio::spawn(dispatcher.run(stopped(stop_rx)));
+    let smpp = match &config.smpp_server {
+        Some(c) => {
+            let deps = smsgate_smpp_server::Deps {
+                northbound: backend.northbound,
+                intake: Arc::clone(&intake),
+            };
+            Some(smsgate_smpp_server::start(c, deps, stopped(stop_rx)).await?)
+        }
+        None => None,
+    };
+    let state = AppState::new(Services {
+        store: Arc::clone(&store),
+        clock,
+        intake,
+        signals,
+        connectors: connectors.clone(),
+        router: Arc::clone(&router),
+        sim: injector,
+        iot: Some(iot_service),
+        smpp_sessions: smpp.as_ref().map(|s| Arc::clone(&s.sessions)),
+    });
+    let app = smsgate_api::router(state, config.http.max_body_bytes);
+    let addr = listener.local_addr()?;
+    let http = tokio::spawn(
+        axum::serve(listener, app)
+            .with_graceful_shutdown(stopped(stop_rx))
+            .into_future(),
+    );
+    let started = Started {
+        addr,
+        first_admin_key,
+        smpp_addr: smpp.as_ref().and_then(|s| s.addr),
+        smpp_tls_addr: smpp.as_ref().and_then(|s| s.tls_addr),
+        store,
+        router,
+        connectors: connectors.clone(),
+    };
+    let tasks = Tasks {
+        http,
+        smpp,
+        dispatcher,
+        sims,
+        loops_stop,
+        iot,
+        fan_out,
+        deliver,
+        connectors,
+        ingest,
+    };
+    Ok((tasks, started))
+}
+
+/// What the caller keeps of a started gateway.
+struct Started {
+    addr: SocketAddr,
+    first_admin_key: Option<String>,
+    smpp_addr: Option<SocketAddr>,
+    smpp_tls_addr: Option<SocketAddr>,
+    store: Arc<dyn Store>,
+    router: Arc<SharedRouter>,
+    connectors: Connectors,
 }
 
 /// Creates the first admin key when the store has none; returns its secret.
@@ -80,173 +337,23 @@ impl Gateway {
     /// [`Gateway::start`] with a chosen clock (tests move an adjustable one ahead to run
     /// escalations and timeouts without waiting).
     pub async fn start_with_clock(config: Config, clock: Clock) -> anyhow::Result<Self> {
-        let numbers = tokio::task::spawn_blocking(smsgate_core::number::Msisdn::warm_up);
-        let backend = smsgate_store::open_all(&config.store.url)
-            .await
-            .with_context(|| format!("opening the store at {}", config.store.url))?;
-        let store = backend.store;
-        let first_admin_key = ensure_admin_key(&*store, &clock).await?;
-        let signals = Signals::default();
-        let (events, events_rx) = ConnectorEvents::channel(4096);
-
-        let mut list: Vec<DynConnector> = Vec::new();
-        let mut sims: Vec<Arc<SimNetwork>> = Vec::new();
-        let data_dir = sqlite_dir(&config.store.url);
-        let default_sim;
-        let connector_configs = if config.connectors.is_empty() {
-            // No connector configured: the simulated network, remembering across restarts.
-            let journal = data_dir.as_ref().map(|d| d.join("simulator.journal"));
-            let mut settings = serde_json::Map::new();
-            settings.insert("journal".into(), serde_json::json!(journal));
-            default_sim = vec![ConnectorConfig {
-                name: "sim".into(),
-                kind: "simulator".into(),
-                settings,
-            }];
-            &default_sim
-        } else {
-            &config.connectors
-        };
-        for c in connector_configs {
-            let built = connectors::build(c, events.clone(), data_dir.as_deref())?;
-            sims.extend(built.sim);
-            list.push(built.connector);
-        }
-        drop(events);
-        let connectors = Connectors::new(list);
-        let connectors_for_reload = connectors.clone();
-        let router = SharedRouter::new(
-            Router::new(&config.routes, &connectors).context("invalid [[routes]]")?,
-        );
-
-        let _ = numbers.await;
-        let listener = tokio::net::TcpListener::bind(config.http.listen)
-            .await
-            .with_context(|| format!("cannot listen on {} (http.listen)", config.http.listen))?;
-        let addr = listener.local_addr()?;
-        let state = AppState::new(
-            Arc::clone(&store),
-            clock,
-            signals.clone(),
-            connectors.clone(),
-            Arc::clone(&router),
-            config.limits.clone(),
-            sims.first().cloned(),
-        );
-        if config.limits.max_queued > 0 {
-            let waiting = store.stats().await?.waiting;
-            state.queue_gate().seed(waiting, clock.now_ms());
-        }
-        let app = smsgate_api::router(Arc::clone(&state), config.http.max_body_bytes);
-
+        let parts = build(config, clock).await?;
         let (stop, stop_rx) = watch::channel(false);
-        let ingest = tokio::spawn(smsgate_core::ingest::run(
-            Arc::clone(&store),
-            clock,
-            events_rx,
-            signals.clone(),
-        ));
-        for sim in &sims {
-            sim.resume();
-        }
-        let (loops_stop, loops_rx) = watch::channel(false);
-        let (iot_service, iot) = smsgate_iot::task::start(
-            smsgate_iot::task::IotDeps {
-                iot: backend.iot,
-                store: Arc::clone(&store),
-                config: config.iot.clone(),
-                limits: config.limits.clone(),
-                clock,
-                signals: signals.clone(),
-            },
-            stopped(&loops_rx),
-        )
-        .await
-        .context("starting the IoT engine")?;
-        let _ = state.iot.set(iot_service);
-        let fan_out = tokio::spawn(webhook::fan_out(
-            Arc::clone(&store),
-            clock,
-            Arc::clone(&signals.events),
-            Arc::clone(&signals.deliveries),
-            stopped(&loops_rx),
-        ));
-        let wh_config = WebhookConfig {
-            timeout: config.webhooks.timeout,
-            concurrency: config.webhooks.concurrency.max(1),
-            backoff: Backoff::new(Duration::from_secs(5), Duration::from_secs(3600)),
-        };
-        let deliver = tokio::spawn(webhook::deliver(
-            Arc::clone(&store),
-            clock,
-            wh_config,
-            Arc::clone(&signals.deliveries),
-            stopped(&loops_rx),
-        ));
-        let dispatcher = Dispatcher::new(
-            Arc::clone(&store),
-            Arc::clone(&router),
-            config.dispatcher.clone(),
-            clock,
-            signals.clone(),
-        );
-        let dispatch = tokio::spawn(dispatcher.run(stopped(&stop_rx)));
-        let http = tokio::spawn(
-            axum::serve(listener, app)
-                .with_graceful_shutdown(stopped(&stop_rx))
-                .into_future(),
-        );
-        let smpp = match &config.smpp_server {
-            Some(c) => {
-                let deps = crate::smpp_server::Deps {
-                    northbound: Arc::clone(&backend.northbound),
-                    limits: config.limits.clone(),
-                    clock,
-                    signals: signals.clone(),
-                    store: Arc::clone(&store),
-                    queue: state.queue_gate(),
-                };
-                let server = crate::smpp_server::start(c, deps, stopped(&stop_rx)).await?;
-                let _ = state.smpp_sessions.set(Arc::clone(&server.sessions));
-                Some(server)
-            }
-            None => None,
-        };
-        let smpp_addr = smpp.as_ref().and_then(|s| s.addr);
-        let smpp_tls_addr = smpp.as_ref().and_then(|s| s.tls_addr);
-
+        let (tasks, started) = spawn(parts, &stop_rx).await?;
         let task = tokio::spawn(async move {
             stopped(&stop_rx).await;
             tracing::info!("shutting down: no new requests; finishing in-flight work");
-            let _ = http.await;
-            if let Some(smpp) = smpp {
-                smpp.join().await;
-            }
-            let _ = dispatch.await;
-            for sim in &sims {
-                sim.drain(Duration::from_secs(5)).await;
-            }
-            let _ = loops_stop.send(true);
-            let _ = tokio::time::timeout(Duration::from_secs(15), async {
-                let _ = iot.await;
-                let _ = fan_out.await;
-                let _ = deliver.await;
-            })
-            .await;
-            drop(connectors);
-            drop(sims);
-            // Ends once every connector (and its pending receipt tasks) let go of the sink.
-            let _ = tokio::time::timeout(Duration::from_secs(5), ingest).await;
+            tasks.stop().await;
             tracing::info!("stopped");
         });
         Ok(Self {
-            addr,
-            first_admin_key,
-            smpp_addr,
-            smpp_tls_addr,
-            store,
-            router,
-            connectors: connectors_for_reload,
+            addr: started.addr,
+            first_admin_key: started.first_admin_key,
+            smpp_addr: started.smpp_addr,
+            smpp_tls_addr: started.smpp_tls_addr,
+            store: started.store,
+            router: started.router,
+            connectors: started.connectors,
             stop,
             task,
         })
@@ -276,21 +383,4 @@ impl Gateway {
         let _ = stop.send(true);
         let _ = task.await;
     }
-}
-
-/// The directory of a `sqlite://` store URL (for files that live beside the database).
-pub fn sqlite_dir(url: &str) -> Option<std::path::PathBuf> {
-    let path = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
-    let path = path.split('?').next()?;
-    if path.is_empty() || path.contains(":memory:") {
-        return None;
-    }
-    Some(
-        std::path::Path::new(path)
-            .parent()
-            .map(|p| p.to_path_buf())
-            .unwrap_or_default(),
-    )
 }

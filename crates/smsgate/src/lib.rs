@@ -2,7 +2,6 @@
 //!
 //! # Layout
 //! - [`config`]: the TOML file and environment overrides.
-//! - [`connectors`]: builds `[[connectors]]` by type.
 //! - [`gateway`]: wiring and orderly shutdown.
 //! - [`cli`]: the command line (`serve`, `send`, `status`, `messages`, `keys`, `migrate`, `sim`,
 //!   `route`).
@@ -11,15 +10,12 @@
 //! - [`client`]: the HTTP client the CLI's remote commands use.
 //! - [`csv`]: the small CSV reader of `send --file`.
 //! - [`sim_smsc`]: `smsgate sim smsc`, the SMSC simulator as a process with a control API.
-//! - [`smpp_server`]: `[smpp_server]`, the SMPP listener for client applications.
 
 pub mod bench;
 pub mod cli;
 pub mod cli_iot;
 pub mod client;
 pub mod config;
-pub mod connectors;
 pub mod csv;
 pub mod gateway;
 pub mod sim_smsc;
-pub mod smpp_server;

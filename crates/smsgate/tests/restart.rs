@@ -108,7 +108,7 @@ async fn wait_all_final(base: &str, key: &str, n: u64) -> Value {
 }
 
 fn journal_counts(dir: &Path) -> std::collections::HashMap<String, u32> {
-    smsgate_core::simnet::journal_submits(&dir.join("network.journal")).unwrap()
+    smsgate_connectors::simnet::journal_submits(&dir.join("network.journal")).unwrap()
 }
 
 async fn delivered_count(base: &str, key: &str) -> u64 {

@@ -22,7 +22,6 @@ use rusmpp::types::{AnyOctetString, COctetString, EmptyOrFullCOctetString, Octet
 use rusmpp::values::{DataCoding, EsmClass, MessagePayload, MessageState, RegisteredDelivery, Ton};
 use serde_json::{Value, json};
 use smsgate::gateway::Gateway;
-use smsgate::smpp_server::SmppServerConfig;
 use smsgate_core::message::Status;
 use smsgate_core::store::MessageQuery;
 use smsgate_smpp::client::{
@@ -31,6 +30,7 @@ use smsgate_smpp::client::{
 use smsgate_smpp::pdu::{CommandStatus, Pdu};
 use smsgate_smpp::receipt::ReceiptState;
 use smsgate_smpp::session::{BindParams, BindType};
+use smsgate_smpp_server::SmppServerConfig;
 use smsgate_sms::Shift;
 
 /// `[smpp_server]` on port 0 with `extra` keys over two accounts: `app1` (inbound `+4930`)

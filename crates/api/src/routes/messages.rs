@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use serde::Deserialize;
 use smsgate_core::clock::parse_rfc3339;
-use smsgate_core::intake::{self, SendRequest};
+use smsgate_core::intake::{Rejection, SendRequest};
 use smsgate_core::message::{MessageId, Status};
 use smsgate_core::store::MessageQuery;
 use utoipa::IntoParams;
@@ -25,9 +25,9 @@ use crate::extract::{JsonBody, QueryParams};
 /// Most messages in one batch request.
 pub const MAX_BATCH: usize = 1000;
 
-fn to_request(m: SendMessage, caller: &Caller) -> Result<SendRequest, ApiError> {
+fn to_request(m: SendMessage, caller: &Caller) -> Result<SendRequest, Rejection> {
     let send_at = match m.send_at.as_deref() {
-        Some(s) => Some(parse_rfc3339(s).map_err(|e| ApiError::bad_request("invalid_send_at", e))?),
+        Some(s) => Some(parse_rfc3339(s).map_err(|e| Rejection::new("invalid_send_at", e))?),
         None => None,
     };
     Ok(SendRequest {
@@ -58,17 +58,7 @@ pub async fn send(
     JsonBody(body): JsonBody<SendMessage>,
 ) -> ApiResult<impl IntoResponse> {
     let req = to_request(body, &caller)?;
-    let now = state.clock.now_ms();
-    let msg = intake::prepare(req, &state.limits, now)?;
-    state
-        .queue
-        .admit(&state.store, now, 1, state.limits.max_queued)?;
-    let mut res = state.store.insert_messages(vec![msg]).await?;
-    state.queue.accepted(1);
-    state.signals.queued.notify_one();
-    state.signals.events.notify_one();
-    // The store answers one entry per message given.
-    let a = res.pop().expect("one result per message");
+    let a = state.intake.send(req).await?;
     let mut headers = HeaderMap::new();
     if a.duplicate {
         headers.insert("Idempotent-Replayed", HeaderValue::from_static("true"));
@@ -105,22 +95,32 @@ pub async fn send_batch(
             ),
         ));
     }
-    let now = state.clock.now_ms();
-    let mut entries: Vec<Option<BatchEntry>> = Vec::with_capacity(body.messages.len());
-    let mut valid = Vec::new();
-    let mut positions = Vec::new();
-    for (index, raw) in body.messages.into_iter().enumerate() {
-        let prepared = serde_json::from_value::<SendMessage>(raw)
-            .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))
-            .and_then(|m| to_request(m, &caller))
-            .and_then(|r| intake::prepare(r, &state.limits, now).map_err(ApiError::from));
-        match prepared {
-            Ok(m) => {
-                valid.push(m);
-                positions.push(index);
-                entries.push(None);
+    let requests = body
+        .messages
+        .into_iter()
+        .map(|raw| {
+            serde_json::from_value::<SendMessage>(raw)
+                .map_err(|e| Rejection::new("invalid_json", e.to_string()))
+                .and_then(|m| to_request(m, &caller))
+        })
+        .collect();
+    let results = state.intake.send_many(requests).await?;
+    let mut accepted = 0;
+    let mut entries = Vec::with_capacity(results.len());
+    for (index, result) in results.into_iter().enumerate() {
+        entries.push(match result {
+            Ok(a) => {
+                accepted += 1;
+                BatchEntry {
+                    index,
+                    id: Some(a.id.to_string()),
+                    status: a.status.as_str().to_owned(),
+                    segments: Some(a.segments),
+                    encoding: Some(a.encoding),
+                    error: None,
+                }
             }
-            Err(e) => entries.push(Some(BatchEntry {
+            Err(e) => BatchEntry {
                 index,
                 id: None,
                 status: "rejected".into(),
@@ -130,31 +130,10 @@ pub async fn send_batch(
                     code: e.code.into(),
                     message: e.message,
                 }),
-            })),
-        }
+            },
+        });
     }
-    let accepted = valid.len();
-    if !valid.is_empty() {
-        let n = valid.len() as u64;
-        state
-            .queue
-            .admit(&state.store, now, n, state.limits.max_queued)?;
-        let res = state.store.insert_messages(valid).await?;
-        state.queue.accepted(n);
-        state.signals.queued.notify_one();
-        state.signals.events.notify_one();
-        for (pos, a) in positions.into_iter().zip(res) {
-            entries[pos] = Some(BatchEntry {
-                index: pos,
-                id: Some(a.id.to_string()),
-                status: a.status.as_str().to_owned(),
-                segments: Some(a.segments),
-                encoding: Some(a.encoding),
-                error: None,
-            });
-        }
-    }
-    let messages: Vec<BatchEntry> = entries.into_iter().flatten().collect();
+    let messages = entries;
     let rejected = messages.len() - accepted;
     Ok((
         StatusCode::ACCEPTED,

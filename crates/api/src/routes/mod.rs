@@ -10,7 +10,7 @@ use crate::error::ApiError;
 
 /// The IoT engine's handle, or 503 `iot_unavailable` while it is not running.
 pub(crate) fn iot_service(state: &AppState) -> Result<&smsgate_iot::task::IotService, ApiError> {
-    state.iot.get().ok_or_else(|| {
+    state.iot.as_ref().ok_or_else(|| {
         ApiError::new(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             "iot_unavailable",

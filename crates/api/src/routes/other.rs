@@ -220,7 +220,7 @@ pub async fn list_smpp_sessions(
     }
     let sessions = state
         .smpp_sessions
-        .get()
+        .as_ref()
         .map(|s| s.sessions())
         .unwrap_or_default();
     Ok(Json(serde_json::json!({ "sessions": sessions })))

@@ -6,9 +6,26 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::bail;
 use serde::Deserialize;
-use smsgate_smpp::tls::ServerTls;
+use smsgate_smpp::tls::{ServerTls, TlsError};
+
+/// Why `[smpp_server]` cannot be used; raised at config load so the gateway does not start on
+/// it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A key is missing, out of range or clashes with another; the sentence names it.
+    #[error("{0}")]
+    Invalid(String),
+    /// A TLS file is missing or broken; the error names the file.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+}
+
+macro_rules! bail {
+    ($($t:tt)*) => {
+        return Err(ConfigError::Invalid(format!($($t)*)))
+    };
+}
 
 /// `[smpp_server]`: the northbound SMPP listener for client applications.
 #[derive(Clone, Debug, Deserialize)]
@@ -129,7 +146,7 @@ fn printable(s: &str) -> bool {
 impl SmppServerConfig {
     /// The TLS listener's settings when `tls_listen` is set; an error naming the missing key
     /// when it lacks its certificate or key, or when `tls_*` files are set without it.
-    pub fn tls(&self) -> anyhow::Result<Option<ServerTls>> {
+    pub fn tls(&self) -> Result<Option<ServerTls>, ConfigError> {
         match (&self.tls_listen, &self.tls_cert_file, &self.tls_key_file) {
             (Some(_), Some(cert), Some(key)) => Ok(Some(ServerTls {
                 cert_file: cert.clone(),
@@ -149,7 +166,7 @@ impl SmppServerConfig {
 
     /// Checks the limits SMPP 3.4 §4.1.1 puts on credentials, uniqueness and ranges; the error
     /// names the key.
-    pub fn validate(&self) -> anyhow::Result<()> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         if self.listen.is_none() && self.tls_listen.is_none() {
             bail!("smpp_server needs listen (plain SMPP), tls_listen (SMPP over TLS) or both");
         }
@@ -211,12 +228,13 @@ mod tests {
     use super::*;
     use figment::providers::Format;
 
-    fn parse(toml_accounts: &str) -> anyhow::Result<SmppServerConfig> {
+    fn parse(toml_accounts: &str) -> Result<SmppServerConfig, String> {
         let text = format!("listen = \"127.0.0.1:0\"\n{toml_accounts}");
         let c: SmppServerConfig = figment::Figment::new()
             .merge(figment::providers::Toml::string(&text))
-            .extract()?;
-        c.validate()?;
+            .extract()
+            .map_err(|e| e.to_string())?;
+        c.validate().map_err(|e| e.to_string())?;
         Ok(c)
     }
 

@@ -2,12 +2,12 @@
 //! submit through SMPP 3.4 instead of the REST API; receipts and inbound SMS come back to them
 //! as `deliver_sm`.
 //!
-//! The protocol (sessions, windows, PDUs) is `smsgate_smpp::server`; this module is the
-//! gateway side of it:
+//! The protocol (sessions, windows, PDUs) is `smsgate_smpp::server`; this crate is the
+//! gateway side of it, and depends on `smsgate-core`, never on the HTTP API:
 //! - every account owns its messages as `api_key_id = "smpp:<system_id>"` (no API key row: the
 //!   account lives in the config file, has no HTTP secret to leak, and admins see its
 //!   messages in the API and dashboard like any other);
-//! - a `submit_sm` is decoded, validated by `core::intake` like a REST request and committed
+//! - a `submit_sm` is decoded, goes through `core::intake` like a REST request and is committed
 //!   (group commit) **before** its `submit_sm_resp` goes out. A whole message answers with the
 //!   gateway message id (the same id `GET /v1/messages/{id}` takes); each part of a long
 //!   message (UDH or SAR) answers at once with its own id, is stored durably, and the part that
@@ -42,34 +42,47 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
-use smsgate_api::backpressure::QueueGate;
-use smsgate_core::clock::Clock;
-use smsgate_core::dispatcher::Signals;
-use smsgate_core::intake::IntakeLimits;
+use smsgate_core::intake::Intake;
 use smsgate_core::northbound::NorthboundStore;
-use smsgate_core::store::Store;
+use smsgate_core::store::StoreError;
 use smsgate_smpp::server::{Server, ServerConfig};
 use smsgate_smpp::session::SessionConfig;
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
-pub use config::SmppServerConfig;
+pub use config::{ConfigError, SmppServerConfig};
 
 /// What the server needs from the gateway.
 pub struct Deps {
     /// Submissions, parts, feeds and cursors (same database as the messages).
     pub northbound: Arc<dyn NorthboundStore>,
-    /// `[limits]`, as the REST intake applies them.
-    pub limits: IntakeLimits,
-    /// Time.
-    pub clock: Clock,
-    /// Wakes the dispatcher and webhook fan-out after a commit.
-    pub signals: Signals,
-    /// The message store (for the queue bound).
-    pub store: Arc<dyn Store>,
-    /// The `[limits] max_queued` gate the REST API uses too.
-    pub queue: Arc<QueueGate>,
+    /// The door every message enters by: `[limits]`, the `max_queued` gate shared with the
+    /// REST API, the clock and the wake-ups after a commit.
+    pub intake: Arc<Intake>,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A listen address is taken or not ours.
+    #[error("cannot listen on {addr} (smpp_server.{key}): {source}")]
+    Listen {
+        /// `listen` or `tls_listen`.
+        key: &'static str,
+        /// The address.
+        addr: SocketAddr,
+        /// The socket error.
+        source: std::io::Error,
+    },
+    /// The configuration does not hold (also checked at config load).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The TLS certificate or key could not be loaded.
+    #[error(transparent)]
+    Tls(#[from] smsgate_smpp::tls::TlsError),
+    /// The feed cursors could not be read or created.
+    #[error("preparing the SMPP server's feeds: {0}")]
+    Store(#[from] StoreError),
 }
 
 /// A running SMPP server.
@@ -94,33 +107,32 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await;
 }
 
+async fn bind(key: &'static str, addr: SocketAddr) -> Result<tokio::net::TcpListener, StartError> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Listen { key, addr, source })
+}
+
 /// Binds the listener, prepares every account's feed cursor and starts serving until
 /// `shutdown` resolves; then asks sessions to unbind (5 s grace) and stops the feeds.
 pub async fn start(
     config: &SmppServerConfig,
     deps: Deps,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<SmppServer> {
+) -> Result<SmppServer, StartError> {
     let listener = match config.listen {
-        Some(at) => Some(
-            tokio::net::TcpListener::bind(at)
-                .await
-                .with_context(|| format!("cannot listen on {at} (smpp_server.listen)"))?,
-        ),
+        Some(at) => Some(bind("listen", at).await?),
         None => None,
     };
     let tls = match (config.tls_listen, config.tls()?) {
         (Some(at), Some(tls)) => {
             let acceptor = tls.acceptor()?;
-            let listener = tokio::net::TcpListener::bind(at)
-                .await
-                .with_context(|| format!("cannot listen on {at} (smpp_server.tls_listen)"))?;
-            Some((listener, acceptor))
+            Some((bind("tls_listen", at).await?, acceptor))
         }
         _ => None,
     };
-    let addr = listener.as_ref().map(|l| l.local_addr()).transpose()?;
-    let tls_addr = tls.as_ref().map(|(l, _)| l.local_addr()).transpose()?;
+    let addr = listener.as_ref().and_then(|l| l.local_addr().ok());
+    let tls_addr = tls.as_ref().and_then(|(l, _)| l.local_addr().ok());
     let accounts = Arc::new(accounts::Accounts::new(config));
     // A new account's feed starts now: it has no messages yet, and inbound SMS from before it
     // existed are not its business. Done before accepting, so no receipt can slip past.
@@ -139,12 +151,8 @@ pub async fn start(
     }
     let assembler = assembly::Assembler {
         store: Arc::clone(&deps.northbound),
-        limits: deps.limits,
-        clock: deps.clock,
-        signals: deps.signals,
+        intake: deps.intake,
         timeout: config.concat_timeout,
-        queue: deps.queue,
-        messages: deps.store,
     };
     let accounts_view: Arc<dyn smsgate_core::northbound::ClientSessions> = accounts.clone();
     let handler = Arc::new(handler::GatewayHandler {

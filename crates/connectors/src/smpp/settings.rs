@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::bail;
 use rusmpp::values::{InterfaceVersion, Npi, Ton};
 use serde::Deserialize;
 use smsgate_smpp::client::ClientConfig;
@@ -13,6 +12,14 @@ use smsgate_smpp::session::{BindParams, BindType, SessionConfig};
 use smsgate_smpp::supervisor::SupervisorConfig;
 use smsgate_smpp::tls::ClientTls;
 use smsgate_sms::{Concat, Encoding};
+
+use crate::InvalidSetting;
+
+macro_rules! bail {
+    ($($t:tt)*) => {
+        return Err(InvalidSetting(format!($($t)*)))
+    };
+}
 
 /// One SMPP carrier link (SPEC `[[connectors]]` with `type = "smpp"`).
 #[derive(Clone, Debug, Deserialize)]
@@ -283,7 +290,7 @@ fn secs60() -> Duration {
 
 impl SmppSettings {
     /// Checks limits serde cannot express; errors name the key.
-    pub fn validate(&self) -> anyhow::Result<()> {
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
         let lengths = [
             ("system_id", &self.system_id, 15),
             ("password", &self.password, 8),
@@ -313,8 +320,9 @@ impl SmppSettings {
         if let Some(tls) = self.tls()? {
             // Load now, so a missing or broken file stops the start-up with its name instead
             // of showing up later as a connector that never binds.
-            tls.load()?;
-            tls.server_name(&self.host)?;
+            tls.load().map_err(|e| InvalidSetting(e.to_string()))?;
+            tls.server_name(&self.host)
+                .map_err(|e| InvalidSetting(e.to_string()))?;
         }
         Ok(())
     }
@@ -326,7 +334,7 @@ impl SmppSettings {
 
     /// The TLS settings when `tls = true`; an error when `tls_*` keys are set without it, as
     /// such a connector would silently send in the clear.
-    pub fn tls(&self) -> anyhow::Result<Option<ClientTls>> {
+    pub fn tls(&self) -> Result<Option<ClientTls>, InvalidSetting> {
         let tls = ClientTls {
             ca_file: self.tls_ca_file.clone(),
             server_name: self.tls_server_name.clone(),
@@ -342,7 +350,7 @@ impl SmppSettings {
         Ok(Some(tls))
     }
 
-    fn version(&self) -> anyhow::Result<InterfaceVersion> {
+    fn version(&self) -> Result<InterfaceVersion, InvalidSetting> {
         match self.interface_version.as_str() {
             "3.4" | "34" => Ok(InterfaceVersion::Smpp3_4),
             "5.0" | "50" | "5" => Ok(InterfaceVersion::Smpp5_0),
@@ -385,7 +393,7 @@ impl SmppSettings {
     }
 
     /// The supervisor configuration of a session binding as `bind_type`.
-    pub fn supervisor(&self, bind_type: BindType) -> anyhow::Result<SupervisorConfig> {
+    pub fn supervisor(&self, bind_type: BindType) -> Result<SupervisorConfig, InvalidSetting> {
         let mut bind = BindParams::new(bind_type, &self.system_id, &self.password);
         bind.system_type = self.system_type.clone();
         bind.address_range = self.address_range.clone();

@@ -10,13 +10,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use smsgate_api::backpressure::QueueGate;
-use smsgate_core::clock::Clock;
-use smsgate_core::dispatcher::Signals;
-use smsgate_core::intake::{self, IntakeLimits, SendRequest};
+use smsgate_core::intake::{self, Intake, IntakeLimits, SendRequest};
 use smsgate_core::message::{NewMessage, Priority};
 use smsgate_core::northbound::{NorthboundStore, StoredSubmission};
-use smsgate_core::store::Store;
 use smsgate_sms::{ConcatInfo, Fragment, Reassembler};
 use tracing::{debug, error, info};
 
@@ -28,18 +24,11 @@ use super::record::{PartData, Record};
 pub struct Assembler {
     /// Where parts and messages are stored.
     pub store: Arc<dyn NorthboundStore>,
-    /// Intake limits (the segment limit is the client's own split, checked per part).
-    pub limits: IntakeLimits,
-    /// Time.
-    pub clock: Clock,
-    /// Wakes the dispatcher.
-    pub signals: Signals,
+    /// The door into the queue: limits (the segment limit is the client's own split,
+    /// checked per part), the `max_queued` gate, the clock and the wake-ups.
+    pub intake: Arc<Intake>,
     /// How long a group waits for missing parts.
     pub timeout: Duration,
-    /// The `[limits] max_queued` gate shared with the REST API.
-    pub queue: Arc<QueueGate>,
-    /// The message store (the gate counts its queue).
-    pub messages: Arc<dyn Store>,
 }
 
 /// Builds the message of a group: the submission ids to link and the validated message.
@@ -135,7 +124,8 @@ impl Assembler {
     pub async fn assemble(&self, parts: &[StoredSubmission]) {
         let Some(first) = parts.first() else { return };
         let owner = super::config::owner(&first.submission.account);
-        let (ids, message) = match build(parts, &owner, &self.limits, self.clock.now_ms()) {
+        let now = self.intake.clock().now_ms();
+        let (ids, message) = match build(parts, &owner, self.intake.limits(), now) {
             Ok(built) => built,
             Err(e) => {
                 error!(account = %first.submission.account, error = %e, "cannot assemble a long message from its parts");
@@ -146,9 +136,8 @@ impl Assembler {
         match self.store.assemble(ids, message).await {
             Ok(id) => {
                 debug!(account = %first.submission.account, message = %id, parts = n, "long message assembled");
-                self.queue.accepted(1);
-                self.signals.queued.notify_one();
-                self.signals.events.notify_one();
+                // Admitted at the gate part by part; counted and signalled once, now.
+                self.intake.queued(1);
             }
             Err(e) => error!(error = %e, "storing an assembled long message failed"),
         }
@@ -156,7 +145,7 @@ impl Assembler {
 
     /// Assembles what is due: complete groups, and groups older than the timeout.
     pub async fn sweep(&self) {
-        let older_than = self.clock.now_ms() - self.timeout.as_millis() as i64;
+        let older_than = self.intake.clock().now_ms() - self.timeout.as_millis() as i64;
         match self.store.pending_groups(older_than).await {
             Ok(groups) => {
                 for parts in groups {
@@ -197,7 +186,7 @@ impl Assembler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::smpp_server::decode::Addr;
+    use crate::decode::Addr;
     use smsgate_core::northbound::{PartOf, Submission};
 
     fn part(no: u8, total: u8, dc: u8, payload: &[u8]) -> StoredSubmission {

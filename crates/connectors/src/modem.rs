@@ -7,12 +7,11 @@
 //! `indications`, `status_reports`, `command_timeout`, `send_timeout`, `health_interval`,
 //! `max_per_minute`, `reset_backoff`, `reset_backoff_max`, `reassembly_timeout`.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use async_trait::async_trait;
+use smsgate_core::clock::Clock;
 use smsgate_core::connector::{
     Connector, ConnectorEvent, ConnectorEvents, ConnectorInfo, ConnectorState, InboundSms,
     OutboundSms, Receipt, ReceiptState, SubmitError, SubmitErrorKind, SubmitOutcome,
@@ -24,20 +23,19 @@ use smsgate_modem::driver::{
 use smsgate_modem::transport::Device;
 use tokio::sync::mpsc;
 
-use crate::config::ConnectorConfig;
+use crate::{BuildContext, ConnectorConfig, ConnectorError};
 
 /// Reads and checks the settings (config load and build).
-pub fn parse(c: &ConnectorConfig) -> anyhow::Result<(ModemSettings, Device)> {
-    let s: ModemSettings = super::settings(c)?;
-    let device = Device::parse(&s.device, s.baud)
-        .with_context(|| format!("connectors '{}': device", c.name))?;
+pub fn parse(c: &ConnectorConfig) -> Result<(ModemSettings, Device), ConnectorError> {
+    let s: ModemSettings = c.parse()?;
+    let device =
+        Device::parse(&s.device, s.baud).map_err(|e| c.settings_error(format!("device: {e}")))?;
     if s.max_per_minute == 0 {
-        anyhow::bail!("connectors '{}': max_per_minute must be at least 1", c.name);
+        return Err(c.settings_error("max_per_minute must be at least 1"));
     }
     if s.command_timeout.is_zero() || s.send_timeout.is_zero() || s.health_interval.is_zero() {
-        anyhow::bail!(
-            "connectors '{}': command_timeout, send_timeout and health_interval must be > 0",
-            c.name
+        return Err(
+            c.settings_error("command_timeout, send_timeout and health_interval must be > 0")
         );
     }
     Ok((s, device))
@@ -47,25 +45,29 @@ pub fn parse(c: &ConnectorConfig) -> anyhow::Result<(ModemSettings, Device)> {
 pub struct ModemConnector {
     name: String,
     modem: Modem,
+    clock: Clock,
 }
 
 /// Starts the driver and the task that stores what it hears. The state file lives beside the
 /// database as `modem-<name>.json` unless `state_file` says otherwise.
 pub fn build(
     c: &ConnectorConfig,
-    events: ConnectorEvents,
-    data_dir: Option<&Path>,
-) -> anyhow::Result<Arc<ModemConnector>> {
+    ctx: &BuildContext,
+) -> Result<Arc<ModemConnector>, ConnectorError> {
     let (mut settings, device) = parse(c)?;
     if settings.state_file.is_none() {
-        settings.state_file = data_dir.map(|d| d.join(format!("modem-{}.json", c.name)));
+        settings.state_file = ctx
+            .data_dir
+            .as_ref()
+            .map(|d| d.join(format!("modem-{}.json", c.name)));
     }
     let (tx, rx) = mpsc::channel(16);
     let modem = Modem::start(&c.name, settings, Arc::new(device), tx);
-    tokio::spawn(forward(c.name.clone(), rx, events));
+    tokio::spawn(forward(c.name.clone(), rx, ctx.events.clone()));
     Ok(Arc::new(ModemConnector {
         name: c.name.clone(),
         modem,
+        clock: ctx.clock,
     }))
 }
 
@@ -149,7 +151,7 @@ impl Connector for ModemConnector {
             _ => None, // GSM 7-bit when it fits, as the estimate said
         };
         let validity = sms.expires_at.map(|t| {
-            let left = t - smsgate_core::clock::Clock::system().now_ms();
+            let left = t - self.clock.now_ms();
             Duration::from_millis(left.max(60_000) as u64)
         });
         let request = SendRequest {

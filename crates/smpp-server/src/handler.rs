@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use rusmpp::pdus::{DataSmResp, QuerySmResp, SubmitSm};
 use rusmpp::types::EmptyOrFullCOctetString;
-use smsgate_core::intake::{self, IntakeLimits, SendRequest};
+use smsgate_core::intake::{IntakeError, IntakeLimits, QueueFull, SendRequest};
 use smsgate_core::message::{Message, MessageId, Status};
 use smsgate_core::northbound::{PartOf, PartProgress, StoredSubmission, Submission};
 use smsgate_smpp::pdu::{CommandStatus, Pdu};
@@ -65,7 +65,7 @@ impl GatewayHandler {
             debug!(?busy, window = account.window(), "{what} throttled");
             CommandStatus::EsmeRthrottled
         })?;
-        let now = self.assembler.clock.now_ms();
+        let now = self.assembler.intake.clock().now_ms();
         let result = match decode(now) {
             Ok(incoming) if incoming.concat.is_some() => {
                 self.submit_part(account, &incoming, now).await
@@ -80,26 +80,12 @@ impl GatewayHandler {
     }
 
     fn limits(&self) -> &IntakeLimits {
-        &self.assembler.limits
+        self.assembler.intake.limits()
     }
 
     /// `[limits] max_queued`, as the REST API applies it: past it, `ESME_RMSGQFUL`.
     fn admit(&self, now: i64) -> Result<(), Refusal> {
-        let a = &self.assembler;
-        a.queue
-            .admit(&a.messages, now, 1, a.limits.max_queued)
-            .map_err(|_| {
-                Refusal::new(
-                    CommandStatus::EsmeRmsgqful,
-                    "the queue is full ([limits] max_queued)",
-                )
-            })
-    }
-
-    fn stored(&self) {
-        self.assembler.queue.accepted(1);
-        self.assembler.signals.queued.notify_one();
-        self.assembler.signals.events.notify_one();
+        self.assembler.intake.admit(1, now).map_err(queue_full)
     }
 
     async fn submit_whole(
@@ -109,9 +95,11 @@ impl GatewayHandler {
         now: i64,
     ) -> Result<String, Refusal> {
         let request = send_request(incoming, incoming.text(), &account.owner, now);
-        let message = intake::prepare(request, self.limits(), now)
+        let message = self
+            .assembler
+            .intake
+            .prepare(request, now)
             .map_err(|r| Refusal::from_rejection(&r))?;
-        self.admit(now)?;
         let id = message.id.to_string();
         let submission = Submission {
             id: id.clone(),
@@ -120,12 +108,16 @@ impl GatewayHandler {
             data: record_json(incoming),
             created_at: now,
         };
+        let store = &self.assembler.store;
         self.assembler
-            .store
-            .submit_whole(message, submission)
+            .intake
+            .insert_with(1, now, store.submit_whole(message, submission))
             .await
-            .map_err(store_failed)?;
-        self.stored();
+            .map_err(|e| match e {
+                IntakeError::Rejected(r) => Refusal::from_rejection(&r),
+                IntakeError::QueueFull(full) => queue_full(full),
+                IntakeError::Store(e) => store_failed(e),
+            })?;
         Ok(id)
     }
 
@@ -152,7 +144,10 @@ impl GatewayHandler {
         let text = incoming.text();
         let probe = if text.is_empty() { " ".into() } else { text };
         let request = send_request(incoming, probe, &account.owner, now);
-        let valid = intake::prepare(request, self.limits(), now)
+        let valid = self
+            .assembler
+            .intake
+            .prepare(request, now)
             .map_err(|r| Refusal::from_rejection(&r))?;
         let group = format!(
             "{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
@@ -207,7 +202,8 @@ impl GatewayHandler {
             .ok_or(CommandStatus::EsmeRinvmsgid)?;
         let message = match sub.message_id {
             Some(mid) => Some(
-                a.messages
+                a.intake
+                    .store()
                     .message(mid)
                     .await
                     .map_err(|e| store_failed(e).status)?
@@ -251,10 +247,10 @@ impl GatewayHandler {
             // Parts not yet assembled have no message to cancel.
             return Err(CommandStatus::EsmeRcancelfail);
         };
-        let now = self.assembler.clock.now_ms();
-        match self.assembler.messages.cancel(message.id, now).await {
+        let now = self.assembler.intake.clock().now_ms();
+        match self.assembler.intake.store().cancel(message.id, now).await {
             Ok(Some(m)) if m.status == Status::Canceled => {
-                self.assembler.signals.events.notify_one();
+                self.assembler.intake.signals().events.notify_one();
                 Ok(())
             }
             Ok(_) => Err(CommandStatus::EsmeRcancelfail),
@@ -266,6 +262,14 @@ impl GatewayHandler {
 fn record_json(incoming: &Incoming) -> String {
     // A struct of strings and numbers always serialises.
     serde_json::to_string(&Record::of(incoming)).unwrap_or_default()
+}
+
+/// `[limits] max_queued`, as the REST API applies it: past it, `ESME_RMSGQFUL`.
+fn queue_full(full: QueueFull) -> Refusal {
+    Refusal::new(
+        CommandStatus::EsmeRmsgqful,
+        format!("the queue is full ([limits] max_queued): {full}"),
+    )
 }
 
 fn store_failed(e: smsgate_core::store::StoreError) -> Refusal {

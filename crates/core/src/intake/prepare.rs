@@ -1,6 +1,6 @@
-//! The one door into the queue: every northbound channel (REST, SMPP server, email, MQTT, the
-//! IoT engine) turns its request into a [`SendRequest`] and gets a validated [`NewMessage`] or a
-//! [`Rejection`] with a stable code.
+//! Validation and pricing: a [`SendRequest`] as a channel wrote it becomes a [`NewMessage`]
+//! (numbers in E.164, text encoded and counted, times resolved) or a [`Rejection`] with a stable
+//! code. Pure: no store, no clock (time is passed in).
 
 use std::time::Duration;
 
@@ -78,7 +78,8 @@ pub struct Rejection {
 }
 
 impl Rejection {
-    fn new(code: &'static str, message: impl Into<String>) -> Self {
+    /// A refusal with its stable code and a sentence saying what to change.
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),

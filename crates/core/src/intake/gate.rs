@@ -1,6 +1,6 @@
 //! Backpressure at intake: the queue lives on disk, but a bound on how much may wait keeps a
 //! runaway sender from filling the disk and delaying everyone else's alerts by hours. Past
-//! `[limits] max_queued` the API answers 429 with `Retry-After`.
+//! `[limits] max_queued` every channel refuses new messages until the dispatcher catches up.
 //!
 //! Counting a large queue is not free, so the depth is re-read at most twice a second, in the
 //! background, and what was accepted since is added on top.
@@ -8,13 +8,23 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
-use axum::http::StatusCode;
-use smsgate_core::store::Store;
-
-use crate::error::ApiError;
+use crate::store::Store;
 
 /// How stale the counted depth may get before a request triggers a recount.
 const REFRESH_MS: i64 = 500;
+
+/// The queue is at its bound: the caller answers its channel's "try later" (HTTP 429 with
+/// `Retry-After`, SMPP `ESME_RMSGQFUL`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{depth} messages are waiting, the configured bound is {max} ([limits] max_queued); retry later"
+)]
+pub struct QueueFull {
+    /// Messages waiting (as last counted plus those accepted since).
+    pub depth: u64,
+    /// `[limits] max_queued`.
+    pub max: u64,
+}
 
 /// The cached queue depth and the bound.
 #[derive(Default)]
@@ -33,7 +43,7 @@ impl QueueGate {
         now_ms: i64,
         n: u64,
         max: u64,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), QueueFull> {
         if max == 0 {
             return Ok(());
         }
@@ -60,15 +70,8 @@ impl QueueGate {
         let depth =
             self.counted.load(Ordering::Relaxed) + self.accepted_since.load(Ordering::Relaxed);
         if depth + n > max {
-            tracing::warn!(depth, max, "queue full: refusing new messages (429)");
-            return Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "queue_full",
-                format!(
-                    "{depth} messages are waiting, the configured bound is {max} ([limits] \
-                     max_queued); retry after the Retry-After delay"
-                ),
-            ));
+            tracing::warn!(depth, max, "queue full: refusing new messages");
+            return Err(QueueFull { depth, max });
         }
         Ok(())
     }

@@ -14,10 +14,12 @@ use async_trait::async_trait;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::connector::{
-    Connector, ConnectorEvent, ConnectorEvents, ConnectorInfo, ConnectorState, InboundSms,
-    OutboundSms, Receipt, ReceiptState, SubmitError, SubmitErrorKind, SubmitOutcome,
+use smsgate_core::connector::{
+    Connector, ConnectorEvent, ConnectorEvents, ConnectorInfo, ConnectorState, InboundInjector,
+    InboundSms, OutboundSms, Receipt, ReceiptState, SubmitError, SubmitErrorKind, SubmitOutcome,
 };
+
+use crate::InvalidSetting;
 
 /// `type = "simulator"` connector settings.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -55,6 +57,24 @@ impl Default for SimConfig {
             capacity: 64,
             journal: None,
         }
+    }
+}
+
+impl SimConfig {
+    /// Checks that every rate is a share between 0 and 1.
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        for (key, v) in [
+            ("failure_rate", self.failure_rate),
+            ("throttle_rate", self.throttle_rate),
+            ("reject_rate", self.reject_rate),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(InvalidSetting(format!(
+                    "{key} = {v} must be between 0.0 and 1.0"
+                )));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -172,6 +192,13 @@ impl SimNetwork {
 
     fn roll(rate: f64) -> bool {
         rate > 0.0 && rand::thread_rng().gen_bool(rate.clamp(0.0, 1.0))
+    }
+}
+
+#[async_trait]
+impl InboundInjector for SimNetwork {
+    async fn inject_inbound(&self, from: &str, to: &str, text: &str) -> bool {
+        SimNetwork::inject_inbound(self, from, to, text).await
     }
 }
 

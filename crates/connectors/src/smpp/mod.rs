@@ -35,8 +35,8 @@ use async_trait::async_trait;
 use serde_json::json;
 use smsgate_core::clock::Clock;
 use smsgate_core::connector::{
-    Connector, ConnectorEvents, ConnectorInfo, ConnectorState, OutboundSms, SubmitError,
-    SubmitErrorKind, SubmitOutcome,
+    Connector, ConnectorInfo, ConnectorState, OutboundSms, SubmitError, SubmitErrorKind,
+    SubmitOutcome,
 };
 use smsgate_smpp::client::{AmbiguousReason, Client, SubmitError as SmppError};
 use smsgate_smpp::pacer::Pacer;
@@ -79,11 +79,18 @@ pub struct SmppConnector {
     throttle: Mutex<Throttle>,
     reference: AtomicU16,
     stats: Arc<Stats>,
+    clock: Clock,
 }
 
-/// Parses and checks the settings of `name` (config load).
-pub fn validate(settings: &SmppSettings) -> anyhow::Result<()> {
-    settings.validate()
+/// Why an SMPP connector could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A setting does not hold (also caught at config load).
+    #[error(transparent)]
+    Settings(#[from] crate::InvalidSetting),
+    /// The TLS files could not be loaded or the server name is not valid.
+    #[error(transparent)]
+    Tls(#[from] smsgate_smpp::tls::TlsError),
 }
 
 impl SmppConnector {
@@ -91,8 +98,8 @@ impl SmppConnector {
     pub fn start(
         name: &str,
         settings: SmppSettings,
-        events: ConnectorEvents,
-    ) -> anyhow::Result<Self> {
+        ctx: &crate::BuildContext,
+    ) -> Result<Self, StartError> {
         settings.validate()?;
 
         let stats = Arc::new(Stats::default());
@@ -128,11 +135,11 @@ impl SmppConnector {
             };
             let task = events::EventTask {
                 reading: reading.clone(),
-                sink: events.clone(),
+                sink: ctx.events.clone(),
                 stats: stats.clone(),
                 timeout: settings.reassembly_timeout,
                 ack_after: settings.part_ack_timeout,
-                clock: Clock::system(),
+                clock: ctx.clock,
                 session: n,
             };
             tokio::spawn(task.run(session_events));
@@ -148,6 +155,7 @@ impl SmppConnector {
             binds,
             next: AtomicUsize::new(0),
             stats,
+            clock: ctx.clock,
         })
     }
 
@@ -386,7 +394,7 @@ impl Connector for SmppConnector {
 
     async fn submit(&self, sms: &OutboundSms) -> SubmitOutcome {
         let reference = self.reference.fetch_add(1, Ordering::Relaxed);
-        let now = Clock::system().now_ms();
+        let now = self.clock.now_ms();
         let submits = match outbound::build(sms, &self.settings, reference, now) {
             Ok(s) => s,
             Err(e) => {
