@@ -17,9 +17,12 @@
 //! # Layout
 //! - [`open`], [`open_all`]: open a store (and the IoT engine's store) from a URL.
 //! - `migrate`: embedded migrations and the runner (`schema_migrations` table).
-//! - `sqlite`: the backend: `writer` (group commit), `write` (write operations), `read`
-//!   (queries and row mapping), `iot` (the IoT engine's tables, migration 0003), `northbound`
-//!   (the SMPP server's submissions, long-message parts and client feeds, migration 0002).
+//! - `sqlite`: the backend: `writer` (group commit), then one module per topic, each with its
+//!   writes and reads: `messages` (the outbound lifecycle), `claim` (fair claiming), `receipts`
+//!   and `receipt_retry` (delivery receipts), `events` (timeline and outbox), `webhooks`,
+//!   `keys` (API keys), `inbound` (received SMS), `northbound` (the SMPP server's submissions,
+//!   long-message parts and client feeds, migration 0002) and `iot` (the IoT engine's tables,
+//!   migration 0003).
 
 mod migrate;
 mod sqlite;

@@ -6,6 +6,7 @@ use smsgate_core::intake::IntakeLimits;
 use smsgate_core::message::{InboundMessage, MessageId, Status};
 
 use super::*;
+use crate::error::IotError;
 use crate::model::{AlertState, CommandState, TelemetryStatus};
 
 const T0: i64 = 1_767_225_600_000;

@@ -20,8 +20,11 @@ use std::collections::{HashMap, HashSet};
 use smsgate_core::message::{Message, Priority};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
-use super::read::{MESSAGE_COLUMNS, message_from_row};
-use super::write::LEASE_MS;
+use super::messages::{MESSAGE_COLUMNS, message_from_row};
+
+/// How long a claim holds a message. On SQLite (one node) a held lease at start-up means a
+/// crash; the value matters for PostgreSQL, where other nodes take over expired leases.
+const LEASE_MS: i64 = 10 * 60 * 1000;
 
 /// The rows the claim may take: waiting (not left the queue) and not held by a connector.
 const WAITING: &str = "next_attempt_at IS NOT NULL AND lease_until IS NULL";

@@ -14,8 +14,9 @@ use smsgate_iot::store::{AlertQuery, CommandQuery, TelemetryQuery};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
-use super::read::{INBOUND_COLUMNS, inbound_from_row, parse_id};
-use super::write;
+use super::inbound::{INBOUND_COLUMNS, inbound_from_row};
+use super::parse_id;
+use super::{events, messages};
 
 const CURSOR_KEY: &str = "iot.inbound_cursor";
 
@@ -172,10 +173,10 @@ pub(crate) async fn commit(c: &mut SqliteConnection, b: &Batch) -> Result<(), sq
         }
     }
     if !b.messages.is_empty() {
-        write::insert_messages(c, &b.messages).await?;
+        messages::insert_messages(c, &b.messages).await?;
     }
     for (name, data) in &b.events {
-        write::append_event(c, &(name.clone(), data.to_string(), now)).await?;
+        events::append_event(c, &(name.clone(), data.to_string(), now)).await?;
     }
     if let Some(cursor) = b.inbound_cursor {
         sqlx::query(

@@ -1,12 +1,35 @@
 //! The SQLite backend: a group-commit writer and a read-only pool over one WAL database file.
+//!
+//! Each topic module holds its writes and its reads. A write is a plain async fn over the
+//! writer's open transaction (see `writer`), so several of them commit together and none
+//! commits on its own; a read runs on the pool.
+//!
+//! # Layout
+//! - this module: opening the database, the store traits (each call is a write through the
+//!   writer or a read on the pool), and the row decoding every topic shares;
+//! - `writer`: group commit;
+//! - `messages`: the outbound lifecycle (intake, attempts, cancel, expiry, crash recovery) and
+//!   message reads;
+//! - `claim`: claiming due messages, by priority and fair between API keys;
+//! - `receipts`: delivery receipts, parts and orphan receipts;
+//! - `receipt_retry`: an `undelivered` receipt that sends the message again;
+//! - `events`: the timeline and outbox rows;
+//! - `webhooks`: webhooks, the outbox cursor and the delivery queue;
+//! - `keys`: API keys;
+//! - `inbound`: received SMS;
+//! - `northbound`: the SMPP server's submissions, parts and feeds (migration 0002);
+//! - `iot`: the IoT engine's tables (migration 0003).
 
-mod batch;
 mod claim;
+mod events;
+mod inbound;
 mod iot;
+mod keys;
+mod messages;
 mod northbound;
-mod read;
 mod receipt_retry;
-mod write;
+mod receipts;
+mod webhooks;
 mod writer;
 
 use std::str::FromStr;
@@ -14,7 +37,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use smsgate_core::connector::{InboundSms, Receipt};
-use smsgate_core::message::{InboundMessage, Message, MessageEvent, MessageId, NewMessage};
+use smsgate_core::message::{InboundMessage, Message, MessageEvent, MessageId, NewMessage, Status};
 use smsgate_core::northbound::{Feed, NorthboundStore, PartProgress, StoredSubmission, Submission};
 use smsgate_core::store::{
     Accepted, ApiKey, Attempt, Delivery, DeliveryResult, InboundQuery, MessageQuery, OutboxEvent,
@@ -73,6 +96,30 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// Rows per set-based statement (`messages`, `receipts`): well under SQLite's 32 766 bound
+/// parameters at 6 per row.
+const CHUNK: usize = 400;
+
+fn decode_err(what: &str, value: &str) -> sqlx::Error {
+    sqlx::Error::Decode(format!("bad {what} in store: '{value}'").into())
+}
+
+fn parse_id(s: &str) -> Result<MessageId, sqlx::Error> {
+    s.parse().map_err(|_| decode_err("message id", s))
+}
+
+fn parse_status(s: &str) -> Result<Status, sqlx::Error> {
+    s.parse().map_err(|_| decode_err("status", s))
+}
+
+/// A JSON array of strings kept in a TEXT column (NULL: empty).
+fn json_list(text: Option<&str>) -> Result<Vec<String>, sqlx::Error> {
+    match text {
+        None => Ok(Vec::new()),
+        Some(t) => serde_json::from_str(t).map_err(|_| decode_err("JSON list", t)),
+    }
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database at `url` and applies migrations.
     pub async fn open(url: &str, options: SqliteOptions) -> StoreResult<Self> {
@@ -123,25 +170,28 @@ impl SqliteStore {
 impl Store for SqliteStore {
     async fn insert_messages(&self, msgs: Vec<NewMessage>) -> StoreResult<Vec<Accepted>> {
         self.writer
-            .write(msgs, |c, d| Box::pin(write::insert_messages(c, d)))
+            .write(msgs, |c, d| Box::pin(messages::insert_messages(c, d)))
             .await
     }
 
     async fn message(&self, id: MessageId) -> StoreResult<Option<(Message, Vec<MessageEvent>)>> {
-        let Some(m) = read::message_by_id(&self.pool, id).await.map_err(db_err)? else {
+        let Some(m) = messages::message_by_id(&self.pool, id)
+            .await
+            .map_err(db_err)?
+        else {
             return Ok(None);
         };
-        let events = read::events_of(&self.pool, id).await.map_err(db_err)?;
+        let events = events::events_of(&self.pool, id).await.map_err(db_err)?;
         Ok(Some((m, events)))
     }
 
     async fn list_messages(&self, q: &MessageQuery) -> StoreResult<Vec<Message>> {
-        read::list_messages(&self.pool, q).await.map_err(db_err)
+        messages::list_messages(&self.pool, q).await.map_err(db_err)
     }
 
     async fn cancel(&self, id: MessageId, now: i64) -> StoreResult<Option<Message>> {
         self.writer
-            .write((id, now), |c, d| Box::pin(write::cancel(c, d)))
+            .write((id, now), |c, d| Box::pin(messages::cancel(c, d)))
             .await
     }
 
@@ -172,7 +222,7 @@ impl Store for SqliteStore {
     async fn record_attempts(&self, attempts: Vec<Attempt>, now: i64) -> StoreResult<()> {
         self.writer
             .write((attempts, now), |c, d| {
-                Box::pin(write::record_attempts(c, d))
+                Box::pin(messages::record_attempts(c, d))
             })
             .await
     }
@@ -180,7 +230,7 @@ impl Store for SqliteStore {
     async fn apply_receipts(&self, receipts: Vec<Receipt>, now: i64) -> StoreResult<u64> {
         self.writer
             .write((receipts, now), |c, d| {
-                Box::pin(write::apply_receipts(c, d))
+                Box::pin(receipts::apply_receipts(c, d))
             })
             .await
     }
@@ -188,7 +238,7 @@ impl Store for SqliteStore {
     async fn expire_due(&self, now: i64, sent_grace_ms: i64) -> StoreResult<u64> {
         self.writer
             .write((now, sent_grace_ms), |c, d| {
-                Box::pin(write::expire_due(c, d))
+                Box::pin(messages::expire_due(c, d))
             })
             .await
     }
@@ -196,99 +246,61 @@ impl Store for SqliteStore {
     async fn recover_in_flight(&self, now: i64, retry: bool) -> StoreResult<u64> {
         self.writer
             .write((now, retry), |c, d| {
-                Box::pin(write::recover_in_flight(c, d))
+                Box::pin(messages::recover_in_flight(c, d))
             })
             .await
     }
 
     async fn insert_inbound(&self, msgs: Vec<InboundSms>, now: i64) -> StoreResult<Vec<MessageId>> {
         self.writer
-            .write((msgs, now), |c, d| Box::pin(write::insert_inbound(c, d)))
+            .write((msgs, now), |c, d| Box::pin(inbound::insert_inbound(c, d)))
             .await
     }
 
     async fn list_inbound(&self, q: &InboundQuery) -> StoreResult<Vec<InboundMessage>> {
-        read::list_inbound(&self.pool, q).await.map_err(db_err)
+        inbound::list_inbound(&self.pool, q).await.map_err(db_err)
     }
 
     async fn create_api_key(&self, key: ApiKey) -> StoreResult<()> {
         self.writer
-            .write(key, |c, d| Box::pin(write::create_api_key(c, d)))
+            .write(key, |c, d| Box::pin(keys::create_api_key(c, d)))
             .await
     }
 
     async fn api_key_by_hash(&self, secret_hash: &str) -> StoreResult<Option<ApiKey>> {
-        let sql = format!(
-            "SELECT {} FROM api_keys WHERE secret_hash = ? AND revoked_at IS NULL",
-            read::KEY_COLUMNS
-        );
-        let row = sqlx::query(&sql)
-            .bind(secret_hash)
-            .fetch_optional(&self.pool)
+        keys::key_by_hash(&self.pool, secret_hash)
             .await
-            .map_err(db_err)?;
-        row.map(|r| read::key_from_row(&r))
-            .transpose()
             .map_err(db_err)
     }
 
     async fn list_api_keys(&self) -> StoreResult<Vec<ApiKey>> {
-        let sql = format!(
-            "SELECT {} FROM api_keys ORDER BY created_at",
-            read::KEY_COLUMNS
-        );
-        let rows = sqlx::query(&sql)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err)?;
-        rows.iter()
-            .map(read::key_from_row)
-            .collect::<Result<_, _>>()
-            .map_err(db_err)
+        keys::list_api_keys(&self.pool).await.map_err(db_err)
     }
 
     async fn revoke_api_key(&self, id: &str, now: i64) -> StoreResult<bool> {
         self.writer
             .write((id.to_owned(), now), |c, d| {
-                Box::pin(write::revoke_api_key(c, d))
+                Box::pin(keys::revoke_api_key(c, d))
             })
             .await
     }
 
     async fn create_webhook(&self, hook: Webhook) -> StoreResult<()> {
         self.writer
-            .write(hook, |c, d| Box::pin(write::create_webhook(c, d)))
+            .write(hook, |c, d| Box::pin(webhooks::create_webhook(c, d)))
             .await
     }
 
     async fn list_webhooks(&self, api_key_id: Option<&str>) -> StoreResult<Vec<Webhook>> {
-        let cols = "id, api_key_id, url, events, secret, created_at";
-        let rows = match api_key_id {
-            Some(k) => {
-                sqlx::query(&format!(
-                    "SELECT {cols} FROM webhooks WHERE api_key_id = ? ORDER BY created_at"
-                ))
-                .bind(k)
-                .fetch_all(&self.pool)
-                .await
-            }
-            None => {
-                sqlx::query(&format!("SELECT {cols} FROM webhooks ORDER BY created_at"))
-                    .fetch_all(&self.pool)
-                    .await
-            }
-        }
-        .map_err(db_err)?;
-        rows.iter()
-            .map(read::webhook_from_row)
-            .collect::<Result<_, _>>()
+        webhooks::list_webhooks(&self.pool, api_key_id)
+            .await
             .map_err(db_err)
     }
 
     async fn delete_webhook(&self, id: &str, api_key_id: Option<&str>) -> StoreResult<bool> {
         let d = (id.to_owned(), api_key_id.map(str::to_owned));
         self.writer
-            .write(d, |c, d| Box::pin(write::delete_webhook(c, d)))
+            .write(d, |c, d| Box::pin(webhooks::delete_webhook(c, d)))
             .await
     }
 
@@ -300,12 +312,12 @@ impl Store for SqliteStore {
     ) -> StoreResult<()> {
         let d = (event.to_owned(), data.to_string(), now);
         self.writer
-            .write(d, |c, d| Box::pin(write::append_event(c, d)))
+            .write(d, |c, d| Box::pin(events::append_event(c, d)))
             .await
     }
 
     async fn outbox_after_cursor(&self, limit: u32) -> StoreResult<Vec<OutboxEvent>> {
-        read::outbox_after_cursor(&self.pool, limit)
+        webhooks::outbox_after_cursor(&self.pool, limit)
             .await
             .map_err(db_err)
     }
@@ -318,7 +330,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<()> {
         self.writer
             .write((deliveries, cursor, now), |c, d| {
-                Box::pin(write::enqueue_deliveries(c, d))
+                Box::pin(webhooks::enqueue_deliveries(c, d))
             })
             .await
     }
@@ -331,7 +343,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<Vec<Delivery>> {
         self.writer
             .write((now, limit, lease_ms), |c, d| {
-                Box::pin(write::claim_deliveries(c, d))
+                Box::pin(webhooks::claim_deliveries(c, d))
             })
             .await
     }
@@ -339,13 +351,13 @@ impl Store for SqliteStore {
     async fn finish_deliveries(&self, results: Vec<DeliveryResult>, now: i64) -> StoreResult<()> {
         self.writer
             .write((results, now), |c, d| {
-                Box::pin(write::finish_deliveries(c, d))
+                Box::pin(webhooks::finish_deliveries(c, d))
             })
             .await
     }
 
     async fn stats(&self) -> StoreResult<QueueStats> {
-        read::stats(&self.pool).await.map_err(db_err)
+        messages::stats(&self.pool).await.map_err(db_err)
     }
 }
 

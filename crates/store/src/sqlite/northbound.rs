@@ -11,8 +11,8 @@ use smsgate_core::store::Accepted;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqliteExecutor};
 
-use super::read::{joined_message_columns, message_from_row, parse_id, parse_status};
-use super::write::{accepted, insert_rows};
+use super::messages::{accepted, insert_rows, joined_message_columns, message_from_row};
+use super::{parse_id, parse_status};
 
 const SUBMISSION_COLUMNS: &str =
     "id, account, message_id, part_group, part_no, part_total, data, created_at, part_content";

@@ -16,8 +16,8 @@ use smsgate_core::message::Status;
 use smsgate_core::routing::ReceiptRetry;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
-use super::batch::Sent;
-use super::read::json_list;
+use super::json_list;
+use super::messages::Sent;
 
 /// Applies the receipt-retry policy of `message_id` to an `undelivered` receipt with `code`;
 /// `true` when the message goes out again (and must not be settled as undelivered).

@@ -1,128 +1,163 @@
-//! Set-based forms of the two hottest writes: recording accepted submits and applying delivery
-//! receipts. Each statement covers a whole chunk of messages, so a batch of hundreds costs a
-//! handful of round trips to SQLite instead of several per message. Rare outcomes (retries,
-//! failures, undelivered or expired parts, orphan receipts) keep their one-by-one paths in
-//! `write`, which these functions call for them.
+//! Delivery receipts: the network's report on each part (`message_parts`), settled into the one
+//! status a message shows.
+//!
+//! A receipt can overtake the response to its own submit, so one that matches no part yet waits
+//! in `orphan_receipts` and is applied when the submit is recorded ([`apply_orphans`]): no report
+//! is lost to that race. Applying receipts is the second hottest write, so [`apply_receipts`] is
+//! set-based like recording submits (see `messages`); undelivered or expired parts and orphans
+//! take the one-by-one path ([`apply_receipt`], [`settle_parts`]).
 
 use std::collections::{HashMap, HashSet};
 
 use smsgate_core::connector::{Receipt, ReceiptState};
-use smsgate_core::message::{MessageId, Status};
+use smsgate_core::message::Status;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
-use super::write::{apply_receipt, from_statuses, settle_parts};
+use super::events::push_event;
+use super::messages::{advance, transition};
+use super::{CHUNK, parse_id};
 
-/// Rows per statement: well under SQLite's 32 766 bound parameters at 6 per row.
-const CHUNK: usize = 400;
-
-/// One accepted submit: the message, its connector and the network's id per part.
-pub(crate) struct Sent<'a> {
-    pub id: MessageId,
-    pub connector: &'a str,
-    pub remote_ids: &'a [String],
-    /// The receipt-retry policy of this submit as stored (JSON array of codes), if any.
-    pub receipt_retry: Option<String>,
+fn state_str(s: ReceiptState) -> &'static str {
+    match s {
+        ReceiptState::Delivered => "delivered",
+        ReceiptState::Undelivered => "undelivered",
+        ReceiptState::Expired => "expired",
+        ReceiptState::Pending => "submitted",
+    }
 }
 
-/// Records accepted submits: lease released, status `sent` (when the lifecycle allows) with its
-/// event, one `message_parts` row per part, and receipts that overtook the response applied.
-pub(crate) async fn record_sent(
+fn state_from_str(s: &str) -> ReceiptState {
+    match s {
+        "delivered" => ReceiptState::Delivered,
+        "undelivered" => ReceiptState::Undelivered,
+        "expired" => ReceiptState::Expired,
+        _ => ReceiptState::Pending,
+    }
+}
+
+/// Applies one receipt; `true` when it matched a known part.
+async fn apply_receipt(
     c: &mut SqliteConnection,
-    sent: &[Sent<'_>],
+    r: &Receipt,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    if r.state == ReceiptState::Pending {
+        return Ok(true); // intermediate report: nothing changes
+    }
+    let hit: Option<(String, String)> = sqlx::query_as(
+        "SELECT message_id, state FROM message_parts WHERE connector = ? AND remote_id = ? \
+         ORDER BY updated_at DESC LIMIT 1",
+    )
+    .bind(&r.connector)
+    .bind(&r.remote_id)
+    .fetch_optional(&mut *c)
+    .await?;
+    let Some((message_id, part_state)) = hit else {
+        sqlx::query(
+            "INSERT INTO orphan_receipts (connector, remote_id, state, error_code, at) \
+             VALUES (?, ?, ?, ?, ?) ON CONFLICT (connector, remote_id) DO UPDATE SET \
+             state = excluded.state, error_code = excluded.error_code, at = excluded.at",
+        )
+        .bind(&r.connector)
+        .bind(&r.remote_id)
+        .bind(state_str(r.state))
+        .bind(&r.error_code)
+        .bind(now)
+        .execute(&mut *c)
+        .await?;
+        return Ok(false);
+    };
+    if part_state != "submitted" {
+        return Ok(true); // a repeated receipt
+    }
+    sqlx::query(
+        "UPDATE message_parts SET state = ?, error_code = ?, updated_at = ? \
+         WHERE connector = ? AND remote_id = ? AND message_id = ?",
+    )
+    .bind(state_str(r.state))
+    .bind(&r.error_code)
+    .bind(now)
+    .bind(&r.connector)
+    .bind(&r.remote_id)
+    .bind(&message_id)
+    .execute(&mut *c)
+    .await?;
+    settle_parts(c, &message_id, r.error_code.as_deref().unwrap_or(""), now).await?;
+    Ok(true)
+}
+
+/// Gives a message the one status its parts add up to, after a part's state changed:
+/// delivered only when every part is, undelivered or expired as soon as one part is, else a
+/// `part_delivered` progress event. `code` is the network's error code of the latest report.
+async fn settle_parts(
+    c: &mut SqliteConnection,
+    message_id: &str,
+    code: &str,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    for chunk in sent.chunks(CHUNK) {
-        record_sent_chunk(c, chunk, now).await?;
+    let (total, delivered, undelivered, expired): (i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), COALESCE(SUM(state = 'delivered'), 0), \
+         COALESCE(SUM(state = 'undelivered'), 0), COALESCE(SUM(state = 'expired'), 0) \
+         FROM message_parts WHERE message_id = ?",
+    )
+    .bind(message_id)
+    .fetch_one(&mut *c)
+    .await?;
+    let id = parse_id(message_id)?;
+    // One status per message: delivered only when every part is; any lost part decides.
+    if delivered == total {
+        transition(c, id, Status::Delivered, "", None, None, now).await?;
+    } else if undelivered > 0 {
+        if super::receipt_retry::try_retry(c, message_id, code, now).await? {
+            return Ok(());
+        }
+        let msg = format!("the network could not deliver a part (error {code})");
+        transition(
+            c,
+            id,
+            Status::Undelivered,
+            "",
+            Some(("undelivered", &msg)),
+            None,
+            now,
+        )
+        .await?;
+    } else if expired > 0 {
+        let msg = "validity expired in the network".to_owned();
+        transition(
+            c,
+            id,
+            Status::Expired,
+            "",
+            Some(("expired", &msg)),
+            None,
+            now,
+        )
+        .await?;
+    } else {
+        let detail = format!("part {} of {total} delivered", delivered);
+        push_event(
+            c,
+            None,
+            Some(id),
+            "part_delivered",
+            Some(Status::Sent),
+            Some(&detail),
+            None,
+            now,
+        )
+        .await?;
     }
     Ok(())
 }
 
-async fn record_sent_chunk(
+/// Applies the receipts that wait in `orphan_receipts` for the parts just recorded
+/// (`message_id, part_no, connector, remote_id`), rare enough that one query finds them all.
+pub(super) async fn apply_orphans(
     c: &mut SqliteConnection,
-    sent: &[Sent<'_>],
+    parts: &[(&str, i64, &str, &str)],
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    let ids: Vec<String> = sent.iter().map(|s| s.id.to_string()).collect();
-    // Release the lease and note the connector and its receipt-retry policy, whatever the
-    // status is now.
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-        "UPDATE messages SET lease_until = NULL, next_attempt_at = NULL, connector = v.column2, \
-         receipt_retry = v.column3, error_code = NULL, error_message = NULL FROM (",
-    );
-    q.push_values(sent.iter().zip(&ids), |mut r, (s, id)| {
-        r.push_bind(id.as_str())
-            .push_bind(s.connector)
-            .push_bind(s.receipt_retry.as_deref());
-    });
-    q.push(") AS v WHERE messages.id = v.column1");
-    q.build().execute(&mut *c).await?;
-
-    // Move to `sent` where the lifecycle allows, one event per message that moved.
-    let moved: HashSet<String> = advance(c, &ids, Status::Sent, now)
-        .await?
-        .into_iter()
-        .collect();
-    if !moved.is_empty() {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO events (event, message_id, kind, status, detail, data, at) ",
-        );
-        q.push_values(
-            sent.iter().zip(&ids).filter(|(_, id)| moved.contains(*id)),
-            |mut r, (s, id)| {
-                r.push_bind("message.status")
-                    .push_bind(id.as_str())
-                    .push_bind("sent")
-                    .push_bind("sent")
-                    .push_bind(s.connector)
-                    .push_bind(None::<&str>)
-                    .push_bind(now);
-            },
-        );
-        q.build().execute(&mut *c).await?;
-    }
-
-    // Messages that were `sent` already went out again after an undelivered receipt: the
-    // timeline says through which connector (no status change, so no webhook).
-    if moved.len() < ids.len() {
-        super::receipt_retry::note_resent(c, sent, &ids, &moved, now).await?;
-    }
-
-    // Parts: a retried message may have rows from an earlier attempt.
-    let mut q: QueryBuilder<Sqlite> =
-        QueryBuilder::new("DELETE FROM message_parts WHERE message_id IN (");
-    let mut list = q.separated(", ");
-    for id in &ids {
-        list.push_bind(id.as_str());
-    }
-    q.push(")");
-    q.build().execute(&mut *c).await?;
-    let parts: Vec<(&str, i64, &str, &str)> = sent
-        .iter()
-        .zip(&ids)
-        .flat_map(|(s, id)| {
-            s.remote_ids
-                .iter()
-                .enumerate()
-                .map(move |(i, rid)| (id.as_str(), i as i64, s.connector, rid.as_str()))
-        })
-        .collect();
-    for rows in parts.chunks(CHUNK) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO message_parts (message_id, part_no, connector, remote_id, state, \
-             updated_at) ",
-        );
-        q.push_values(rows, |mut r, (id, no, connector, rid)| {
-            r.push_bind(*id)
-                .push_bind(*no)
-                .push_bind(*connector)
-                .push_bind(*rid)
-                .push_bind("submitted")
-                .push_bind(now);
-        });
-        q.build().execute(&mut *c).await?;
-    }
-
-    // Receipts that overtook these submits' responses (rare; one query finds them all).
     let any_orphans: Option<i64> = sqlx::query_scalar("SELECT 1 FROM orphan_receipts LIMIT 1")
         .fetch_optional(&mut *c)
         .await?;
@@ -147,7 +182,7 @@ async fn record_sent_chunk(
             let receipt = Receipt {
                 connector: r.try_get(0)?,
                 remote_id: r.try_get(1)?,
-                state: super::write::state_from_str(r.try_get::<&str, _>(2)?),
+                state: state_from_str(r.try_get::<&str, _>(2)?),
                 error_code: r.try_get(3)?,
             };
             apply_receipt(c, &receipt, now).await?;
@@ -157,11 +192,11 @@ async fn record_sent_chunk(
 }
 
 /// Applies delivery receipts; returns how many matched a known part (or repeated one).
-pub(crate) async fn apply_receipts(
+pub(super) async fn apply_receipts(
     c: &mut SqliteConnection,
-    receipts: &[Receipt],
-    now: i64,
+    d: &(Vec<Receipt>, i64),
 ) -> Result<u64, sqlx::Error> {
+    let (receipts, now) = (&d.0, d.1);
     let mut matched = 0;
     // Intermediate reports change nothing; a repeat of a part in the same batch is a duplicate.
     let mut seen = HashSet::new();
@@ -239,7 +274,7 @@ async fn apply_chunk(
         row.push_bind(r.connector.as_str())
             .push_bind(r.remote_id.as_str())
             .push_bind(*message_id)
-            .push_bind(super::write::state_str(r.state))
+            .push_bind(state_str(r.state))
             .push_bind(r.error_code.as_deref());
     });
     q.push(
@@ -302,33 +337,4 @@ async fn apply_chunk(
         q.build().execute(&mut *c).await?;
     }
     Ok(matched)
-}
-
-/// Moves `ids` to `target` where the lifecycle allows (a status never goes backwards) in one
-/// statement; returns the ids that moved, which are the ones that get an event.
-async fn advance<S: AsRef<str>>(
-    c: &mut SqliteConnection,
-    ids: &[S],
-    target: Status,
-    now: i64,
-) -> Result<Vec<String>, sqlx::Error> {
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("UPDATE messages SET status = ");
-    q.push_bind(target.as_str())
-        .push(", updated_at = ")
-        .push_bind(now)
-        .push(" WHERE id IN (");
-    let mut list = q.separated(", ");
-    for id in ids {
-        list.push_bind(id.as_ref());
-    }
-    q.push(format!(
-        ") AND status IN {} RETURNING id",
-        from_statuses(target)
-    ));
-    q.build()
-        .fetch_all(&mut *c)
-        .await?
-        .into_iter()
-        .map(|r| r.try_get::<String, _>(0))
-        .collect()
 }

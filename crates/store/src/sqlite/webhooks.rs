@@ -1,0 +1,247 @@
+//! Webhooks and their delivery queue. The outbox (the `events` rows with an event name) is read
+//! after a cursor kept in `kv`, and the deliveries it yields are queued in the same transaction
+//! that moves the cursor, so each event is queued exactly once, crash or not. A claimed delivery
+//! is held by pushing its `next_attempt_at` ahead (a lease): if the dispatcher dies mid-delivery
+//! the delivery is only delayed, never lost.
+
+use std::collections::BTreeSet;
+
+use smsgate_core::store::{Delivery, DeliveryResult, OutboxEvent, Webhook};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqliteExecutor};
+
+use super::decode_err;
+use super::messages::{joined_message_columns, message_from_row};
+use super::parse_status;
+
+fn webhook_from_row(r: &SqliteRow) -> Result<Webhook, sqlx::Error> {
+    let events: String = r.try_get(3)?;
+    Ok(Webhook {
+        id: r.try_get(0)?,
+        api_key_id: r.try_get(1)?,
+        url: r.try_get(2)?,
+        events: serde_json::from_str(&events).map_err(|_| decode_err("webhook events", &events))?,
+        secret: r.try_get(4)?,
+        created_at: r.try_get(5)?,
+    })
+}
+
+pub(super) async fn create_webhook(
+    c: &mut SqliteConnection,
+    w: &Webhook,
+) -> Result<(), sqlx::Error> {
+    let events = serde_json::to_string(&w.events).unwrap_or_else(|_| "[]".into());
+    sqlx::query(
+        "INSERT INTO webhooks (id, api_key_id, url, events, secret, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&w.id)
+    .bind(&w.api_key_id)
+    .bind(&w.url)
+    .bind(events)
+    .bind(&w.secret)
+    .bind(w.created_at)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn list_webhooks<'e>(
+    ex: impl SqliteExecutor<'e>,
+    api_key_id: Option<&str>,
+) -> Result<Vec<Webhook>, sqlx::Error> {
+    let cols = "id, api_key_id, url, events, secret, created_at";
+    let rows = match api_key_id {
+        Some(k) => {
+            sqlx::query(&format!(
+                "SELECT {cols} FROM webhooks WHERE api_key_id = ? ORDER BY created_at"
+            ))
+            .bind(k)
+            .fetch_all(ex)
+            .await
+        }
+        None => {
+            sqlx::query(&format!("SELECT {cols} FROM webhooks ORDER BY created_at"))
+                .fetch_all(ex)
+                .await
+        }
+    }?;
+    rows.iter().map(webhook_from_row).collect()
+}
+
+pub(super) async fn delete_webhook(
+    c: &mut SqliteConnection,
+    d: &(String, Option<String>),
+) -> Result<bool, sqlx::Error> {
+    let n = match &d.1 {
+        Some(key) => sqlx::query("DELETE FROM webhooks WHERE id = ? AND api_key_id = ?")
+            .bind(&d.0)
+            .bind(key)
+            .execute(c)
+            .await?
+            .rows_affected(),
+        None => sqlx::query("DELETE FROM webhooks WHERE id = ?")
+            .bind(&d.0)
+            .execute(c)
+            .await?
+            .rows_affected(),
+    };
+    Ok(n > 0)
+}
+
+pub(super) async fn outbox_after_cursor<'e>(
+    ex: impl SqliteExecutor<'e>,
+    limit: u32,
+) -> Result<Vec<OutboxEvent>, sqlx::Error> {
+    let cols = joined_message_columns();
+    let sql = format!(
+        "SELECT e.seq, e.event, e.at, e.status, e.detail, e.data, e.message_id, {cols} \
+         FROM events e LEFT JOIN messages m ON m.id = e.message_id \
+         WHERE e.seq > COALESCE((SELECT CAST(value AS INTEGER) FROM kv WHERE key = 'outbox_cursor'), 0) \
+           AND e.event IS NOT NULL \
+         ORDER BY e.seq LIMIT ?"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(i64::from(limit))
+        .fetch_all(ex)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            let status: Option<String> = r.try_get(3)?;
+            let has_message = r.try_get::<Option<String>, _>(7)?.is_some();
+            let message = match (status, has_message) {
+                (Some(s), true) => {
+                    Some((parse_status(&s)?, r.try_get(4)?, message_from_row(r, 7)?))
+                }
+                _ => None,
+            };
+            let data: Option<String> = r.try_get(5)?;
+            Ok(OutboxEvent {
+                seq: r.try_get(0)?,
+                event: r.try_get(1)?,
+                at: r.try_get(2)?,
+                message,
+                data: data.and_then(|d| serde_json::from_str(&d).ok()),
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn enqueue_deliveries(
+    c: &mut SqliteConnection,
+    d: &(Vec<Delivery>, i64, i64),
+) -> Result<(), sqlx::Error> {
+    let (deliveries, cursor, now) = (&d.0, d.1, d.2);
+    for chunk in deliveries.chunks(64) {
+        let mut b: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO webhook_deliveries (id, webhook_id, url, secret, body, attempts, state, \
+             next_attempt_at, created_at, updated_at) ",
+        );
+        b.push_values(chunk, |mut r, x| {
+            r.push_bind(x.id.as_str())
+                .push_bind(x.webhook_id.as_deref())
+                .push_bind(x.url.as_str())
+                .push_bind(x.secret.as_str())
+                .push_bind(x.body.as_str())
+                .push_bind(0i64)
+                .push_bind("pending")
+                .push_bind(now)
+                .push_bind(x.created_at)
+                .push_bind(now);
+        });
+        b.build().execute(&mut *c).await?;
+    }
+    sqlx::query(
+        "INSERT INTO kv (key, value) VALUES ('outbox_cursor', ?) \
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )
+    .bind(cursor.to_string())
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn claim_deliveries(
+    c: &mut SqliteConnection,
+    d: &(i64, u32, i64),
+) -> Result<Vec<Delivery>, sqlx::Error> {
+    let (now, limit, lease) = *d;
+    let rows = sqlx::query(
+        "UPDATE webhook_deliveries SET next_attempt_at = ?, attempts = attempts + 1 \
+         WHERE id IN (SELECT id FROM webhook_deliveries WHERE state = 'pending' \
+                      AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?) \
+         RETURNING id, webhook_id, url, secret, body, attempts, created_at",
+    )
+    .bind(now + lease)
+    .bind(now)
+    .bind(i64::from(limit))
+    .fetch_all(c)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Delivery {
+                id: r.try_get(0)?,
+                webhook_id: r.try_get(1)?,
+                url: r.try_get(2)?,
+                secret: r.try_get(3)?,
+                body: r.try_get(4)?,
+                attempts: (r.try_get::<i64, _>(5)? - 1).max(0) as u32,
+                created_at: r.try_get(6)?,
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn finish_deliveries(
+    c: &mut SqliteConnection,
+    d: &(Vec<DeliveryResult>, i64),
+) -> Result<(), sqlx::Error> {
+    let now = d.1;
+    let mut done = BTreeSet::new();
+    for r in &d.0 {
+        match r {
+            DeliveryResult::Done { id } => {
+                done.insert(id.as_str());
+            }
+            DeliveryResult::Retry {
+                id,
+                retry_at,
+                error,
+            } => {
+                sqlx::query(
+                    "UPDATE webhook_deliveries SET next_attempt_at = ?, last_error = ?, \
+                     updated_at = ? WHERE id = ?",
+                )
+                .bind(retry_at)
+                .bind(error)
+                .bind(now)
+                .bind(id)
+                .execute(&mut *c)
+                .await?;
+            }
+            DeliveryResult::GaveUp { id, error } => {
+                sqlx::query(
+                    "UPDATE webhook_deliveries SET state = 'failed', last_error = ?, \
+                     updated_at = ? WHERE id = ?",
+                )
+                .bind(error)
+                .bind(now)
+                .bind(id)
+                .execute(&mut *c)
+                .await?;
+            }
+        }
+    }
+    if !done.is_empty() {
+        // Delivered webhooks are not kept: the event stays in the message timeline.
+        let mut b: QueryBuilder<Sqlite> =
+            QueryBuilder::new("DELETE FROM webhook_deliveries WHERE id IN (");
+        let mut sep = b.separated(", ");
+        for id in done {
+            sep.push_bind(id);
+        }
+        b.push(")");
+        b.build().execute(c).await?;
+    }
+    Ok(())
+}
