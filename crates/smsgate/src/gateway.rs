@@ -1,7 +1,7 @@
 //! Wiring, in two steps you can read on one screen each: [`build`] makes every part from a
 //! [`Config`] (store, door, connectors, routes, listener) and starts nothing but the
 //! connectors' own links; `spawn` starts the loops as a named set of [`Tasks`], and
-//! [`Tasks::stop`] ends them in the one order that loses nothing: HTTP and the SMPP server stop
+//! `Tasks::stop` ends them in the one order that loses nothing: HTTP and the SMPP server stop
 //! accepting → the dispatcher finishes and records in-flight submits → connectors hand over
 //! what they still owe → the IoT engine and webhook loops stop → event ingest drains.
 
