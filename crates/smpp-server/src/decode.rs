@@ -5,15 +5,15 @@
 //! [`Refusal`] with the SMPP status to answer.
 
 use rusmpp::pdus::{DataSm, SubmitSm};
-use rusmpp::tlvs::{Tlv, TlvValue};
 use rusmpp::values::{Npi, Ton};
 use serde::{Deserialize, Serialize};
 use smsgate_core::intake::Rejection;
 use smsgate_core::message::Priority;
+use smsgate_smpp::address::SmppAddr;
 use smsgate_smpp::pdu::CommandStatus;
+use smsgate_smpp::time;
+use smsgate_smpp::view::ShortMessageView;
 use smsgate_sms::{ConcatInfo, DecodeError, Encoding, UserData};
-
-use super::time;
 
 /// A submit the server will not take, with the status to answer and why (logged at debug).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -61,11 +61,20 @@ pub struct Addr {
 }
 
 impl Addr {
-    fn of(addr: &str, ton: Ton, npi: Npi) -> Self {
+    fn of(a: SmppAddr<'_>) -> Self {
         Self {
-            addr: addr.to_owned(),
-            ton: u8::from(ton),
-            npi: u8::from(npi),
+            addr: a.addr.to_owned(),
+            ton: u8::from(a.ton),
+            npi: u8::from(a.npi),
+        }
+    }
+
+    /// The address as a PDU field again (for the receipt, which swaps them).
+    pub fn as_smpp(&self) -> SmppAddr<'_> {
+        SmppAddr {
+            ton: Ton::from(self.ton),
+            npi: Npi::from(self.npi),
+            addr: &self.addr,
         }
     }
 }
@@ -141,8 +150,10 @@ pub fn decode_octets(data_coding: u8, udhi: bool, octets: &[u8]) -> Result<UserD
     Ok(ud)
 }
 
-/// The recipient in the form the intake parses: international digits get their `+`.
-fn recipient(addr: &str, ton: Ton) -> Result<String, Refusal> {
+/// The recipient in the form the intake parses: international digits get their `+`; a number
+/// of unknown type is read as international too (what clients that leave TON 0 mean).
+fn recipient(a: SmppAddr<'_>) -> Result<String, Refusal> {
+    let (addr, ton) = (a.addr, a.ton);
     let bad = |why: &str| {
         Refusal::new(
             CommandStatus::EsmeRinvdstadr,
@@ -172,88 +183,34 @@ fn recipient(addr: &str, ton: Ton) -> Result<String, Refusal> {
     }
 }
 
-/// The sender in the form the intake parses; `None` when empty (the gateway's default).
-fn sender(addr: &str, ton: Ton) -> Option<String> {
+/// The sender in the form the intake parses; `None` when empty (the gateway's default). Beyond
+/// the shared mapping, digits of unknown type longer than a short code are an international
+/// number.
+fn sender(a: SmppAddr<'_>) -> Option<String> {
+    let addr = a.addr;
     if addr.is_empty() {
         return None;
     }
     let digits = addr.bytes().all(|b| b.is_ascii_digit());
-    Some(match ton {
-        Ton::International if digits => format!("+{addr}"),
+    Some(match a.ton {
         Ton::Unknown if digits && addr.len() > 8 => format!("+{addr}"),
-        _ => addr.to_owned(),
+        _ => a.to_gateway().into_owned(),
     })
-}
-
-/// The fields `submit_sm` and `data_sm` share, borrowed from either PDU.
-struct Envelope<'a> {
-    source: (&'a str, Ton, Npi),
-    dest: (&'a str, Ton, Npi),
-    esm_class: u8,
-    registered_delivery: u8,
-    data_coding: u8,
-    priority_flag: u8,
-    /// Empty for `data_sm`, whose text travels in `message_payload`.
-    short_message: &'a [u8],
-    /// SMPP time strings; empty for `data_sm`.
-    schedule_delivery_time: &'a str,
-    validity_period: &'a str,
-    tlvs: &'a [Tlv],
 }
 
 /// Understands a `submit_sm`; `now_ms` resolves relative times.
 pub fn submit_sm(sm: &SubmitSm, now_ms: i64) -> Result<Incoming, Refusal> {
-    let envelope = Envelope {
-        source: (
-            sm.source_addr.as_str(),
-            sm.source_addr_ton,
-            sm.source_addr_npi,
-        ),
-        dest: (
-            sm.destination_addr.as_str(),
-            sm.dest_addr_ton,
-            sm.dest_addr_npi,
-        ),
-        esm_class: u8::from(sm.esm_class),
-        registered_delivery: u8::from(sm.registered_delivery),
-        data_coding: u8::from(sm.data_coding),
-        priority_flag: u8::from(sm.priority_flag),
-        short_message: sm.short_message().as_ref(),
-        schedule_delivery_time: sm.schedule_delivery_time.as_str(),
-        validity_period: sm.validity_period.as_str(),
-        tlvs: sm.tlvs(),
-    };
-    incoming(&envelope, now_ms)
+    incoming(&ShortMessageView::from(sm), now_ms)
 }
 
 /// Understands a `data_sm` (SMPP 3.4 §4.7) from a client: the same checks as `submit_sm`, with
 /// the text in `message_payload` (or SAR parts of it), no schedule, and the validity from
 /// `qos_time_to_live` (seconds) when given.
 pub fn data_sm(sm: &DataSm, now_ms: i64) -> Result<Incoming, Refusal> {
-    let envelope = Envelope {
-        source: (
-            sm.source_addr.as_str(),
-            sm.source_addr_ton,
-            sm.source_addr_npi,
-        ),
-        dest: (
-            sm.destination_addr.as_str(),
-            sm.dest_addr_ton,
-            sm.dest_addr_npi,
-        ),
-        esm_class: u8::from(sm.esm_class),
-        registered_delivery: u8::from(sm.registered_delivery),
-        data_coding: u8::from(sm.data_coding),
-        priority_flag: 0,
-        short_message: &[],
-        schedule_delivery_time: "",
-        validity_period: "",
-        tlvs: sm.tlvs(),
-    };
-    incoming(&envelope, now_ms)
+    incoming(&ShortMessageView::from(sm), now_ms)
 }
 
-fn incoming(sm: &Envelope<'_>, now_ms: i64) -> Result<Incoming, Refusal> {
+fn incoming(sm: &ShortMessageView<'_>, now_ms: i64) -> Result<Incoming, Refusal> {
     let esm = sm.esm_class;
     // SMPP 3.4 §5.2.12: bits 2-5 are the message type; a client submits "default" (0) only.
     if esm & 0x3C != 0 {
@@ -262,18 +219,10 @@ fn incoming(sm: &Envelope<'_>, now_ms: i64) -> Result<Incoming, Refusal> {
             format!("esm_class 0x{esm:02x} asks for a message type an ESME cannot submit"),
         ));
     }
-    let udhi = esm & 0x40 != 0;
-    let (mut payload, mut sar, mut time_to_live) = (None, (None, None, None), None);
-    for t in sm.tlvs {
-        match t.value() {
-            Some(TlvValue::MessagePayload(p)) => payload = Some(p.value.as_ref().to_vec()),
-            Some(TlvValue::QosTimeToLive(secs)) => time_to_live = Some(*secs),
-            Some(TlvValue::SarMsgRefNum(v)) => sar.0 = Some(*v),
-            Some(TlvValue::SarTotalSegments(v)) => sar.1 = Some(*v),
-            Some(TlvValue::SarSegmentSeqnum(v)) => sar.2 = Some(*v),
-            _ => {}
-        }
-    }
+    let udhi = sm.udhi();
+    let (payload, time_to_live) = (sm.message_payload(), sm.qos_time_to_live());
+    let sar = sm.sar();
+    let sar = (sar.reference, sar.total, sar.sequence);
     let short = sm.short_message;
     let octets = match payload {
         Some(_) if !short.is_empty() => {
@@ -282,7 +231,7 @@ fn incoming(sm: &Envelope<'_>, now_ms: i64) -> Result<Incoming, Refusal> {
                 "both short_message and message_payload are set (SMPP 3.4 §5.3.2.32)",
             ));
         }
-        Some(p) => p,
+        Some(p) => p.to_vec(),
         None => short.to_vec(),
     };
     let data_coding = sm.data_coding;
@@ -333,10 +282,9 @@ fn incoming(sm: &Envelope<'_>, now_ms: i64) -> Result<Incoming, Refusal> {
         Some(c) if c.total == 1 => None,
         other => other,
     };
-    let source = Addr::of(sm.source.0, sm.source.1, sm.source.2);
-    let dest = Addr::of(sm.dest.0, sm.dest.1, sm.dest.2);
-    let to = recipient(&dest.addr, sm.dest.1)?;
-    let from = sender(&source.addr, sm.source.1);
+    let (source, dest) = (Addr::of(sm.source), Addr::of(sm.dest));
+    let to = recipient(sm.dest)?;
+    let from = sender(sm.source);
     let send_at = time::parse(sm.schedule_delivery_time, now_ms)
         .map_err(|e| Refusal::new(CommandStatus::EsmeRinvsched, e.to_string()))?;
     let expires_at = time::parse(sm.validity_period, now_ms)
@@ -539,22 +487,30 @@ mod tests {
 
     #[test]
     fn addresses_become_what_the_intake_parses() {
+        let at = |addr, ton| SmppAddr {
+            ton,
+            npi: Npi::Isdn,
+            addr,
+        };
         assert_eq!(
-            recipient("4915112345678", Ton::Unknown).unwrap(),
+            recipient(at("4915112345678", Ton::Unknown)).unwrap(),
             "+4915112345678"
         );
         assert_eq!(
-            recipient("+4915112345678", Ton::International).unwrap(),
+            recipient(at("+4915112345678", Ton::International)).unwrap(),
             "+4915112345678"
         );
-        assert!(recipient("ACME", Ton::Alphanumeric).is_err());
+        assert!(recipient(at("ACME", Ton::Alphanumeric)).is_err());
         assert_eq!(
-            sender("4915112345678", Ton::Unknown).as_deref(),
+            sender(at("4915112345678", Ton::Unknown)).as_deref(),
             Some("+4915112345678")
         );
-        assert_eq!(sender("12345", Ton::Unknown).as_deref(), Some("12345"));
-        assert_eq!(sender("4930", Ton::International).as_deref(), Some("+4930"));
-        assert_eq!(sender("", Ton::Unknown), None);
+        assert_eq!(sender(at("12345", Ton::Unknown)).as_deref(), Some("12345"));
+        assert_eq!(
+            sender(at("4930", Ton::International)).as_deref(),
+            Some("+4930")
+        );
+        assert_eq!(sender(at("", Ton::Unknown)), None);
     }
 
     proptest::proptest! {

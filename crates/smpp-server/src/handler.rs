@@ -20,7 +20,7 @@ use super::accounts::{Account, Accounts, AuthError};
 use super::assembly::Assembler;
 use super::decode::{self, Incoming, Refusal};
 use super::record::{Record, receipt_state};
-use super::time;
+use smsgate_smpp::time;
 
 /// The handler: accounts, and the assembler that also holds the store, limits and clock.
 pub struct GatewayHandler {

@@ -22,7 +22,6 @@
 //! - `config`: `[smpp_server]` and `[[smpp_server.accounts]]`, validated at load.
 //! - `accounts`: credentials, per-account window and `max_tps`, bound sessions.
 //! - `decode`: `submit_sm` → [`decode::Incoming`] or a [`decode::Refusal`] with its status.
-//! - `time`: SMPP absolute/relative times and receipt dates.
 //! - `record`: what is stored per submit, and the receipt / inbound `deliver_sm` builders.
 //! - `handler`: the `smsgate_smpp::server::Handler` the server calls.
 //! - `assembly`: parts → one message, and the sweep for stopped or incomplete groups.
@@ -35,7 +34,6 @@ pub mod decode;
 pub mod feed;
 pub mod handler;
 pub mod record;
-pub mod time;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -3,17 +3,17 @@
 //! delivery receipts (SMPP 3.4 §4.6.1, Appendix B) and inbound SMS. Pure functions, no I/O.
 
 use rusmpp::pdus::DeliverSm;
-use rusmpp::tlvs::MessageDeliveryRequestTlvValue as DeliveryTlv;
 use rusmpp::types::{COctetString, OctetString};
-use rusmpp::values::{DataCoding, EsmClass, MessageState, Npi, Ton};
+use rusmpp::values::{DataCoding, EsmClass, MessageState};
 use serde::{Deserialize, Serialize};
 use smsgate_core::message::{InboundMessage, Message, Status};
-use smsgate_smpp::receipt::{TextReceipt, format_text};
+use smsgate_smpp::address::SmppAddr;
+use smsgate_smpp::receipt::{self, ReceiptPdu, TextReceipt};
 use smsgate_smpp::session::c_string;
+use smsgate_smpp::time::receipt_date;
 use smsgate_sms::{Concat, SegmentOptions, segment};
 
 use super::decode::{Addr, Incoming};
-use super::time::receipt_date;
 
 /// The server's record of one `submit_sm`, stored as JSON beside the submission.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,71 +104,39 @@ fn err_field(message: &Message, status: Status) -> String {
     }
 }
 
-/// Receipt text is sent as `data_coding` 0 in the ASCII range most clients read it as.
-fn ascii(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_ascii_graphic() || c == ' ' {
-                c
-            } else {
-                '?'
-            }
-        })
-        .collect()
-}
-
 fn addr<const N: usize>(a: &str, field: &'static str) -> COctetString<1, N> {
     c_string::<N>(a, field).unwrap_or_default()
 }
 
-/// The delivery receipt for submission `id` (SMPP 3.4 §4.6.1, Appendix B): addresses swapped,
-/// `esm_class` 0x04, the text body, and the `receipted_message_id` and `message_state` TLVs.
+/// The delivery receipt for submission `id` (one shape with the simulator's:
+/// [`receipt::deliver_sm`]); dates from the message's creation and `at`.
 pub fn receipt(id: &str, record: &Record, message: &Message, status: Status, at: i64) -> DeliverSm {
     let (stat, state) = receipt_state(status);
     let delivered = status == Status::Delivered;
-    let text = format_text(&TextReceipt {
-        id: id.to_owned(),
-        submitted: Some("001".into()),
-        delivered: Some(if delivered { "001" } else { "000" }.into()),
-        submit_date: Some(receipt_date(message.created_at)),
-        done_date: Some(receipt_date(at)),
-        stat: stat.into(),
-        err: Some(err_field(message, status)),
-        text: Some(ascii(&record.preview)),
-    });
-    let mut tlvs = vec![DeliveryTlv::MessageState(state)];
-    if let Ok(rid) = c_string::<65>(id, "receipted_message_id") {
-        tlvs.insert(0, DeliveryTlv::ReceiptedMessageId(rid));
-    }
-    DeliverSm::builder()
-        .source_addr_ton(Ton::from(record.dest.ton))
-        .source_addr_npi(Npi::from(record.dest.npi))
-        .source_addr(addr::<21>(&record.dest.addr, "source_addr"))
-        .dest_addr_ton(Ton::from(record.source.ton))
-        .dest_addr_npi(Npi::from(record.source.npi))
-        .destination_addr(addr::<21>(&record.source.addr, "destination_addr"))
-        .esm_class(EsmClass::from(0x04))
-        .data_coding(DataCoding::McSpecific)
-        .short_message(OctetString::from_vec(text.into_bytes()).unwrap_or_default())
-        .tlvs(tlvs)
-        .build()
-}
-
-/// An address of an inbound SMS for a `deliver_sm`: `+…` is international without the `+`,
-/// digits are of unknown type, anything else alphanumeric.
-fn inbound_addr(a: &str) -> (Ton, Npi, String) {
-    match a.strip_prefix('+') {
-        Some(d) => (Ton::International, Npi::Isdn, d.to_owned()),
-        None if a.bytes().all(|b| b.is_ascii_digit()) => (Ton::Unknown, Npi::Isdn, a.to_owned()),
-        None => (Ton::Alphanumeric, Npi::Unknown, a.to_owned()),
-    }
+    receipt::deliver_sm(&ReceiptPdu {
+        recipient: record.dest.as_smpp(),
+        originator: record.source.as_smpp(),
+        message_id: id,
+        text: TextReceipt {
+            id: id.to_owned(),
+            submitted: Some("001".into()),
+            delivered: Some(if delivered { "001" } else { "000" }.into()),
+            submit_date: Some(receipt_date(message.created_at)),
+            done_date: Some(receipt_date(at)),
+            stat: stat.into(),
+            err: Some(err_field(message, status)),
+            text: Some(receipt::preview(&record.preview)),
+        },
+        state,
+        network_error: None,
+    })
 }
 
 /// The `deliver_sm`s carrying an inbound SMS (SMPP 3.4 §4.6.1): GSM 7-bit when every
 /// character fits, else UCS-2; a long text in UDH-concatenated parts with `reference`.
 pub fn inbound(message: &InboundMessage, reference: u16) -> Vec<DeliverSm> {
-    let (from_ton, from_npi, from) = inbound_addr(&message.from);
-    let (to_ton, to_npi, to) = inbound_addr(&message.to);
+    let from = SmppAddr::from_gateway(&message.from);
+    let to = SmppAddr::from_gateway(&message.to);
     let opts = SegmentOptions {
         concat: Concat::Udh8,
         reference,
@@ -184,12 +152,12 @@ pub fn inbound(message: &InboundMessage, reference: u16) -> Vec<DeliverSm> {
         .iter()
         .map(|part| {
             DeliverSm::builder()
-                .source_addr_ton(from_ton)
-                .source_addr_npi(from_npi)
-                .source_addr(addr::<21>(&from, "source_addr"))
-                .dest_addr_ton(to_ton)
-                .dest_addr_npi(to_npi)
-                .destination_addr(addr::<21>(&to, "destination_addr"))
+                .source_addr_ton(from.ton)
+                .source_addr_npi(from.npi)
+                .source_addr(addr::<21>(from.addr, "source_addr"))
+                .dest_addr_ton(to.ton)
+                .dest_addr_npi(to.npi)
+                .destination_addr(addr::<21>(to.addr, "destination_addr"))
                 .esm_class(EsmClass::from(if part.udhi() { 0x40 } else { 0 }))
                 .data_coding(DataCoding::from(part.encoding.smpp_data_coding()))
                 .short_message(
@@ -213,6 +181,7 @@ pub fn inbound_matches(prefixes: &[String], to: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rusmpp::values::Ton;
     use smsgate_core::message::{MessageId, Priority};
     use smsgate_smpp::receipt::parse_deliver_sm;
 

@@ -10,7 +10,7 @@ use rusmpp::types::{COctetString, OctetString};
 use smsgate_smpp::client::{self, Client, ClientConfig};
 use smsgate_smpp::session::{BindParams, BindType, SessionConfig};
 use smsgate_smpp::sim::{SimConfig, Simulator};
-use smsgate_smpp::supervisor::{Connector, TcpConnector, TlsConnector};
+use smsgate_smpp::supervisor::{Dialer, TcpDialer, TlsDialer};
 use smsgate_smpp::tls::{ClientTls, ServerTls};
 
 const SUBMITS: usize = 2_000;
@@ -64,8 +64,8 @@ async fn setup(window: usize, tls: bool) -> (Client, client::Events) {
         ca_file: Some(file("ca.pem")),
         ..ClientTls::default()
     };
-    let connector = TlsConnector {
-        tcp: TcpConnector {
+    let connector = TlsDialer {
+        tcp: TcpDialer {
             addr: addr.to_string(),
             timeout: std::time::Duration::from_secs(5),
         },

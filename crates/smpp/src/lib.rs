@@ -14,7 +14,8 @@
 //! - [`client`]: the ESME tokio driver: `connect`/`bind`, the cloneable [`client::Client`]
 //!   handle (`submit` with window, pacing and failure classes) and [`client::ClientEvent`]s with
 //!   acknowledgeable inbound messages.
-//! - [`supervisor`]: a reconnecting ESME with exponential backoff and jitter, over TCP or TLS.
+//! - [`supervisor`]: a reconnecting ESME with exponential backoff and jitter, over TCP or TLS
+//!   (the [`supervisor::Dialer`] opens the TCP or TLS stream).
 //! - [`tls`]: SMPP over TLS (rustls, ring): PEM loading with errors that name the file, client
 //!   and server configurations, optional mutual TLS.
 //! - [`server`]: the SMSC tokio driver (plain TCP or TLS listeners) and the [`server::Handler`]
@@ -22,11 +23,12 @@
 //! - [`sim`]: an SMSC simulator (receipts, fault injection, MO injection, stats).
 //! - [`receipt`]: delivery receipt parsing (TLVs and SMPP 3.4 Appendix B text) and message-id
 //!   normalisation.
-//! - [`coding`]: the little `data_coding` handling this crate needs (to be switched to
-//!   `smsgate-sms`).
+//! - [`address`]: TON/NPI ⇄ the gateway's address form (`+` and digits, short codes, ids).
+//! - [`view`]: one borrowed view of the fields `submit_sm`, `data_sm` and `deliver_sm` share.
+//! - [`time`]: SMPP time strings (absolute, relative) and receipt dates.
 //! - [`counters`]: metric-like counters for peer garbage and session health.
 //! - [`pacer`]: `max_tps` pacing shared across sessions.
-//! - [`util`]: a seeded random generator for jitter and fault injection.
+//! - [`rng`]: a seeded random generator for jitter and fault injection.
 //!
 //! # Tests
 //! Round-trip tests per PDU type (`tests/pdu.rs`), deterministic session tests with a simulated
@@ -34,16 +36,18 @@
 //! and the supervisor (`tests/drivers.rs`), and interop tests against npm `smpp` and PyPI
 //! `smpplib` (`tests/interop.rs`, run with `SMSGATE_INTEROP=1`).
 
+pub mod address;
 pub mod client;
-pub mod coding;
 pub mod counters;
 mod io;
 pub mod pacer;
 pub mod pdu;
 pub mod receipt;
+pub mod rng;
 pub mod server;
 pub mod session;
 pub mod sim;
 pub mod supervisor;
+pub mod time;
 pub mod tls;
-pub mod util;
+pub mod view;

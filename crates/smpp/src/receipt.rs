@@ -9,8 +9,13 @@
 //! the receipt, leading zeros, case), so [`MessageIdFormat`] normalises both sides.
 
 use rusmpp::pdus::{DataSm, DeliverSm};
+use rusmpp::tlvs::MessageDeliveryRequestTlvValue as DeliveryTlv;
 use rusmpp::tlvs::{Tlv, TlvValue};
-use rusmpp::values::MessageState;
+use rusmpp::types::OctetString;
+use rusmpp::values::{DataCoding, EsmClass, MessageState, NetworkErrorCode};
+
+use crate::address::SmppAddr;
+use crate::session::c_string;
 
 /// The final (or intermediate) state a receipt reports (SMPP 3.4 §5.2.28 and Appendix B).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -202,6 +207,66 @@ pub fn format_text(r: &TextReceipt) -> String {
         r.err.as_deref().unwrap_or("000"),
         r.text.as_deref().unwrap_or(""),
     )
+}
+
+/// The `text:` of a receipt: the first 20 characters of the message, in the ASCII range every
+/// client reads a `data_coding` 0 receipt body as (others become `?`).
+pub fn preview(text: &str) -> String {
+    text.chars()
+        .take(20)
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect()
+}
+
+/// What one receipt `deliver_sm` says; [`deliver_sm`] writes it.
+#[derive(Debug, Clone)]
+pub struct ReceiptPdu<'a> {
+    /// The receipted message's `destination_addr`: the receipt's source.
+    pub recipient: SmppAddr<'a>,
+    /// The receipted message's `source_addr`: the receipt's destination.
+    pub originator: SmppAddr<'a>,
+    /// The id for the `receipted_message_id` TLV (as the `submit_sm_resp` gave it).
+    pub message_id: &'a str,
+    /// The Appendix B text body.
+    pub text: TextReceipt,
+    /// The `message_state` TLV.
+    pub state: MessageState,
+    /// The `network_error_code` TLV, for a failure that has one.
+    pub network_error: Option<NetworkErrorCode>,
+}
+
+/// A delivery receipt (SMPP 3.4 §4.6.1, Appendix B): addresses swapped against the receipted
+/// message, `esm_class` 0x04, the text body with `data_coding` 0, and the
+/// `receipted_message_id`, `message_state` and `network_error_code` TLVs. Written once for the
+/// SMSC simulator and the gateway's SMPP server, so clients see one receipt shape from both.
+pub fn deliver_sm(r: &ReceiptPdu<'_>) -> DeliverSm {
+    let mut tlvs = Vec::with_capacity(3);
+    if let Ok(id) = c_string::<65>(r.message_id, "receipted_message_id") {
+        tlvs.push(DeliveryTlv::ReceiptedMessageId(id));
+    }
+    tlvs.push(DeliveryTlv::MessageState(r.state));
+    if let Some(code) = r.network_error.clone() {
+        tlvs.push(DeliveryTlv::NetworkErrorCode(code));
+    }
+    let body = format_text(&r.text).into_bytes();
+    DeliverSm::builder()
+        .source_addr_ton(r.recipient.ton)
+        .source_addr_npi(r.recipient.npi)
+        .source_addr(c_string::<21>(r.recipient.addr, "source_addr").unwrap_or_default())
+        .dest_addr_ton(r.originator.ton)
+        .dest_addr_npi(r.originator.npi)
+        .destination_addr(c_string::<21>(r.originator.addr, "destination_addr").unwrap_or_default())
+        .esm_class(EsmClass::from(0x04))
+        .data_coding(DataCoding::McSpecific)
+        .short_message(OctetString::from_vec(body).unwrap_or_default())
+        .tlvs(tlvs)
+        .build()
 }
 
 /// A delivery receipt, merged from TLVs (preferred) and the text body.

@@ -12,10 +12,11 @@ use tokio::sync::{mpsc, watch};
 use tracing::{Instrument, debug, info};
 
 use crate::client::{self, Client, ClientConfig, ClientEvent, Events, SubmitError};
-use crate::util::Rng;
+use crate::rng::Rng;
 
-/// Opens a fresh transport for each attempt (TCP by default; a duplex pair in tests).
-pub trait Connector: Send + Sync + 'static {
+/// Dials the SMSC: opens a fresh transport for each attempt (TCP, TLS, or a duplex pair in
+/// tests). Not the gateway's `Connector` (a whole carrier link): only the socket under it.
+pub trait Dialer: Send + Sync + 'static {
     /// The transport type.
     type Io: AsyncRead + AsyncWrite + Send + 'static;
     /// Opens one connection.
@@ -24,14 +25,14 @@ pub trait Connector: Send + Sync + 'static {
 
 /// Connects over TCP to `addr` (`host:port`) with `TCP_NODELAY`.
 #[derive(Debug, Clone)]
-pub struct TcpConnector {
+pub struct TcpDialer {
     /// `host:port`.
     pub addr: String,
     /// Connect timeout.
     pub timeout: Duration,
 }
 
-impl Connector for TcpConnector {
+impl Dialer for TcpDialer {
     type Io = TcpStream;
     async fn connect(&self) -> std::io::Result<TcpStream> {
         let connect = TcpStream::connect(self.addr.as_str());
@@ -49,25 +50,25 @@ impl Connector for TcpConnector {
 /// handshake shares the connect timeout, so a peer that accepts TCP but never answers the
 /// `ClientHello` is retried like one that never answered at all.
 #[derive(Clone)]
-pub struct TlsConnector {
+pub struct TlsDialer {
     /// The TCP part.
-    pub tcp: TcpConnector,
+    pub tcp: TcpDialer,
     /// From [`crate::tls::ClientTls::load`].
     pub config: std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
     /// The name the SMSC's certificate must carry.
     pub server_name: tokio_rustls::rustls::pki_types::ServerName<'static>,
 }
 
-impl std::fmt::Debug for TlsConnector {
+impl std::fmt::Debug for TlsDialer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TlsConnector")
+        f.debug_struct("TlsDialer")
             .field("tcp", &self.tcp)
             .field("server_name", &self.server_name)
             .finish_non_exhaustive()
     }
 }
 
-impl Connector for TlsConnector {
+impl Dialer for TlsDialer {
     type Io = crate::tls::ClientTlsStream<TcpStream>;
     async fn connect(&self) -> std::io::Result<Self::Io> {
         let tcp = self.tcp.connect().await?;
@@ -156,7 +157,7 @@ pub struct Supervisor {
 impl Supervisor {
     /// Starts connecting in a background task. Events of every connection (bound, inbound,
     /// disconnected) arrive in order on the returned stream.
-    pub fn spawn<C: Connector>(connector: C, config: SupervisorConfig) -> (Self, Events) {
+    pub fn spawn<C: Dialer>(connector: C, config: SupervisorConfig) -> (Self, Events) {
         let (state_tx, state) = watch::channel(LinkState::Connecting);
         let (client_tx, client) = watch::channel(None);
         let (stop, stop_rx) = watch::channel(false);
@@ -207,7 +208,7 @@ impl Supervisor {
     }
 }
 
-async fn run<C: Connector>(
+async fn run<C: Dialer>(
     connector: C,
     config: SupervisorConfig,
     state: watch::Sender<LinkState>,

@@ -7,7 +7,7 @@
 //! link that fails only at handshake time is the hardest kind to debug in the field.
 //!
 //! The streams are plain `AsyncRead + AsyncWrite`: the client and server drivers run over
-//! them exactly as over TCP (see [`crate::supervisor::TlsConnector`] and
+//! them exactly as over TCP (see [`crate::supervisor::TlsDialer`] and
 //! [`crate::server::Server::serve_tls`]).
 
 use std::path::{Path, PathBuf};

@@ -13,7 +13,7 @@ use smsgate_smpp::pdu::{CommandId, CommandStatus, Frame, FrameDecoder};
 use smsgate_smpp::receipt::{MessageIdFormat, ReceiptState};
 use smsgate_smpp::session::{BindParams, BindType, CloseReason, SessionConfig};
 use smsgate_smpp::sim::{InjectError, MoMessage, SimConfig, Simulator};
-use smsgate_smpp::supervisor::{LinkState, Supervisor, SupervisorConfig, TcpConnector};
+use smsgate_smpp::supervisor::{LinkState, Supervisor, SupervisorConfig, TcpDialer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
 fn cs<const N: usize>(s: &str) -> COctetString<1, N> {
@@ -336,7 +336,14 @@ async fn mo_injection_waits_for_the_consumer_ack() {
     let inbound = next_inbound(&mut events).await;
     let sm = inbound.deliver_sm().unwrap();
     assert!(inbound.receipt().is_none());
-    let text = smsgate_smpp::coding::decode_text(sm.data_coding, sm.short_message().as_ref());
+    let text = smsgate_sms::UserData::from_smpp(
+        u8::from(sm.data_coding),
+        false,
+        sm.short_message().as_ref(),
+        false,
+    )
+    .and_then(|ud| ud.text())
+    .unwrap();
     assert_eq!(text, "Grüße €");
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(!inject.is_finished(), "deliver_sm_resp must wait for ack()");
@@ -412,7 +419,7 @@ async fn supervisor_reconnects_after_the_smsc_drops_the_connection() {
     let addr = listener.local_addr().unwrap();
     let s = sim.clone();
     tokio::spawn(async move { s.run(listener, std::future::pending()).await });
-    let connector = TcpConnector {
+    let connector = TcpDialer {
         addr: addr.to_string(),
         timeout: Duration::from_secs(2),
     };
@@ -446,7 +453,7 @@ async fn supervisor_reconnects_after_the_smsc_drops_the_connection() {
 #[test]
 fn backoff_grows_exponentially_with_jitter_and_caps() {
     let config = SupervisorConfig::new(config(BindType::Transmitter, "pw", 10));
-    let mut rng = smsgate_smpp::util::Rng::new(7);
+    let mut rng = smsgate_smpp::rng::Rng::new(7);
     for attempt in 1..12 {
         let base = Duration::from_secs(1 << (attempt - 1)).min(Duration::from_secs(60));
         let d = config.backoff(attempt, &mut rng);

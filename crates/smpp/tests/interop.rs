@@ -12,7 +12,6 @@ use rusmpp::pdus::SubmitSm;
 use rusmpp::types::{COctetString, OctetString};
 use rusmpp::values::{DataCoding, EsmClass, RegisteredDelivery};
 use smsgate_smpp::client::{self, ClientConfig, ClientEvent};
-use smsgate_smpp::coding;
 use smsgate_smpp::session::{BindParams, BindType};
 use smsgate_smpp::sim::{SimConfig, Simulator};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -93,8 +92,8 @@ async fn our_esme_client_talks_to_the_npm_smpp_smsc() {
     let (client, mut events) = client::connect(("127.0.0.1", port), config).await.unwrap();
     assert_eq!(client.bind_info().peer_system_id, "node-smsc");
 
-    let gsm = coding::encode_gsm("Hello from smsgate").unwrap();
-    let ucs2 = coding::encode_ucs2("Grüße ✓");
+    let gsm = smsgate_sms::gsm7::encode("Hello from smsgate", smsgate_sms::Shift::DEFAULT).unwrap();
+    let ucs2 = smsgate_sms::charsets::encode_ucs2("Grüße ✓");
     let long = "x".repeat(200);
     let mut parts = Vec::new();
     for (i, chunk) in long.as_bytes().chunks(153).enumerate() {
@@ -136,10 +135,16 @@ async fn our_esme_client_talks_to_the_npm_smpp_smsc() {
                 Some(r) => receipts.push(r.message_id.clone()),
                 None => {
                     let d = inbound.deliver_sm().unwrap();
-                    mo = Some(coding::decode_text(
-                        d.data_coding,
-                        d.short_message().as_ref(),
-                    ));
+                    mo = Some(
+                        smsgate_sms::UserData::from_smpp(
+                            u8::from(d.data_coding),
+                            false,
+                            d.short_message().as_ref(),
+                            false,
+                        )
+                        .and_then(|ud| ud.text())
+                        .unwrap(),
+                    );
                 }
             }
             inbound.ack();
@@ -223,7 +228,7 @@ async fn npm_smpp_client_submits_to_our_server_and_gets_receipts() {
     let messages = sim.messages();
     assert_eq!(messages[1].data_coding, 8);
     assert_eq!(
-        coding::decode_ucs2(&messages[1].short_message),
+        smsgate_sms::charsets::decode_ucs2(&messages[1].short_message),
         "Grüße aus Köln — ✓"
     );
     assert_eq!(messages[2].esm_class & 0x40, 0x40);

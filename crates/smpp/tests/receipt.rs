@@ -57,3 +57,46 @@ fn final_states_are_told_apart_from_intermediate_ones() {
     assert!(!ReceiptState::Enroute.is_final());
     assert!(!ReceiptState::Accepted.is_final());
 }
+
+#[test]
+fn a_built_receipt_reads_back_with_swapped_addresses_and_every_tlv() {
+    use rusmpp::values::{ErrorCodeNetworkType, MessageState, NetworkErrorCode, Npi, Ton};
+    use smsgate_smpp::address::SmppAddr;
+    use smsgate_smpp::receipt::{ReceiptPdu, TextReceipt, deliver_sm, parse_deliver_sm, preview};
+
+    let text = TextReceipt {
+        id: "42".into(),
+        stat: "UNDELIV".into(),
+        err: Some("001".into()),
+        text: Some(preview("Grüße aus Köln, a long text beyond twenty")),
+        ..TextReceipt::default()
+    };
+    let sm = deliver_sm(&ReceiptPdu {
+        recipient: SmppAddr::from_gateway("+4915112345"),
+        originator: SmppAddr::from_gateway("Alerts"),
+        message_id: "0000002a",
+        text,
+        state: MessageState::Undeliverable,
+        network_error: Some(NetworkErrorCode::new(ErrorCodeNetworkType::Gsm, 1)),
+    });
+    assert_eq!(u8::from(sm.esm_class), 0x04);
+    assert_eq!(
+        (
+            sm.source_addr_ton,
+            sm.source_addr_npi,
+            sm.source_addr.as_str()
+        ),
+        (Ton::International, Npi::Isdn, "4915112345")
+    );
+    assert_eq!(
+        (sm.dest_addr_ton, sm.destination_addr.as_str()),
+        (Ton::Alphanumeric, "Alerts")
+    );
+    let body = String::from_utf8(sm.short_message().as_ref().to_vec()).unwrap();
+    assert!(body.starts_with("id:42 "), "{body}");
+    assert!(body.ends_with("text:Gr??e aus K?ln, a lo"), "{body}");
+    let r = parse_deliver_sm(&sm).unwrap();
+    assert_eq!(r.message_id, "0000002a", "the TLV id wins over the text id");
+    assert_eq!(r.state, ReceiptState::Undeliverable);
+    assert_eq!(r.network_error, Some((3, 1)));
+}

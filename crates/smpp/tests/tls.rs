@@ -13,9 +13,7 @@ use rusmpp::values::RegisteredDelivery;
 use smsgate_smpp::client::{ClientConfig, ClientEvent};
 use smsgate_smpp::session::{BindParams, BindType};
 use smsgate_smpp::sim::{SimConfig, Simulator};
-use smsgate_smpp::supervisor::{
-    LinkState, Supervisor, SupervisorConfig, TcpConnector, TlsConnector,
-};
+use smsgate_smpp::supervisor::{LinkState, Supervisor, SupervisorConfig, TcpDialer, TlsDialer};
 use smsgate_smpp::tls::{ClientTls, ServerTls, TlsError};
 
 fn tls_file(name: &str) -> PathBuf {
@@ -58,8 +56,8 @@ fn supervisor(
     tls: &ClientTls,
     host: &str,
 ) -> (Supervisor, smsgate_smpp::client::Events) {
-    let connector = TlsConnector {
-        tcp: TcpConnector {
+    let connector = TlsDialer {
+        tcp: TcpDialer {
             addr: addr.to_string(),
             timeout: Duration::from_secs(5),
         },

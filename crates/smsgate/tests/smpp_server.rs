@@ -926,7 +926,7 @@ async fn bind_tls(
     system_id: &str,
     password: &str,
 ) -> Result<(Client, Events), String> {
-    use smsgate_smpp::supervisor::{Connector, TcpConnector, TlsConnector};
+    use smsgate_smpp::supervisor::{Dialer, TcpDialer, TlsDialer};
     use smsgate_smpp::tls::ClientTls;
     let file = |n: &str| Some(std::path::PathBuf::from(interop::tls_file(n)));
     let tls = ClientTls {
@@ -943,8 +943,8 @@ async fn bind_tls(
         },
         ..ClientTls::default()
     };
-    let connector = TlsConnector {
-        tcp: TcpConnector {
+    let connector = TlsDialer {
+        tcp: TcpDialer {
             addr: gw.smpp_tls_addr.expect("tls_listen configured").to_string(),
             timeout: Duration::from_secs(5),
         },

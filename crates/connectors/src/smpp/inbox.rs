@@ -11,12 +11,10 @@
 
 use std::collections::HashMap;
 
-use rusmpp::pdus::{DataSm, DeliverSm};
-use rusmpp::tlvs::{Tlv, TlvValue};
-use rusmpp::values::Ton;
 use smsgate_core::connector::{InboundSms, Receipt, ReceiptState};
 use smsgate_smpp::pdu::Pdu;
 use smsgate_smpp::receipt::{self, DeliveryReceipt, MessageIdFormat, ReceiptState as Stat};
+use smsgate_smpp::view::ShortMessageView;
 use smsgate_sms::{ConcatInfo, Encoding, Fragment, Reassembler, UserData};
 
 use super::settings::DataCodings;
@@ -70,11 +68,6 @@ pub fn receipt_state(s: &Stat) -> ReceiptState {
     }
 }
 
-fn has_receipted_id(tlvs: &[Tlv]) -> bool {
-    tlvs.iter()
-        .any(|t| matches!(t.value(), Some(TlvValue::ReceiptedMessageId(_))))
-}
-
 fn to_receipt(r: DeliveryReceipt, from_tlv: bool, reading: &Reading) -> Receipt {
     let rule = if from_tlv {
         reading.tlv_ids
@@ -94,14 +87,6 @@ fn to_receipt(r: DeliveryReceipt, from_tlv: bool, reading: &Reading) -> Receipt 
     }
 }
 
-fn addr(ton: Ton, a: &str) -> String {
-    if ton == Ton::International && !a.starts_with('+') && !a.is_empty() {
-        format!("+{a}")
-    } else {
-        a.to_owned()
-    }
-}
-
 /// Decodes user data; what cannot be decoded is kept as Latin-1 text rather than dropped.
 fn user_data(reading: &Reading, data_coding: u8, udhi: bool, octets: &[u8]) -> UserData {
     let decoded = reading.data_coding.encoding_of(data_coding).and_then(|e| {
@@ -110,75 +95,36 @@ fn user_data(reading: &Reading, data_coding: u8, udhi: bool, octets: &[u8]) -> U
     decoded.unwrap_or_else(|| UserData::new(Encoding::Latin1, octets.to_vec()))
 }
 
-struct Fields<'a> {
-    esm_class: u8,
-    data_coding: u8,
-    body: &'a [u8],
-    tlvs: &'a [Tlv],
-    from: String,
-    to: String,
-}
-
-fn deliver_fields(sm: &DeliverSm) -> Fields<'_> {
-    Fields {
-        esm_class: u8::from(sm.esm_class),
-        data_coding: u8::from(sm.data_coding),
-        body: sm.short_message().as_ref(),
-        tlvs: sm.tlvs(),
-        from: addr(sm.source_addr_ton, sm.source_addr.as_str()),
-        to: addr(sm.dest_addr_ton, sm.destination_addr.as_str()),
-    }
-}
-
-fn data_fields(sm: &DataSm) -> Fields<'_> {
-    Fields {
-        esm_class: u8::from(sm.esm_class),
-        data_coding: u8::from(sm.data_coding),
-        body: &[],
-        tlvs: sm.tlvs(),
-        from: addr(sm.source_addr_ton, sm.source_addr.as_str()),
-        to: addr(sm.dest_addr_ton, sm.destination_addr.as_str()),
-    }
-}
-
 /// Understands a `deliver_sm` or `data_sm`; `None` for any other PDU.
 pub fn read(pdu: &Pdu, reading: &Reading) -> Option<Heard> {
     let (f, receipt) = match pdu {
-        Pdu::DeliverSm(sm) => (deliver_fields(sm), receipt::parse_deliver_sm(sm)),
-        Pdu::DataSm(sm) => (data_fields(sm), receipt::parse_data_sm(sm)),
+        Pdu::DeliverSm(sm) => (ShortMessageView::from(sm), receipt::parse_deliver_sm(sm)),
+        Pdu::DataSm(sm) => (ShortMessageView::from(sm), receipt::parse_data_sm(sm)),
         _ => return None,
     };
     if let Some(r) = receipt {
         return Some(Heard::Receipt(to_receipt(
             r,
-            has_receipted_id(f.tlvs),
+            f.has_receipted_message_id(),
             reading,
         )));
     }
-    let mut payload: Option<&[u8]> = None;
-    let (mut sar_ref, mut sar_total, mut sar_seq) = (None, None, None);
-    for t in f.tlvs {
-        match t.value() {
-            Some(TlvValue::MessagePayload(p)) => payload = Some(p.value.as_ref()),
-            Some(TlvValue::SarMsgRefNum(v)) => sar_ref = Some(*v),
-            Some(TlvValue::SarTotalSegments(v)) => sar_total = Some(*v),
-            Some(TlvValue::SarSegmentSeqnum(v)) => sar_seq = Some(*v),
-            _ => {}
-        }
-    }
-    let octets = if f.body.is_empty() {
-        payload.unwrap_or(&[])
+    let octets = if f.short_message.is_empty() {
+        f.message_payload().unwrap_or(&[])
     } else {
-        f.body
+        f.short_message
     };
-    let ud = user_data(reading, f.data_coding, f.esm_class & 0x40 != 0, octets);
-    let concat = ud.concat().or(match (sar_ref, sar_total, sar_seq) {
-        (Some(r), Some(t), Some(s)) => Some(ConcatInfo::from_sar(r, t, s)),
-        _ => None,
-    });
+    let ud = user_data(reading, f.data_coding, f.udhi(), octets);
+    let sar = f.sar();
+    let concat = ud
+        .concat()
+        .or(match (sar.reference, sar.total, sar.sequence) {
+            (Some(r), Some(t), Some(s)) => Some(ConcatInfo::from_sar(r, t, s)),
+            _ => None,
+        });
     Some(Heard::Part(Part {
-        from: f.from,
-        to: f.to,
+        from: f.source.to_gateway().into_owned(),
+        to: f.dest.to_gateway().into_owned(),
         concat,
         fragment: Fragment::from(ud),
     }))
@@ -341,8 +287,10 @@ impl<A> Inbox<A> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rusmpp::pdus::DeliverSm;
     use rusmpp::tlvs::MessageDeliveryRequestTlvValue as DTlv;
     use rusmpp::types::{COctetString, OctetString};
+    use rusmpp::values::Ton;
     use rusmpp::values::{DataCoding, EsmClass, MessageState};
 
     fn reading() -> Reading {

@@ -42,7 +42,7 @@ use smsgate_smpp::client::{AmbiguousReason, Client, SubmitError as SmppError};
 use smsgate_smpp::pacer::Pacer;
 use smsgate_smpp::pdu::CommandStatus;
 use smsgate_smpp::session::BindType;
-use smsgate_smpp::supervisor::{LinkState, Supervisor, TcpConnector, TlsConnector};
+use smsgate_smpp::supervisor::{LinkState, Supervisor, TcpDialer, TlsDialer};
 
 use settings::OnAmbiguous;
 pub use settings::SmppSettings;
@@ -118,14 +118,14 @@ impl SmppConnector {
         let mut sessions = Vec::with_capacity(binds.len());
         for (n, &bind_type) in binds.iter().enumerate() {
             let config = settings.supervisor(bind_type)?;
-            let tcp = TcpConnector {
+            let tcp = TcpDialer {
                 addr: format!("{}:{}", settings.host, settings.port()),
                 timeout: settings.connect_timeout,
             };
             let (sup, session_events) = match &tls {
                 None => Supervisor::spawn(tcp, config),
                 Some((tls, server_name)) => {
-                    let connector = TlsConnector {
+                    let connector = TlsDialer {
                         tcp,
                         config: tls.clone(),
                         server_name: server_name.clone(),
@@ -314,7 +314,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 fn rand_u16() -> u16 {
-    smsgate_smpp::util::Rng::from_entropy().next_u64() as u16
+    smsgate_smpp::rng::Rng::from_entropy().next_u64() as u16
 }
 
 fn link_json(state: &LinkState) -> serde_json::Value {

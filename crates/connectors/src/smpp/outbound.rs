@@ -11,6 +11,7 @@ use rusmpp::values::{
 };
 use smsgate_core::connector::OutboundSms;
 use smsgate_core::message::Priority;
+use smsgate_smpp::address::SmppAddr;
 use smsgate_smpp::session::c_string;
 use smsgate_sms::{Concat, Encoding, SegmentOptions, segment};
 
@@ -35,39 +36,6 @@ pub enum BuildError {
     Address(&'static str),
 }
 
-/// `ton`/`npi` and digits for a destination or originator as the gateway writes them.
-///
-/// `+4915…` → international/ISDN without the `+`; all digits → unknown/ISDN; anything else is
-/// an alphanumeric sender id (SMPP 3.4 §5.2.5: TON 5, NPI 0).
-pub fn address(addr: &str) -> (Ton, Npi, String) {
-    if let Some(digits) = addr.strip_prefix('+')
-        && !digits.is_empty()
-        && digits.bytes().all(|b| b.is_ascii_digit())
-    {
-        return (Ton::International, Npi::Isdn, digits.to_owned());
-    }
-    if !addr.is_empty() && addr.bytes().all(|b| b.is_ascii_digit()) {
-        return (Ton::Unknown, Npi::Isdn, addr.to_owned());
-    }
-    if addr.is_empty() {
-        return (Ton::Unknown, Npi::Unknown, String::new());
-    }
-    (Ton::Alphanumeric, Npi::Unknown, addr.to_owned())
-}
-
-/// SMPP 3.4 §7.1.1 relative time `YYMMDDhhmmss000R` for `ms` from now (capped at 99 days).
-pub fn relative_time(ms: i64) -> String {
-    let secs = (ms.max(1000) / 1000).min(99 * 86_400 + 86_399);
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    format!(
-        "0000{:02}{:02}{:02}{:02}000R",
-        days,
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 /// The `submit_sm`s for `sms`, in part order. `reference` is this message's concatenation
 /// reference (the connector keeps the counter).
 pub fn build(
@@ -90,26 +58,22 @@ pub fn build(
             promised: sms.segments,
         });
     }
-    let (dest_ton, dest_npi, dest) = address(&sms.to);
-    let from = sms.from.as_deref().unwrap_or(&s.source_addr);
-    let (mut src_ton, mut src_npi, src) = address(from);
-    if let Some(t) = s.source_ton {
-        src_ton = Ton::from(t);
-    }
-    if let Some(n) = s.source_npi {
-        src_npi = Npi::from(n);
-    }
-    let dest = c_string::<21>(&dest, "destination_addr")
+    let to = SmppAddr::from_gateway(&sms.to);
+    let (dest_ton, dest_npi) = (to.ton, to.npi);
+    let from = SmppAddr::from_gateway(sms.from.as_deref().unwrap_or(&s.source_addr));
+    let src_ton = s.source_ton.map_or(from.ton, Ton::from);
+    let src_npi = s.source_npi.map_or(from.npi, Npi::from);
+    let dest = c_string::<21>(to.addr, "destination_addr")
         .map_err(|_| BuildError::Address("destination_addr"))?;
     let src =
-        c_string::<21>(&src, "source_addr").map_err(|_| BuildError::Address("source_addr"))?;
+        c_string::<21>(from.addr, "source_addr").map_err(|_| BuildError::Address("source_addr"))?;
     let service_type = ServiceType::new(
         c_string::<6>(&s.service_type, "service_type")
             .map_err(|_| BuildError::Address("service_type"))?,
     );
     let validity = match sms.expires_at {
         Some(exp) => EmptyOrFullCOctetString::from_vec(
-            [relative_time(exp - now_ms).as_bytes(), &[0]].concat(),
+            [smsgate_smpp::time::relative(exp - now_ms).as_bytes(), &[0]].concat(),
         )
         .unwrap_or_else(|_| EmptyOrFullCOctetString::empty()),
         None => EmptyOrFullCOctetString::empty(),
@@ -275,13 +239,5 @@ mod tests {
                 promised: 1
             }
         );
-    }
-
-    #[test]
-    fn addresses_are_classified() {
-        assert_eq!(address("12345").0, Ton::Unknown);
-        assert_eq!(address("+49").2, "49");
-        assert_eq!(address("Alerts").0, Ton::Alphanumeric);
-        assert_eq!(address("").1, Npi::Unknown);
     }
 }

@@ -10,9 +10,7 @@
 //! - The sweep runs after every start and on each health check, so a lost `+CMTI` only delays.
 
 use smsgate_sms::tpdu::DeliveryStatus;
-use smsgate_sms::tpdu::{
-    Address, SmsDeliver, SmsStatusReport, Tpdu, TypeOfNumber, parse_modem_pdu,
-};
+use smsgate_sms::tpdu::{SmsDeliver, SmsStatusReport, Tpdu, parse_modem_pdu};
 use smsgate_sms::{Complete, Fragment};
 use tokio::sync::oneshot;
 
@@ -30,13 +28,6 @@ enum Source {
     Stored(u32),
     /// Direct: acknowledge it.
     Direct,
-}
-
-fn address_text(a: &Address) -> String {
-    match a.ton {
-        TypeOfNumber::International => format!("+{}", a.value),
-        _ => a.value.clone(),
-    }
 }
 
 impl Worker {
@@ -132,7 +123,7 @@ impl Worker {
         d: SmsDeliver,
         source: Source,
     ) -> Result<(), Stop> {
-        let from = address_text(&d.originator);
+        let from = d.originator.to_string();
         let concat = d.user_data.concat().filter(|c| c.is_valid() && c.total > 1);
         let now = self.now_ms();
         let Some(c) = concat else {

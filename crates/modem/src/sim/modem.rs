@@ -719,12 +719,8 @@ impl SimModem {
         };
         let mr = self.next_mr;
         self.next_mr = self.next_mr.wrapping_add(1);
-        let to = match submit.destination.ton {
-            smsgate_sms::tpdu::TypeOfNumber::International => {
-                format!("+{}", submit.destination.value)
-            }
-            _ => submit.destination.value.clone(),
-        };
+        // `Address`'s Display is the gateway's form (`+` for international numbers).
+        let to = submit.destination.to_string();
         self.stats.sent.push(SentPart {
             mr,
             to,

@@ -7,16 +7,18 @@ use rusmpp::pdus::{DeliverSm, SubmitSm};
 use rusmpp::tlvs::MessageDeliveryRequestTlvValue as DeliveryTlv;
 use rusmpp::types::{AnyOctetString, COctetString, OctetString};
 use rusmpp::values::{
-    DataCoding, ErrorCodeNetworkType, EsmClass, MessagePayload, NetworkErrorCode, Ton,
+    DataCoding, ErrorCodeNetworkType, EsmClass, MessagePayload, NetworkErrorCode,
 };
-use smsgate_sms::{Concat, SegmentOptions, segment};
+use smsgate_sms::{Concat, SegmentOptions, Shift, UserData, charsets, gsm7, segment};
 
 use super::{InjectError, Inner, MessageRecord, MoLong, MoMessage, bump, lock};
-use crate::coding;
+use crate::address::SmppAddr;
 use crate::pdu::CommandStatus;
-use crate::receipt::{IdRadix, ReceiptState, TextReceipt, format_text};
+use crate::receipt::{self, IdRadix, ReceiptPdu, ReceiptState, TextReceipt};
 use crate::server::{Handler, SessionHandle, SessionId};
 use crate::session::{BindRequest, c_string};
+use crate::time;
+use crate::view::ShortMessageView;
 
 /// The account a simulator session acts as.
 #[derive(Debug, Clone)]
@@ -216,107 +218,85 @@ fn flush_pending(inner: &Arc<Inner>, system_id: &str) {
     }
 }
 
-/// `YYMMDDhhmm` in UTC (SMPP 3.4 Appendix B dates).
-fn receipt_date(t: SystemTime) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Civil-from-days (H. Hinnant), valid for the Unix era.
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{:02}{:02}{:02}{:02}{:02}",
-        year % 100,
-        month,
-        day,
-        rem / 3600,
-        rem % 3600 / 60
-    )
-}
-
-/// The receipt for `sm`: text body plus `receipted_message_id`/`message_state` TLVs (SMPP 3.4
-/// §4.6.1, Appendix B), addresses swapped, `esm_class` 0x04.
+/// The receipt for `sm` (one shape with the gateway's SMPP server: [`receipt::deliver_sm`]),
+/// with a GSM network error code on failure.
 fn build_receipt(
     sm: &SubmitSm,
     message_id: &str,
     text_id: &str,
     state: &ReceiptState,
 ) -> DeliverSm {
-    let mut body = sm.short_message().as_ref();
-    if u8::from(sm.esm_class) & 0x40 != 0 && !body.is_empty() {
+    let view = ShortMessageView::from(sm);
+    let mut body = view.short_message;
+    if view.udhi() && !body.is_empty() {
         body = body.get(1 + body[0] as usize..).unwrap_or(&[]);
     }
-    let text: String = coding::decode_text(sm.data_coding, body)
-        .chars()
-        .map(|c| {
-            if c.is_ascii_graphic() || c == ' ' {
-                c
-            } else {
-                '?'
-            }
-        })
-        .take(20)
-        .collect();
-    let now = receipt_date(SystemTime::now());
+    let now = time::receipt_date(now_ms());
     let delivered = *state == ReceiptState::Delivered;
-    let text = format_text(&TextReceipt {
-        id: text_id.to_owned(),
-        submitted: Some("001".into()),
-        delivered: Some(if delivered { "001" } else { "000" }.into()),
-        submit_date: Some(now.clone()),
-        done_date: Some(now),
-        stat: state.as_text().to_owned(),
-        err: Some(if delivered { "000" } else { "001" }.into()),
-        text: Some(text),
-    });
-    let mut tlvs = vec![DeliveryTlv::MessageState(state.to_message_state())];
-    if let Ok(id) = c_string::<65>(message_id, "receipted_message_id") {
-        tlvs.insert(0, DeliveryTlv::ReceiptedMessageId(id));
-    }
-    if !delivered {
-        let code = NetworkErrorCode::new(ErrorCodeNetworkType::Gsm, 1);
-        tlvs.push(DeliveryTlv::NetworkErrorCode(code));
-    }
-    DeliverSm::builder()
-        .source_addr_ton(sm.dest_addr_ton)
-        .source_addr_npi(sm.dest_addr_npi)
-        .source_addr(sm.destination_addr.clone())
-        .dest_addr_ton(sm.source_addr_ton)
-        .dest_addr_npi(sm.source_addr_npi)
-        .destination_addr(sm.source_addr.clone())
-        .esm_class(EsmClass::from(0x04))
-        .data_coding(DataCoding::McSpecific)
-        .short_message(OctetString::from_vec(text.into_bytes()).unwrap_or_default())
-        .tlvs(tlvs)
-        .build()
+    receipt::deliver_sm(&ReceiptPdu {
+        recipient: view.dest,
+        originator: view.source,
+        message_id,
+        text: TextReceipt {
+            id: text_id.to_owned(),
+            submitted: Some("001".into()),
+            delivered: Some(if delivered { "001" } else { "000" }.into()),
+            submit_date: Some(now.clone()),
+            done_date: Some(now),
+            stat: state.as_text().to_owned(),
+            err: Some(if delivered { "000" } else { "001" }.into()),
+            text: Some(receipt::preview(&decode_text(view.data_coding, body))),
+        },
+        state: state.to_message_state(),
+        network_error: (!delivered).then(|| NetworkErrorCode::new(ErrorCodeNetworkType::Gsm, 1)),
+    })
 }
 
-/// Address and TON of an MO address: `+…` is international without the `+`.
-fn mo_addr(addr: &str, field: &'static str) -> Result<(Ton, COctetString<1, 21>), InjectError> {
-    let (ton, digits) = match addr.strip_prefix('+') {
-        Some(d) => (Ton::International, d),
-        None => (Ton::Unknown, addr),
-    };
-    let a = c_string::<21>(digits, field).map_err(|_| InjectError::InvalidAddress)?;
-    Ok((ton, a))
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The text of a submit for its receipt preview; what does not decode reads as Latin-1 so the
+/// receipt stays readable.
+fn decode_text(data_coding: u8, octets: &[u8]) -> String {
+    UserData::from_smpp(data_coding, false, octets, false)
+        .and_then(|ud| ud.text())
+        .unwrap_or_else(|_| charsets::decode_latin1(octets))
+}
+
+/// An MO text as an SMSC codes it: GSM 03.38 (unpacked, `data_coding` 0) when every character
+/// fits, else UCS-2.
+fn encode_text(text: &str) -> (DataCoding, Vec<u8>) {
+    match gsm7::encode(text, Shift::DEFAULT) {
+        Ok(septets) => (DataCoding::McSpecific, septets),
+        Err(_) => (DataCoding::Ucs2, charsets::encode_ucs2(text)),
+    }
+}
+
+/// An MO address as a PDU field (the gateway's one TON/NPI mapping).
+fn mo_addr<'a>(
+    addr: &'a str,
+    field: &'static str,
+) -> Result<(SmppAddr<'a>, COctetString<1, 21>), InjectError> {
+    let a = SmppAddr::from_gateway(addr);
+    let octets = c_string::<21>(a.addr, field).map_err(|_| InjectError::InvalidAddress)?;
+    Ok((a, octets))
 }
 
 /// The `deliver_sm`s carrying `mo`: one (with `message_payload` beyond 254 octets) or, for
 /// [`MoLong::Udh`]/[`MoLong::Sar`], one per part as `smsgate-sms` splits it.
 fn mo_pdus(mo: &MoMessage, reference: u16) -> Result<Vec<DeliverSm>, InjectError> {
-    let (from_ton, from) = mo_addr(&mo.from, "source_addr")?;
-    let (to_ton, to) = mo_addr(&mo.to, "destination_addr")?;
+    let (from_addr, from) = mo_addr(&mo.from, "source_addr")?;
+    let (to_addr, to) = mo_addr(&mo.to, "destination_addr")?;
     let builder = || {
         DeliverSm::builder()
-            .source_addr_ton(from_ton)
+            .source_addr_ton(from_addr.ton)
+            .source_addr_npi(from_addr.npi)
             .source_addr(from.clone())
-            .dest_addr_ton(to_ton)
+            .dest_addr_ton(to_addr.ton)
+            .dest_addr_npi(to_addr.npi)
             .destination_addr(to.clone())
     };
     let concat = match mo.long {
@@ -351,7 +331,7 @@ fn mo_pdus(mo: &MoMessage, reference: u16) -> Result<Vec<DeliverSm>, InjectError
         }
         return Ok(out);
     }
-    let (coding, octets) = coding::encode_text(&mo.text);
+    let (coding, octets) = encode_text(&mo.text);
     let builder = builder().data_coding(coding);
     Ok(vec![if octets.len() <= 254 {
         builder

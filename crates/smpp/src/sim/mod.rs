@@ -14,9 +14,9 @@ use std::time::{Duration, SystemTime};
 use tokio::net::TcpListener;
 
 use crate::receipt::{IdRadix, ReceiptState};
+use crate::rng::Rng;
 use crate::server::{Server, ServerConfig, SessionHandle, SessionId};
 use crate::session::SessionConfig;
-use crate::util::Rng;
 use handler::SimHandler;
 
 /// Simulator settings; defaults documented per field. Rates are probabilities in `[0, 1]`.

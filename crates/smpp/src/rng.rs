@@ -1,4 +1,4 @@
-//! Small helpers with no better home.
+//! A seeded random generator for backoff jitter and the simulator's faults.
 
 /// A xorshift64* generator: enough for backoff jitter and the simulator's injected faults,
 /// reproducible from a seed, and free of a dependency.

@@ -1,5 +1,6 @@
 //! SMPP time strings (SMPP 3.4 §7.1.1, `schedule_delivery_time` and `validity_period`) and the
-//! `YYMMDDhhmm` dates of text receipts (SMPP 3.4 Appendix B). No clock: `now` is passed in.
+//! `YYMMDDhhmm` dates of text receipts (SMPP 3.4 Appendix B), written once for the connector,
+//! the server and the simulator. No clock: `now` is passed in.
 
 use jiff::Timestamp;
 use jiff::civil::DateTime;
@@ -85,6 +86,20 @@ pub fn absolute(ms: i64) -> String {
     )
 }
 
+/// A relative SMPP time `YYMMDDhhmmss000R` for `ms` from now (SMPP 3.4 §7.1.1.2), as a
+/// connector writes `validity_period`: at least a second, at most 99 days and a day's seconds.
+pub fn relative(ms: i64) -> String {
+    let secs = (ms.max(1000) / 1000).min(99 * 86_400 + 86_399);
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    format!(
+        "0000{:02}{:02}{:02}{:02}000R",
+        days,
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,6 +135,17 @@ mod tests {
     #[test]
     fn receipt_dates_are_utc_minutes() {
         assert_eq!(receipt_date(NOW), "2501011200");
+    }
+
+    #[test]
+    fn relative_times_round_trip_through_the_parser_within_their_caps() {
+        assert_eq!(relative(93_784_000), "000001020304000R");
+        assert_eq!(
+            parse(&relative(93_784_000), NOW),
+            Ok(Some(NOW + 93_784_000))
+        );
+        assert_eq!(relative(10), "000000000001000R");
+        assert_eq!(relative(i64::MAX), "000099235959000R");
     }
 
     #[test]
