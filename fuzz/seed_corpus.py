@@ -59,6 +59,24 @@ put("smpp_session", pdu(0x80000009, 1, cstr("smsc")) + pdu(0x00000005, 2, delive
 for r in [receipt, b"id:ABCDEF sub:1 dlvrd:0 submit date:2401011200 done date:2401011201 stat:UNDELIV err:001",
           b"id:42 stat:EXPIRED", b"id:0x1F sub:001 dlvrd:001 submit date:240101120000 done date:240101120100 stat:DELIVRD err:000 Text:"]:
     put("smpp_receipt", r)
+# the server's submit decoder: [kind (0 submit_sm, 1 data_sm)] + body
+data_sm = submit[:-12] + b"\0" + struct.pack(">HH", 0x0424, 5) + b"hello"
+udh_submit = (cstr("") + bytes([1, 1]) + cstr("4915112345678") + bytes([1, 1]) + cstr("4915100000001") +
+              bytes([0x40, 0, 0]) + cstr("") + cstr("000001000000000R") + bytes([1, 0, 0, 8, 14]) +
+              bytes([5, 0, 3, 0x2A, 2, 1]) + "Grüß".encode("utf-16-be"))
+for b in [bytes([0]) + submit, bytes([0]) + submit_tlv, bytes([1]) + data_sm, bytes([0]) + udh_submit]:
+    put("smpp_server_submit", b)
+# the connector's inbox: records [flags (bit 0 data_sm, bit 1 packed, >>2 seconds)][len][body]
+def mo(seq, total, text, ref=0x2A):
+    ud = bytes([5, 0, 3, ref, total, seq]) + text.encode()
+    return (cstr("") + bytes([1, 1]) + cstr("4915112345678") + bytes([0, 0]) + cstr("1234") +
+            bytes([0x40, 0, 0]) + cstr("") + cstr("") + bytes([0, 0, 0, 0, len(ud)]) + ud)
+def rec(flags, body):
+    return bytes([flags, len(body)]) + body
+put("smpp_inbox", rec(0, deliver))
+put("smpp_inbox", rec(0, mo(2, 2, "world")) + rec(4, mo(1, 2, "hello ")))
+put("smpp_inbox", rec(0, mo(1, 3, "a")) + rec(40, mo(1, 3, "a")) + rec(0, mo(3, 3, "c")))
+put("smpp_inbox", rec(1, data_sm[:-9] + bytes([0]) + struct.pack(">HH", 0x0424, 5) + b"hello"))
 print("hex vectors", n)
 for t in sorted(os.listdir(corp)):
     print(t, len(os.listdir(os.path.join(corp, t))))

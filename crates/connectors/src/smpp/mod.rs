@@ -23,7 +23,7 @@
 //! - `events`: the task per session that reports what arrives.
 
 mod events;
-mod inbox;
+pub mod inbox;
 mod outbound;
 pub mod settings;
 mod throttle;
