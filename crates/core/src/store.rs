@@ -1,4 +1,5 @@
-//! The durable state behind the gateway, as one trait with a SQLite and a PostgreSQL backend.
+//! The durable state behind the gateway, as one trait so the loops do not know the database;
+//! `smsgate-store` implements it on SQLite (the only backend today).
 //!
 //! Every method that changes state returns only after the change is committed, so a caller may
 //! acknowledge upstream (HTTP 202, SMPP `submit_sm_resp`, `deliver_sm_resp`) right after it

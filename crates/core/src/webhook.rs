@@ -1,4 +1,5 @@
-//! Webhooks: signed, durable, retried for days, and never blocked by one dead endpoint.
+//! Webhooks: signed, durable, retried for days; a slow or dead endpoint holds only the delivery
+//! slots of its own POSTs, each for at most the timeout.
 //!
 //! Two loops run in the gateway. [`fan_out`] reads the outbox (the `events` table) after its
 //! cursor, matches each event against subscriptions and per-message `callback_url`s, and queues

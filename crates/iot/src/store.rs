@@ -1,6 +1,6 @@
 //! What the IoT engine needs from durable storage, as one trait a backend implements beside
-//! `smsgate_core::store::Store` (SQLite in `smsgate-store`; a PostgreSQL backend implements the
-//! same methods over the same tables).
+//! `smsgate_core::store::Store` (SQLite in `smsgate-store`, the only backend today; another one
+//! would implement the same methods over the same tables).
 //!
 //! The contract that keeps alerts and timers across restarts: [`IotStore::commit_iot`] applies
 //! a whole [`Batch`] — registry changes, device states, telemetry, alerts, commands, condition
