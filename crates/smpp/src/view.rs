@@ -89,69 +89,56 @@ impl<'a> ShortMessageView<'a> {
     }
 }
 
-impl<'a> From<&'a SubmitSm> for ShortMessageView<'a> {
-    fn from(sm: &'a SubmitSm) -> Self {
-        Self {
-            source: SmppAddr {
-                ton: sm.source_addr_ton,
-                npi: sm.source_addr_npi,
-                addr: sm.source_addr.as_str(),
+/// The address pair every one of the three PDUs carries under the same field names.
+macro_rules! addresses {
+    ($sm:expr) => {
+        (
+            SmppAddr {
+                ton: $sm.source_addr_ton,
+                npi: $sm.source_addr_npi,
+                addr: $sm.source_addr.as_str(),
             },
-            dest: SmppAddr {
-                ton: sm.dest_addr_ton,
-                npi: sm.dest_addr_npi,
-                addr: sm.destination_addr.as_str(),
+            SmppAddr {
+                ton: $sm.dest_addr_ton,
+                npi: $sm.dest_addr_npi,
+                addr: $sm.destination_addr.as_str(),
             },
-            esm_class: u8::from(sm.esm_class),
-            registered_delivery: u8::from(sm.registered_delivery),
-            data_coding: u8::from(sm.data_coding),
-            priority_flag: u8::from(sm.priority_flag),
-            short_message: sm.short_message().as_ref(),
-            schedule_delivery_time: sm.schedule_delivery_time.as_str(),
-            validity_period: sm.validity_period.as_str(),
-            tlvs: sm.tlvs(),
-        }
-    }
+        )
+    };
 }
 
-impl<'a> From<&'a DeliverSm> for ShortMessageView<'a> {
-    fn from(sm: &'a DeliverSm) -> Self {
-        Self {
-            source: SmppAddr {
-                ton: sm.source_addr_ton,
-                npi: sm.source_addr_npi,
-                addr: sm.source_addr.as_str(),
-            },
-            dest: SmppAddr {
-                ton: sm.dest_addr_ton,
-                npi: sm.dest_addr_npi,
-                addr: sm.destination_addr.as_str(),
-            },
-            esm_class: u8::from(sm.esm_class),
-            registered_delivery: u8::from(sm.registered_delivery),
-            data_coding: u8::from(sm.data_coding),
-            priority_flag: u8::from(sm.priority_flag),
-            short_message: sm.short_message().as_ref(),
-            schedule_delivery_time: sm.schedule_delivery_time.as_str(),
-            validity_period: sm.validity_period.as_str(),
-            tlvs: sm.tlvs(),
+/// `submit_sm` and `deliver_sm` carry the same fields (SMPP 3.4 §4.4.1, §4.6.1).
+macro_rules! view_of_short_message_pdu {
+    ($pdu:ty) => {
+        impl<'a> From<&'a $pdu> for ShortMessageView<'a> {
+            fn from(sm: &'a $pdu) -> Self {
+                let (source, dest) = addresses!(sm);
+                Self {
+                    source,
+                    dest,
+                    esm_class: u8::from(sm.esm_class),
+                    registered_delivery: u8::from(sm.registered_delivery),
+                    data_coding: u8::from(sm.data_coding),
+                    priority_flag: u8::from(sm.priority_flag),
+                    short_message: sm.short_message().as_ref(),
+                    schedule_delivery_time: sm.schedule_delivery_time.as_str(),
+                    validity_period: sm.validity_period.as_str(),
+                    tlvs: sm.tlvs(),
+                }
+            }
         }
-    }
+    };
 }
+
+view_of_short_message_pdu!(SubmitSm);
+view_of_short_message_pdu!(DeliverSm);
 
 impl<'a> From<&'a DataSm> for ShortMessageView<'a> {
     fn from(sm: &'a DataSm) -> Self {
+        let (source, dest) = addresses!(sm);
         Self {
-            source: SmppAddr {
-                ton: sm.source_addr_ton,
-                npi: sm.source_addr_npi,
-                addr: sm.source_addr.as_str(),
-            },
-            dest: SmppAddr {
-                ton: sm.dest_addr_ton,
-                npi: sm.dest_addr_npi,
-                addr: sm.destination_addr.as_str(),
-            },
+            source,
+            dest,
             esm_class: u8::from(sm.esm_class),
             registered_delivery: u8::from(sm.registered_delivery),
             data_coding: u8::from(sm.data_coding),
