@@ -10,7 +10,10 @@
 //! - `extract`: JSON/query extractors with JSON errors.
 //! - `dto`: request/response shapes (also the OpenAPI schemas).
 //! - `routes::messages`: send, batch, get, list, cancel, estimate.
-//! - `routes::other`: inbound, webhooks, connectors, stats, simulator, health.
+//! - `routes::inbound`: received messages, and the simulator's `POST /v1/sim/inbound`.
+//! - `routes::webhooks`: event subscriptions.
+//! - `routes::system`: connectors, SMPP server sessions, stats, health and readiness.
+//! - `routes::routing`: the route table in force (`GET /v1/routes`).
 //! - `routes::registry`: IoT devices, contacts, on-call groups, rules (CRUD).
 //! - `routes::alerts`: alerts and acks, device commands, telemetry history.
 //! - `dashboard`: the single-page web dashboard at `/`.
@@ -93,11 +96,12 @@ impl AppState {
     paths(
         routes::messages::send, routes::messages::send_batch, routes::messages::get_one,
         routes::messages::list, routes::messages::cancel, routes::messages::estimate,
-        routes::other::list_inbound, routes::other::create_webhook, routes::other::list_webhooks,
-        routes::other::delete_webhook, routes::other::list_connectors, routes::other::stats,
-        routes::other::list_smpp_sessions,
+        routes::inbound::list_inbound, routes::webhooks::create_webhook,
+        routes::webhooks::list_webhooks, routes::webhooks::delete_webhook,
+        routes::system::list_connectors, routes::system::stats,
+        routes::system::list_smpp_sessions,
         routes::routing::list_routes,
-        routes::other::sim_inbound, routes::other::healthz, routes::other::readyz,
+        routes::inbound::sim_inbound, routes::system::healthz, routes::system::readyz,
         metrics::metrics,
         routes::registry::list_devices, routes::registry::create_device,
         routes::registry::get_device, routes::registry::put_device,
@@ -135,26 +139,28 @@ async fn openapi_json() -> axum::Json<utoipa::openapi::OpenApi> {
 
 /// The whole HTTP API. `max_body_bytes` caps every request body (413 beyond).
 pub fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
-    use routes::{alerts as a, messages as m, other as o, registry as r};
+    use routes::{
+        alerts as a, inbound as i, messages as m, registry as r, system as s, webhooks as w,
+    };
     Router::new()
         .route("/v1/messages", post(m::send).get(m::list))
         .route("/v1/messages/batch", post(m::send_batch))
         .route("/v1/messages/estimate", post(m::estimate))
         .route("/v1/messages/{id}", get(m::get_one).delete(m::cancel))
-        .route("/v1/inbound", get(o::list_inbound))
+        .route("/v1/inbound", get(i::list_inbound))
         .route(
             "/v1/webhooks",
-            post(o::create_webhook).get(o::list_webhooks),
+            post(w::create_webhook).get(w::list_webhooks),
         )
         .route(
             "/v1/webhooks/{id}",
-            axum::routing::delete(o::delete_webhook),
+            axum::routing::delete(w::delete_webhook),
         )
-        .route("/v1/connectors", get(o::list_connectors))
-        .route("/v1/smpp/sessions", get(o::list_smpp_sessions))
+        .route("/v1/connectors", get(s::list_connectors))
+        .route("/v1/smpp/sessions", get(s::list_smpp_sessions))
         .route("/v1/routes", get(routes::routing::list_routes))
-        .route("/v1/stats", get(o::stats))
-        .route("/v1/sim/inbound", post(o::sim_inbound))
+        .route("/v1/stats", get(s::stats))
+        .route("/v1/sim/inbound", post(i::sim_inbound))
         .route("/v1/devices", get(r::list_devices).post(r::create_device))
         .route(
             "/v1/devices/{id}",
@@ -195,8 +201,8 @@ pub fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
         .route("/v1/alerts/{id}", get(a::get_alert))
         .route("/v1/alerts/{id}/ack", post(a::ack_alert))
         .route("/v1/openapi.json", get(openapi_json))
-        .route("/healthz", get(o::healthz))
-        .route("/readyz", get(o::readyz))
+        .route("/healthz", get(s::healthz))
+        .route("/readyz", get(s::readyz))
         .route("/metrics", get(metrics::metrics))
         .route("/", get(dashboard::page))
         .fallback(|| async { error::ApiError::not_found("route") })

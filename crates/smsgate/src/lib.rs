@@ -4,16 +4,15 @@
 //! - [`config`]: the TOML file and environment overrides.
 //! - [`gateway`]: wiring and orderly shutdown.
 //! - [`cli`]: the command line (`serve`, `send`, `status`, `messages`, `keys`, `migrate`, `sim`,
-//!   `route`).
+//!   `route`); [`cli::iot`]: `devices`, `alerts`, `contacts`, `groups`, `rules`, `iot`, the IoT
+//!   engine from a terminal.
 //! - [`bench`](mod@bench): `smsgate bench`, the end-to-end load benchmark.
-//! - [`cli_iot`]: `devices` and `alerts`, the IoT engine from a terminal.
 //! - [`client`]: the HTTP client the CLI's remote commands use.
 //! - [`csv`]: the small CSV reader of `send --file`.
 //! - [`sim_smsc`]: `smsgate sim smsc`, the SMSC simulator as a process with a control API.
 
 pub mod bench;
 pub mod cli;
-pub mod cli_iot;
 pub mod client;
 pub mod config;
 pub mod csv;

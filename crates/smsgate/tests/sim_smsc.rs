@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use clap::Parser;
 use serde_json::{Value, json};
-use smsgate::cli::{Cli, Command, SimAction};
+use smsgate::cli::sim::SimAction;
+use smsgate::cli::{Cli, Command};
 use smsgate::sim_smsc::{SmscArgs, start};
 use smsgate_smpp::client::{self, ClientConfig, ClientEvent};
 use smsgate_smpp::receipt::IdRadix;

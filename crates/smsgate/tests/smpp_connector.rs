@@ -419,7 +419,7 @@ async fn tls_simulator() -> (smsgate::sim_smsc::Running, tokio::sync::oneshot::S
     ])
     .unwrap();
     let smsgate::cli::Command::Sim {
-        action: smsgate::cli::SimAction::Smsc(args),
+        action: smsgate::cli::sim::SimAction::Smsc(args),
     } = cli.command
     else {
         unreachable!()

@@ -1,9 +1,12 @@
 //! Route handlers, grouped by resource.
 
 pub mod alerts;
+pub mod inbound;
 pub mod messages;
-pub mod other;
 pub mod registry;
+pub mod routing;
+pub mod system;
+pub mod webhooks;
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -18,4 +21,3 @@ pub(crate) fn iot_service(state: &AppState) -> Result<&smsgate_iot::task::IotSer
         )
     })
 }
-pub mod routing;

@@ -1,0 +1,89 @@
+//! The `system` endpoints: connectors, SMPP server sessions, queue stats, `/healthz` and
+//! `/readyz`, what operators and orchestrators poll to see whether the gateway is working.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use smsgate_core::connector::ConnectorInfo;
+use smsgate_core::store::QueueStats;
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+
+/// Each connector's state, counters and details.
+#[utoipa::path(get, path = "/v1/connectors", tag = "system",
+    responses((status = 200, description = "Connectors", body = Vec<serde_json::Value>)),
+    security(("bearer" = [])))]
+pub async fn list_connectors(
+    State(state): State<Arc<AppState>>,
+    _caller: Caller,
+) -> Json<Vec<ConnectorInfo>> {
+    Json(state.connectors.all().iter().map(|c| c.info()).collect())
+}
+
+/// The client applications bound to the SMPP server (`[smpp_server]`) right now: account,
+/// bind type, peer address, TLS, and since when. Admin keys only; an empty list when the
+/// server is not configured.
+#[utoipa::path(get, path = "/v1/smpp/sessions", tag = "system",
+    responses((status = 200, description = "Bound SMPP sessions", body = serde_json::Value),
+        (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list_smpp_sessions(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+) -> ApiResult<Json<serde_json::Value>> {
+    if caller.scope().is_some() {
+        return Err(ApiError::forbidden(
+            "only admin keys may list the SMPP server's sessions",
+        ));
+    }
+    let sessions = state
+        .smpp_sessions
+        .as_ref()
+        .map(|s| s.sessions())
+        .unwrap_or_default();
+    Ok(Json(serde_json::json!({ "sessions": sessions })))
+}
+
+/// Queue counts by status, for the dashboard.
+#[utoipa::path(get, path = "/v1/stats", tag = "system",
+    responses((status = 200, description = "Counts", body = serde_json::Value)),
+    security(("bearer" = [])))]
+pub async fn stats(
+    State(state): State<Arc<AppState>>,
+    _caller: Caller,
+) -> ApiResult<Json<QueueStats>> {
+    Ok(Json(state.store.stats().await?))
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "system", responses((status = 200)))]
+pub async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"status": "ok"}))
+}
+
+/// Readiness: the store answers and at least one connector is bound.
+#[utoipa::path(get, path = "/readyz", tag = "system", responses((status = 200), (status = 503)))]
+pub async fn readyz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    let store_ok = state.store.stats().await.is_ok();
+    let bound = state
+        .connectors
+        .all()
+        .iter()
+        .filter(|c| c.info().state == smsgate_core::connector::ConnectorState::Bound)
+        .count();
+    let ready = store_ok && bound > 0;
+    let code = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        code,
+        Json(serde_json::json!({"ready": ready, "store": store_ok, "connectors_bound": bound})),
+    )
+}
