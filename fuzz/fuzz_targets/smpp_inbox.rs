@@ -6,6 +6,8 @@
 //! exactly once, either with its message or released later, and nothing is held at the end.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
+
+mod common;
 use smsgate_connectors::smpp::inbox::{Heard, Inbox, Reading, read};
 use smsgate_connectors::smpp::settings::DataCodings;
 use smsgate_smpp::pdu::decode_frame;
@@ -33,12 +35,7 @@ fuzz_target!(|data: &[u8]| {
         } else {
             0x0000_0103
         };
-        let mut pdu = Vec::with_capacity(16 + body.len());
-        pdu.extend_from_slice(&((16 + body.len()) as u32).to_be_bytes());
-        pdu.extend_from_slice(&command_id.to_be_bytes());
-        pdu.extend_from_slice(&0u32.to_be_bytes());
-        pdu.extend_from_slice(&1u32.to_be_bytes());
-        pdu.extend_from_slice(body);
+        let pdu = common::frame(command_id, body);
         now += i64::from(flags >> 2) * 1_000;
         let Ok(frame) = decode_frame(&pdu) else {
             continue;

@@ -5,6 +5,8 @@
 //! that does not panic.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
+
+mod common;
 use smsgate_core::intake::IntakeLimits;
 use smsgate_core::northbound::{PartOf, StoredSubmission, Submission};
 use smsgate_smpp::pdu::{Pdu, decode_frame};
@@ -22,12 +24,7 @@ fuzz_target!(|data: &[u8]| {
     } else {
         0x0000_0103
     };
-    let mut pdu = Vec::with_capacity(16 + body.len());
-    pdu.extend_from_slice(&((16 + body.len()) as u32).to_be_bytes());
-    pdu.extend_from_slice(&command_id.to_be_bytes());
-    pdu.extend_from_slice(&0u32.to_be_bytes());
-    pdu.extend_from_slice(&1u32.to_be_bytes());
-    pdu.extend_from_slice(body);
+    let pdu = common::frame(command_id, body);
     let Ok(frame) = decode_frame(&pdu) else {
         return;
     };
