@@ -6,6 +6,13 @@
 //! and the text goes through the intake like any message. The sweep finds groups whose
 //! assembly was cut by a stop, and groups whose missing parts never came within
 //! `concat_timeout`: those are sent with the parts that came, so nothing acknowledged is lost.
+//!
+//! Each stored part keeps its content (`part_content`, migration 0006). A waiting position that
+//! arrives again with the same content is a retransmission and stays in its set; with other
+//! content the client reused the reference (8-bit references wrap after 256 messages), so
+//! `submit_part` renames the waiting set's group in the same commit and the new part starts a
+//! fresh set: two messages are never mixed, and the closed set goes out at its timeout.
+//! A second assembly of the same parts finds them linked to a message and writes nothing.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -26,6 +26,17 @@
 //! - `handler`: the `smsgate_smpp::server::Handler` the server calls.
 //! - `assembly`: parts → one message, and the sweep for stopped or incomplete groups.
 //! - `feed`: the per-account task that pushes receipts and inbound SMS.
+//!
+//! # Transports
+//! `listen` serves plain TCP and `tls_listen` SMPP over TLS; both feed the same
+//! `smsgate_smpp::server::Server` (`serve` / `serve_tls`), so accounts, windows and feeds do not
+//! know the difference. The TLS handshake runs in the connection's task with the bind timeout
+//! as its limit (`smsgate_smpp::tls::ServerTls`, optional client-certificate check against
+//! `tls_client_ca_file`); failures are logged and counted (`tls_handshake_failed`).
+//!
+//! # A connection cut mid-window
+//! Submits whose handler already committed stay stored (and are sent) though their response
+//! was lost; the rest were never stored. Either way nothing acknowledged is lost.
 
 pub mod accounts;
 pub mod assembly;
