@@ -5,15 +5,14 @@
 //! --tls-cert`, and an untrusted certificate shown in `GET /v1/connectors`. The same connector
 //! against third-party SMSCs is in `smpp_interop.rs`.
 
-mod common;
-
 use std::time::Duration;
 
-use common::TestGateway;
 use serde_json::{Value, json};
 use smsgate::config::{Config, ConnectorConfig};
 use smsgate_smpp::receipt::IdRadix;
 use smsgate_smpp::sim::{MoLong, MoMessage, SimConfig, Simulator};
+use smsgate_testkit::TestGateway;
+use smsgate_testkit::interop::tls_file;
 
 /// A simulator on port 0, served until the test ends.
 async fn simulator(config: SimConfig) -> (Simulator, u16) {
@@ -28,7 +27,7 @@ async fn simulator(config: SimConfig) -> (Simulator, u16) {
 /// A gateway whose only connector is `smpp` to 127.0.0.1:`port` with `extra` settings.
 async fn gateway(port: u16, extra: Value) -> TestGateway {
     let dir = tempfile::tempdir().unwrap();
-    let mut c = common::config(dir.path(), json!({}));
+    let mut c = smsgate_testkit::config(dir.path(), json!({}));
     let mut settings = json!({
         "host": "127.0.0.1",
         "port": port,
@@ -394,10 +393,6 @@ async fn an_smpp_connector_config_is_checked_at_load() {
     .unwrap();
     let e = Config::load(Some(&path)).unwrap_err();
     assert!(format!("{e:#}").contains("tls = true"), "{e:#}");
-}
-
-fn tls_file(name: &str) -> String {
-    format!("{}/../../interop/tls/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
 /// `smsgate sim smsc --tls-cert … --tls-key …` in-process on port 0.

@@ -4,11 +4,9 @@
 //! timeline stays honest (`sent`, `receipt_retry`, `resent`, `delivered`, never backwards).
 //! Codes the route does not list, and a route with no connector left, end `undelivered`.
 
-mod common;
-
-use common::TestGateway;
 use serde_json::Value;
 use smsgate::config::Config;
+use smsgate_testkit::TestGateway;
 
 /// A gateway from `routes` (TOML) over the connectors `lossy` (every receipt undelivered),
 /// `lossy2` (the same) and `good`.
@@ -46,13 +44,7 @@ delivery_delay = "50ms"
     let config = Config::load(Some(&path))?;
     let gw = smsgate::gateway::Gateway::start(config).await?;
     let key = gw.first_admin_key.clone().unwrap();
-    Ok(TestGateway {
-        base: format!("http://{}", gw.addr),
-        gw,
-        key,
-        http: reqwest::Client::new(),
-        dir,
-    })
+    Ok(TestGateway::new(gw, key, dir))
 }
 
 fn kinds(m: &Value) -> Vec<String> {

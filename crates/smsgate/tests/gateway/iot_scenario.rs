@@ -7,14 +7,12 @@
 //! "A phone gets the SMS" is read where the gateway tracks it: the message to that number in
 //! `/v1/messages`, delivered by the simulated network.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Receiver, TestGateway};
 use serde_json::{Value, json};
 use smsgate::gateway::Gateway;
 use smsgate_core::clock::Clock;
+use smsgate_testkit::{Receiver, TestGateway};
 
 const PUMP: &str = "+4915100000003";
 const METER: &str = "+4915100000004";
@@ -23,17 +21,10 @@ const BOB: &str = "+4915100000002";
 const CAROL: &str = "+4915100000005";
 
 async fn start(clock: Clock, dir: tempfile::TempDir, key: Option<String>) -> TestGateway {
-    let config = common::config(dir.path(), json!({"delivery_delay": "50ms"}));
+    let config = smsgate_testkit::config(dir.path(), json!({"delivery_delay": "50ms"}));
     let gw = Gateway::start_with_clock(config, clock).await.unwrap();
     let key = key.or_else(|| gw.first_admin_key.clone()).unwrap();
-    let base = format!("http://{}", gw.addr);
-    TestGateway {
-        gw,
-        key,
-        base,
-        http: reqwest::Client::new(),
-        dir,
-    }
+    TestGateway::new(gw, key, dir)
 }
 
 async fn create(t: &TestGateway, path: &str, body: Value) {

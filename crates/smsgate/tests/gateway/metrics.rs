@@ -2,13 +2,11 @@
 //! no API key, and (with `SMSGATE_INTEROP=1`) that the official Prometheus Python client's
 //! parser reads the exposition without error.
 
-mod common;
-
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use common::TestGateway;
 use serde_json::json;
+use smsgate_testkit::TestGateway;
 
 async fn scrape(t: &TestGateway) -> (u16, String, String) {
     let r = t

@@ -4,13 +4,11 @@
 //! client, a device that reported a reading, an open alert, a sent and an inbound message;
 //! every panel must show its part. Runs with `SMSGATE_INTEROP=1`.
 
-mod common;
-
-use common::TestGateway;
-use common::interop::{self, Peer};
 use serde_json::{Value, json};
 use smsgate_smpp::client::{self, ClientConfig};
 use smsgate_smpp::session::{BindParams, BindType};
+use smsgate_testkit::TestGateway;
+use smsgate_testkit::interop::{self, Peer};
 
 const PUMP: &str = "+4915100000003";
 
@@ -46,7 +44,7 @@ async fn every_dashboard_panel_shows_the_live_gateway() {
     }
     interop::require_jsdom();
     let dir = tempfile::tempdir().unwrap();
-    let mut c = common::config(dir.path(), json!({"delivery_delay": "50ms"}));
+    let mut c = smsgate_testkit::config(dir.path(), json!({"delivery_delay": "50ms"}));
     c.routes = serde_json::from_value(json!([{"prefix": "+49", "connectors": ["sim"]}])).unwrap();
     c.smpp_server = Some(
         serde_json::from_value(json!({

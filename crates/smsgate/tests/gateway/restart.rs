@@ -2,13 +2,11 @@
 //! a crash (SIGKILL) mid-queue. The simulated network keeps a journal of every submit it
 //! accepted, so the tests can count what "the network" got.
 
-mod common;
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::process::GatewayProcess;
 use serde_json::{Value, json};
+use smsgate_testkit::process::GatewayProcess;
 
 async fn call(base: &str, key: &str, method: &str, path: &str, body: Option<Value>) -> Value {
     let c = reqwest::Client::new();
@@ -125,7 +123,7 @@ async fn delivered_count(base: &str, key: &str) -> u64 {
 async fn a_graceful_restart_mid_queue_sends_every_message_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path());
-    let gw = GatewayProcess::start(&config);
+    let gw = GatewayProcess::start(crate::SMSGATE, &config);
     let key = gw.key.clone().expect("first start prints a key");
     let ids = enqueue(&gw.base, &key, 300).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -136,7 +134,7 @@ async fn a_graceful_restart_mid_queue_sends_every_message_exactly_once() {
         "stopped mid-queue: {sent_before} sent"
     );
 
-    let gw = GatewayProcess::start(&config);
+    let gw = GatewayProcess::start(crate::SMSGATE, &config);
     assert!(
         gw.key.is_none(),
         "the admin key is printed only on first start"
@@ -163,14 +161,14 @@ async fn a_graceful_restart_mid_queue_sends_every_message_exactly_once() {
 async fn a_crash_mid_queue_loses_nothing_and_duplicates_only_ambiguous_submits() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path());
-    let gw = GatewayProcess::start(&config);
+    let gw = GatewayProcess::start(crate::SMSGATE, &config);
     let key = gw.key.clone().unwrap();
     let ids = enqueue(&gw.base, &key, 300).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     gw.kill();
     let sent_before = journal_counts(dir.path()).len();
 
-    let gw = GatewayProcess::start(&config);
+    let gw = GatewayProcess::start(crate::SMSGATE, &config);
     wait_all_final(&gw.base, &key, 300).await;
     assert_eq!(
         delivered_count(&gw.base, &key).await,

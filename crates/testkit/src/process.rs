@@ -1,10 +1,13 @@
-//! The real `smsgate` binary as child processes: `smsgate serve` and `smsgate sim smsc`, started
-//! from the test's `CARGO_BIN_EXE_smsgate`, with their start-up lines parsed and their stdout
-//! drained so they never block on a full pipe. Dropping a handle kills the process, so a failed
-//! assertion leaves nothing running.
+//! The real `smsgate` binary as child processes: `smsgate serve` and `smsgate sim smsc`, for
+//! the tests that need what only a process has (SIGKILL, SIGTERM, a restart on the same
+//! store). Their start-up lines are parsed and their stdout drained so they never block on a
+//! full pipe. Dropping a handle kills the process, so a failed assertion leaves nothing running.
+//!
+//! The binary's path is a parameter: `env!("CARGO_BIN_EXE_smsgate")` is set only while
+//! compiling the `smsgate` crate's own tests, so they pass it in.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -13,10 +16,11 @@ use std::time::{Duration, Instant};
 struct Lines {
     child: Child,
     rx: mpsc::Receiver<String>,
+    program: PathBuf,
 }
 
 impl Lines {
-    fn spawn(cmd: &mut Command) -> Self {
+    fn spawn(program: &Path, cmd: &mut Command) -> Self {
         let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -30,7 +34,11 @@ impl Lines {
                 let _ = tx.send(line);
             }
         });
-        Self { child, rx }
+        Self {
+            child,
+            rx,
+            program: program.to_owned(),
+        }
     }
 
     /// The next line, or a panic naming `what` when none comes within 60 s.
@@ -41,14 +49,15 @@ impl Lines {
                 let _ = self.child.kill();
                 panic!(
                     "{} printed no {what} within 60 s (is it a stale binary?)",
-                    env!("CARGO_BIN_EXE_smsgate")
+                    self.program.display()
                 );
             }
         }
     }
 }
 
-/// Sends a signal (`-KILL`, `-TERM`, `-HUP`) to a child with the system's `kill`.
+/// Sends a signal (`-KILL`, `-TERM`, `-HUP`) to a child with the system's `kill`: std can
+/// only SIGKILL, and the tests need the graceful stop and the reload too.
 pub fn signal(child: &Child, sig: &str) {
     let ok = Command::new("kill")
         .args([sig, &child.id().to_string()])
@@ -58,7 +67,7 @@ pub fn signal(child: &Child, sig: &str) {
     assert!(ok, "kill {sig} {} failed", child.id());
 }
 
-/// A running `smsgate serve`.
+/// A running `smsgate serve`: the gateway as operators run it, to crash and restart.
 pub struct GatewayProcess {
     lines: Lines,
     /// `http://127.0.0.1:PORT` of its API.
@@ -70,10 +79,13 @@ pub struct GatewayProcess {
 }
 
 impl GatewayProcess {
-    /// Starts `smsgate serve --config <config>` and waits for the banner.
-    pub fn start(config: &Path) -> Self {
+    /// Starts `<smsgate> serve --config <config>` and waits for the banner; `smsgate` is the
+    /// binary's path (`env!("CARGO_BIN_EXE_smsgate")`).
+    pub fn start(smsgate: impl AsRef<Path>, config: &Path) -> Self {
+        let smsgate = smsgate.as_ref();
         let mut lines = Lines::spawn(
-            Command::new(env!("CARGO_BIN_EXE_smsgate"))
+            smsgate,
+            Command::new(smsgate)
                 .args(["serve", "--config"])
                 .arg(config)
                 .env("RUST_LOG", "warn"),
@@ -124,7 +136,8 @@ impl Drop for GatewayProcess {
     }
 }
 
-/// A running `smsgate sim smsc` with its control API.
+/// A running `smsgate sim smsc` with its control API: an SMSC that outlives the gateway's
+/// restarts and counts what reached it.
 pub struct SmscProcess {
     lines: Lines,
     /// Where it speaks SMPP.
@@ -134,10 +147,13 @@ pub struct SmscProcess {
 }
 
 impl SmscProcess {
-    /// Starts `smsgate sim smsc` on port 0 (SMPP and control API) with `args` added.
-    pub fn start(args: &[&str]) -> Self {
+    /// Starts `<smsgate> sim smsc` on port 0 (SMPP and control API) with `args` added;
+    /// `smsgate` is the binary's path (`env!("CARGO_BIN_EXE_smsgate")`).
+    pub fn start(smsgate: impl AsRef<Path>, args: &[&str]) -> Self {
+        let smsgate = smsgate.as_ref();
         let mut lines = Lines::spawn(
-            Command::new(env!("CARGO_BIN_EXE_smsgate"))
+            smsgate,
+            Command::new(smsgate)
                 .args([
                     "sim",
                     "smsc",

@@ -5,14 +5,12 @@
 //! in one route failing over while one hangs, and the real `smsgate sim modem --pty` process
 //! driven through its standard input.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{TestGateway, config};
 use serde_json::{Value, json};
 use smsgate::config::ConnectorConfig;
 use smsgate_modem::sim::{SimConfig, Simulator};
+use smsgate_testkit::{TestGateway, config};
 
 async fn gateway_on(sim: &Simulator) -> TestGateway {
     let (path, _task) = sim.spawn_pty(std::future::pending()).unwrap();

@@ -1,12 +1,10 @@
 //! Routing, failover, balance, reload and backpressure through a real gateway on 127.0.0.1,
 //! with simulated-network connectors that fail in configured ways.
 
-mod common;
-
-use common::TestGateway;
 use serde_json::{Value, json};
 use smsgate::config::ConnectorConfig;
 use smsgate_core::routing::{Route, Strategy};
+use smsgate_testkit::TestGateway;
 
 fn sim(name: &str, settings: Value) -> ConnectorConfig {
     let Value::Object(mut settings) = settings else {
@@ -30,7 +28,7 @@ fn route(prefix: &str, connectors: &[&str]) -> Route {
 
 async fn gateway(connectors: Vec<ConnectorConfig>, routes: Vec<Route>) -> TestGateway {
     let dir = tempfile::tempdir().unwrap();
-    let mut c = common::config(dir.path(), json!({}));
+    let mut c = smsgate_testkit::config(dir.path(), json!({}));
     c.connectors = connectors;
     c.routes = routes;
     TestGateway::start_with(c, dir).await
@@ -140,7 +138,7 @@ async fn reloaded_routes_apply_to_the_next_message_and_a_bad_table_is_refused() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_queue_answers_429_with_retry_after_and_loses_nothing_accepted() {
     let dir = tempfile::tempdir().unwrap();
-    let mut c = common::config(dir.path(), json!({"delivery_delay": "50ms"}));
+    let mut c = smsgate_testkit::config(dir.path(), json!({"delivery_delay": "50ms"}));
     c.limits.max_queued = 5;
     let gw = TestGateway::start_with(c, dir).await;
     // Scheduled an hour ahead, so they wait in the queue.

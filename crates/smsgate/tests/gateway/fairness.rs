@@ -2,10 +2,8 @@
 //! submits at a time, 20 ms each: about 100 messages a second) with a large batch queued,
 //! then an urgent message, or a second key's small send, that must not wait for the batch.
 
-mod common;
-
-use common::TestGateway;
 use serde_json::{Value, json};
+use smsgate_testkit::TestGateway;
 
 /// A gateway whose one connector carries about 100 messages a second.
 async fn slow_gateway() -> TestGateway {

@@ -1,5 +1,6 @@
-//! Third-party peers for interop tests: the `SMSGATE_INTEROP=1` switch, the `interop/` folder,
-//! and peer processes whose stdout is read line by line.
+//! Third-party peers for interop tests (npm `smpp` and `jsdom`, PyPI `smpplib`, the Python
+//! codec peers): the `SMSGATE_INTEROP=1` switch, the `interop/` folder, and peer processes
+//! whose stdout is read line by line. Every crate's interop tests skip and fail the same way.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -9,7 +10,8 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
-/// Whether interop tests run; prints a visible skip line when they do not.
+/// Whether interop tests run (`SMSGATE_INTEROP=1`); prints a visible skip line naming `test`
+/// when they do not, so a run without the peers says what it left out.
 pub fn enabled(test: &str) -> bool {
     let on = std::env::var("SMSGATE_INTEROP").as_deref() == Ok("1");
     if !on {
@@ -23,12 +25,15 @@ pub fn enabled(test: &str) -> bool {
     on
 }
 
-/// The repository's `interop/` folder.
+/// The repository's `interop/` folder: the peer scripts, their `node_modules` and the TLS
+/// test material.
 pub fn dir() -> PathBuf {
+    // This crate lives in crates/testkit, two levels below the repository root.
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../interop")
 }
 
-/// Fails loudly when npm `smpp` is not installed.
+/// Fails loudly when npm `smpp` is not installed: with interop on, a missing peer is an error,
+/// not a skip.
 pub fn require_node_smpp() {
     let module = dir().join("node_modules/smpp");
     assert!(
@@ -38,7 +43,7 @@ pub fn require_node_smpp() {
     );
 }
 
-/// Fails loudly when npm `jsdom` is not installed.
+/// Fails loudly when npm `jsdom` (the dashboard test's browser) is not installed.
 pub fn require_jsdom() {
     let module = dir().join("node_modules/jsdom");
     assert!(
@@ -61,16 +66,23 @@ pub fn require_smpplib() {
     );
 }
 
-/// A file of the TLS test material (`interop/tls`, see its `gen.sh`).
+/// A file of the TLS test material (`interop/tls`, see its `gen.sh`): the test CA, server
+/// and client certificates every TLS test trusts or presents.
 pub fn tls_file(name: &str) -> String {
     dir().join("tls").join(name).to_string_lossy().into_owned()
 }
 
-/// A running peer: its stdin, and its stdout as lines.
+/// A running peer: its stdin, and its stdout as lines. Peers speak a line protocol (`PORT
+/// <n>`, `OK …`, `FAIL …`), so a test reads what it expects and fails with everything seen so
+/// far. Killed on drop.
 pub struct Peer {
+    /// The process.
     pub child: Child,
+    /// Its stdin, for peers that wait for a line (`GO`).
     pub stdin: ChildStdin,
+    /// Its stdout, line by line; read through [`Peer::line`] to keep [`Peer::seen`].
     pub lines: Lines<BufReader<ChildStdout>>,
+    /// Every line [`Peer::line`] has read, for failure messages.
     pub seen: Vec<String>,
 }
 

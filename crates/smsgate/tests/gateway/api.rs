@@ -2,12 +2,10 @@
 //! simulated network: the lifecycle, webhooks, batches, auth, pagination, cancel, idempotency,
 //! expiry and validation.
 
-mod common;
-
-use common::{Receiver, TestGateway};
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use smsgate_testkit::{Receiver, TestGateway};
 
 /// Verifies `t=…,v1=…` independently of the gateway's own code.
 fn signature_ok(secret: &str, header: &str, body: &str) -> bool {

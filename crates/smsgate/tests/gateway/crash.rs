@@ -15,15 +15,13 @@
 //! `SMSGATE_CRASH_ROUNDS=25 SMSGATE_CRASH_MESSAGES=400 cargo test -p smsgate --test crash --
 //! --ignored --nocapture` (see docs/crash-safety.md). `SMSGATE_CRASH_SEED` repeats a run.
 
-mod common;
-
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::process::{GatewayProcess, SmscProcess};
 use futures::StreamExt;
 use serde_json::{Value, json};
+use smsgate_testkit::process::{GatewayProcess, SmscProcess};
 
 /// xorshift64*: small, seedable, good enough to pick kill moments and batch sizes.
 struct Rng(u64);
@@ -235,21 +233,24 @@ async fn run(kills: u64, per_life: u64) -> Report {
     );
     let mut rng = Rng::new(seed);
     let dir = tempfile::tempdir().unwrap();
-    let smsc = SmscProcess::start(&[
-        "--receipt-delay",
-        "100ms",
-        "--submit-latency",
-        "20ms",
-        "--seed",
-        &seed.to_string(),
-    ]);
+    let smsc = SmscProcess::start(
+        crate::SMSGATE,
+        &[
+            "--receipt-delay",
+            "100ms",
+            "--submit-latency",
+            "20ms",
+            "--seed",
+            &seed.to_string(),
+        ],
+    );
     let config = write_config(dir.path(), smsc.smpp);
 
     let mut key = None;
     let mut sent = Sent::default();
     let mut tag = 0u64;
     for life in 0..kills {
-        let gw = GatewayProcess::start(&config);
+        let gw = GatewayProcess::start(crate::SMSGATE, &config);
         if life == 0 {
             key = gw.key.clone();
         }
@@ -273,7 +274,7 @@ async fn run(kills: u64, per_life: u64) -> Report {
     }
 
     // The last life: some more traffic, then everything must settle.
-    let gw = GatewayProcess::start(&config);
+    let gw = GatewayProcess::start(crate::SMSGATE, &config);
     let key = key.expect("admin key");
     let got = produce(gw.base.clone(), key.clone(), tag, per_life, rng.next()).await;
     assert!(

@@ -3,12 +3,10 @@
 //! Messages go out through the REST API and come back `delivered` by the SMSC's receipts.
 //! Once over plain TCP and once over TLS. Runs with `SMSGATE_INTEROP=1`.
 
-mod common;
-
-use common::TestGateway;
-use common::interop::{self, Peer};
 use serde_json::{Value, json};
 use smsgate::config::ConnectorConfig;
+use smsgate_testkit::TestGateway;
+use smsgate_testkit::interop::{self, Peer};
 
 #[tokio::test]
 async fn the_smpp_connector_delivers_through_the_npm_smpp_smsc_with_receipts() {
@@ -55,7 +53,7 @@ async fn delivers_through_the_npm_smsc(tls: bool, bind: &str) {
         .unwrap();
 
     let dir = tempfile::tempdir().unwrap();
-    let mut c = common::config(dir.path(), json!({}));
+    let mut c = smsgate_testkit::config(dir.path(), json!({}));
     let mut settings = json!({
         "host": "127.0.0.1",
         "port": port,

@@ -1,0 +1,168 @@
+//! Binding and the flow of a session: wrong credentials, the account window and
+//! `max_tps`, the queue bound (`ESME_RMSGQFUL`), and a connection dropped mid-window.
+
+use super::*;
+
+#[tokio::test]
+async fn wrong_credentials_get_the_bind_error_and_nothing_else() {
+    let t = gateway(json!({})).await;
+    let e = bind_as(&t.gw, BindType::Transceiver, "nobody", "secret1")
+        .await
+        .unwrap_err();
+    assert_eq!(e, BindError::Rejected(CommandStatus::EsmeRinvsysid));
+    let e = bind_as(&t.gw, BindType::Transceiver, "app1", "secret2")
+        .await
+        .unwrap_err();
+    assert_eq!(e, BindError::Rejected(CommandStatus::EsmeRinvpaswd));
+    // The right credentials still bind afterwards.
+    let (c, _events) = bind(&t.gw, BindType::Transmitter).await;
+    assert_eq!(c.bind_info().peer_system_id, "smsgate");
+    c.unbind().await;
+    t.gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_account_window_and_max_tps_answer_throttled() {
+    let t = gateway(json!({
+        "accounts": [
+            {"system_id": "slow", "password": "pw", "max_tps": 2},
+            {"system_id": "narrow", "password": "pw", "window": 1},
+        ],
+    }))
+    .await;
+    for (account, expect_ok) in [("slow", Some(2)), ("narrow", None)] {
+        let (c, _events) = bind_as(&t.gw, BindType::Transmitter, account, "pw")
+            .await
+            .unwrap();
+        let mut set = tokio::task::JoinSet::new();
+        for i in 0..6 {
+            let c = c.clone();
+            set.spawn(async move {
+                submit(
+                    &c,
+                    sm(&format!("49151123456{i:02}"), 0, 0, &gsm("burst"), vec![]),
+                )
+                .await
+            });
+        }
+        let (mut ok, mut throttled) = (0, 0);
+        while let Some(r) = set.join_next().await {
+            match r.unwrap() {
+                Ok(_) => ok += 1,
+                Err(SubmitError::Throttled(CommandStatus::EsmeRthrottled)) => throttled += 1,
+                Err(e) => panic!("{account}: {e:?}"),
+            }
+        }
+        assert_eq!(ok + throttled, 6);
+        assert!(throttled >= 1, "{account}: nothing throttled");
+        if let Some(n) = expect_ok {
+            // A burst of 2; a third only if the machine took half a second to admit six.
+            assert!(
+                (n..=n + 1).contains(&ok),
+                "{account}: max_tps 2 admitted {ok}"
+            );
+        } else {
+            assert!(ok >= 1, "{account}: the window admits one at a time");
+        }
+        assert_eq!(
+            messages_of(&t.gw, &format!("smpp:{account}")).await.len(),
+            ok
+        );
+        c.unbind().await;
+    }
+    t.gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_full_queue_answers_msgqful_like_the_api_answers_429() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = smsgate_testkit::config(dir.path(), json!({"delivery_delay": "100ms"}));
+    c.smpp_server = Some(server_config(json!({})));
+    c.limits.max_queued = 2;
+    let t = TestGateway::start_with(c, dir).await;
+    let (client, _events) = bind(&t.gw, BindType::Transmitter).await;
+    // Scheduled an hour ahead (relative SMPP time), so they stay in the queue.
+    let later = |i: u8| {
+        let mut s = sm(&format!("4915112345{i:03}"), 0, 0, &gsm("later"), vec![]);
+        s.schedule_delivery_time =
+            EmptyOrFullCOctetString::from_vec(b"000000010000000R\0".to_vec()).unwrap();
+        s
+    };
+    submit(&client, later(1)).await.unwrap();
+    submit(&client, later(2)).await.unwrap();
+    let e = submit(&client, later(3)).await.unwrap_err();
+    assert_eq!(e, SubmitError::Throttled(CommandStatus::EsmeRmsgqful));
+    let (s, v) = t
+        .call(
+            "POST",
+            "/v1/messages",
+            Some(json!({"to": "+4915112345678", "text": "x"})),
+        )
+        .await;
+    assert_eq!(s, 429, "one bound over both channels: {v}");
+    assert_eq!(messages_of(&t.gw, "smpp:app1").await.len(), 2);
+    client.unbind().await;
+    t.gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_connection_dropped_mid_window_loses_nothing_that_was_acknowledged() {
+    let t = gateway(json!({})).await;
+    let (c, _events) = bind(&t.gw, BindType::Transmitter).await;
+    let (acked_tx, mut acked_rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..40 {
+        let (c, acked) = (c.clone(), acked_tx.clone());
+        set.spawn(async move {
+            let r = submit(
+                &c,
+                sm(&format!("49151123456{i:02}"), 0, 0, &gsm("drop"), vec![]),
+            )
+            .await;
+            if let Ok(id) = &r {
+                let _ = acked.send(id.clone());
+            }
+            r
+        });
+    }
+    // Cut the TCP connection right after the 10th response.
+    let mut acked = Vec::new();
+    while acked.len() < 10 {
+        acked.push(acked_rx.recv().await.unwrap());
+    }
+    c.abort();
+    let mut lost_responses = 0;
+    while let Some(r) = set.join_next().await {
+        if let Err(e) = r.unwrap() {
+            assert!(
+                matches!(e, SubmitError::Ambiguous(_) | SubmitError::NotBound),
+                "{e:?}"
+            );
+            lost_responses += 1;
+        }
+    }
+    while let Ok(id) = acked_rx.try_recv() {
+        acked.push(id);
+    }
+    assert_eq!(acked.len() + lost_responses, 40);
+    // Every acknowledged submit reaches a final status.
+    for id in &acked {
+        t.wait_status(id, "delivered").await;
+    }
+    // Submits whose response never came were stored or not; count both.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stored = messages_of(&t.gw, "smpp:app1").await;
+    let unacked_stored = stored.len() - acked.len();
+    println!(
+        "dropped mid-window: {} acknowledged, {} without response of which {} stored and {} not",
+        acked.len(),
+        lost_responses,
+        unacked_stored,
+        lost_responses - unacked_stored
+    );
+    assert!(stored.len() >= acked.len() && stored.len() <= 40);
+    for id in &acked {
+        assert!(stored.iter().any(|m| &m.id.to_string() == id));
+    }
+    t.gw.shutdown().await;
+}

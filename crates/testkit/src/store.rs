@@ -1,0 +1,45 @@
+//! Store fixtures: every store test, loop test and API test starts from a fresh SQLite file
+//! and builds its messages from one plain queued message.
+
+use std::sync::Arc;
+
+use smsgate_core::message::{MessageId, NewMessage, Priority};
+use smsgate_core::number::Msisdn;
+use smsgate_core::store::Store;
+use smsgate_store::Backend;
+
+/// A store on a fresh SQLite file, so no test sees another's rows; keep the directory alive as
+/// long as the store.
+pub async fn store() -> (Arc<dyn Store>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/t.db", dir.path().display());
+    (smsgate_store::open(&url).await.unwrap(), dir)
+}
+
+/// Every store of a backend (messages, IoT, northbound) on `t.db` in `dir`, for tests that
+/// need more than the message store or that reopen the same file to play a restart.
+pub async fn backend(dir: &tempfile::TempDir) -> Backend {
+    let url = format!("sqlite://{}/t.db", dir.path().display());
+    smsgate_store::open_all(&url).await.unwrap()
+}
+
+/// A normal-priority GSM message to `to` with `segments` parts of text, created and due at
+/// t = 1000, owned by no key: the base that tests adjust with struct-update syntax, so each
+/// test names only the fields it is about.
+pub fn message(to: &str, segments: u32) -> NewMessage {
+    NewMessage {
+        id: MessageId::new(),
+        api_key_id: None,
+        to: Msisdn::parse(to).unwrap(),
+        from: None,
+        text: "x".repeat(segments as usize * 150),
+        encoding: "gsm7".into(),
+        segments,
+        priority: Priority::Normal,
+        callback_url: None,
+        idempotency_key: None,
+        created_at: 1_000,
+        send_at: 1_000,
+        expires_at: None,
+    }
+}
