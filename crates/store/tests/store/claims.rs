@@ -2,13 +2,11 @@
 //! shares per API key with a round robin across claims, leftovers of small keys to the
 //! others, messages scheduled for later never in the way, and the lifecycle marks of a claim.
 
-mod common;
-
 use std::collections::HashMap;
 
-use common::store;
 use smsgate_core::message::{Message, MessageId, NewMessage, Priority, Status};
 use smsgate_core::store::Store;
+use smsgate_testkit::store::{self as fixture, store};
 
 /// `n` messages of `key` at `priority`, due at `send_at` (created in that order).
 async fn queue(
@@ -25,7 +23,7 @@ async fn queue(
             priority,
             created_at: send_at,
             send_at: send_at + i64::from(i),
-            ..common::message(&format!("+4915112{i:06}"), 1)
+            ..fixture::message(&format!("+4915112{i:06}"), 1)
         })
         .collect();
     let ids = msgs.iter().map(|m| m.id).collect();

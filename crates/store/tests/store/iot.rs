@@ -8,15 +8,10 @@ use smsgate_core::store::MessageQuery;
 use smsgate_iot::engine::{Batch, Engine, EngineConfig, Put, Snapshot};
 use smsgate_iot::model::{AlertState, TelemetryStatus};
 use smsgate_iot::store::{AlertQuery, CommandQuery, IotStore, TelemetryQuery};
-use smsgate_store::{Backend, open_all};
+use smsgate_store::Backend;
+use smsgate_testkit::store::backend;
 
 const T0: i64 = 1_767_225_600_000;
-
-async fn backend(dir: &tempfile::TempDir) -> Backend {
-    open_all(&format!("sqlite://{}/t.db", dir.path().display()))
-        .await
-        .unwrap()
-}
 
 fn inbound(from: &str, text: &str) -> InboundSms {
     InboundSms {

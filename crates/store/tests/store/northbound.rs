@@ -3,24 +3,17 @@
 //! stale groups are found after a restart, and a client's feed sees only its own final
 //! statuses (and inbound SMS when asked) after a cursor that never moves backwards.
 
-mod common;
-
 use smsgate_core::connector::InboundSms;
 use smsgate_core::message::{NewMessage, Status};
 use smsgate_core::northbound::{FeedItem, PartOf, PartProgress, Submission};
 use smsgate_core::store::{Attempt, MessageQuery};
-use smsgate_store::Backend;
-
-async fn backend(dir: &tempfile::TempDir) -> Backend {
-    let url = format!("sqlite://{}/t.db", dir.path().display());
-    smsgate_store::open_all(&url).await.unwrap()
-}
+use smsgate_testkit::store::{self as fixture, backend};
 
 fn message(owner: &str, text: &str) -> NewMessage {
     NewMessage {
         api_key_id: Some(owner.into()),
         text: text.into(),
-        ..common::message("+4915112345678", 1)
+        ..fixture::message("+4915112345678", 1)
     }
 }
 

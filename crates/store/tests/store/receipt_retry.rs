@@ -4,17 +4,15 @@
 //! and only the second connector's receipt decides. Codes the route does not list, and
 //! submits without a policy, end `undelivered` as before.
 
-mod common;
-
-use common::store;
 use smsgate_core::connector::{Receipt, ReceiptState};
 use smsgate_core::message::{MessageId, Status};
 use smsgate_core::routing::ReceiptRetry;
 use smsgate_core::store::{Attempt, Store};
+use smsgate_testkit::store::{self as fixture, store};
 
 /// One queued message of `segments` parts, claimed at t = 2000.
 async fn claimed(s: &dyn Store, segments: u32) -> MessageId {
-    let m = common::message("+4915112345678", segments);
+    let m = fixture::message("+4915112345678", segments);
     let id = m.id;
     s.insert_messages(vec![m]).await.unwrap();
     assert_eq!(s.claim_due(2_000, 10).await.unwrap().len(), 1);

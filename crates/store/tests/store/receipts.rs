@@ -3,15 +3,13 @@
 //! duplicates, and statuses that never move backwards — in batches the size the dispatcher and
 //! ingest send.
 
-mod common;
-
-use common::store;
 use smsgate_core::connector::{Receipt, ReceiptState};
 use smsgate_core::message::{MessageId, NewMessage, Status};
 use smsgate_core::store::{Attempt, Store};
+use smsgate_testkit::store::{self as fixture, store};
 
 fn new_message(n: u32, segments: u32) -> NewMessage {
-    common::message(&format!("+4915112{n:06}"), segments)
+    fixture::message(&format!("+4915112{n:06}"), segments)
 }
 
 async fn queued_and_claimed(s: &dyn Store, n: u32, segments: u32) -> Vec<MessageId> {

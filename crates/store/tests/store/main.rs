@@ -1,0 +1,15 @@
+//! The store's integration tests against real SQLite files, in one test binary (one link
+//! instead of five): one module per topic. Every test opens its own store in a temp dir
+//! (`smsgate_testkit::store`), so the tests share nothing but this process.
+//!
+//! - `claims`: how `claim_due` shares the queue (priority, fair shares per key).
+//! - `receipts`: submits and delivery receipts, one status per message from its parts.
+//! - `receipt_retry`: an `undelivered` receipt under a route's `retry_undelivered`.
+//! - `northbound`: the SMPP server's submissions, long-message parts and client feeds.
+//! - `iot`: the IoT engine's batches commit whole and load back after a restart.
+
+mod claims;
+mod iot;
+mod northbound;
+mod receipt_retry;
+mod receipts;
