@@ -13,7 +13,7 @@ def put(target, data):
     d = os.path.join(corp, target); os.makedirs(d, exist_ok=True)
     open(os.path.join(d, hashlib.sha1(data).hexdigest()), "wb").write(data)
 src = "".join(open(os.path.join(root, "crates/sms", p)).read() for p in
-              ["tests/vectors.rs", "tests/interop.rs", "src/tpdu/deliver.rs", "src/tpdu/status.rs",
+              ["tests/sms/vectors.rs", "tests/sms/interop.rs", "src/tpdu/deliver.rs", "src/tpdu/status.rs",
                "src/tpdu/submit.rs", "src/tpdu/address.rs", "src/udh.rs", "src/gsm7.rs"])
 hexes = set(h for h in re.findall(r'"([0-9A-Fa-f]{8,})"', src) if len(h) % 2 == 0)
 n = 0

@@ -4,13 +4,10 @@
 use std::time::{Duration, Instant};
 
 use rusmpp::pdus::{DeliverSm, SubmitSm, SubmitSmResp};
-use rusmpp::types::COctetString;
 use smsgate_smpp::pdu::{CommandId, CommandStatus, Frame, FrameDecoder, Pdu};
 use smsgate_smpp::session::*;
 
-fn cs<const N: usize>(s: &str) -> COctetString<1, N> {
-    COctetString::from_vec([s.as_bytes(), &[0]].concat()).unwrap()
-}
+use crate::cs;
 
 fn config() -> SessionConfig {
     SessionConfig {

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use rusmpp::pdus::{BindTransceiverResp, BindTransmitterResp, SubmitSm, SubmitSmResp};
-use rusmpp::types::{COctetString, OctetString};
+use rusmpp::types::OctetString;
 use rusmpp::values::RegisteredDelivery;
 use smsgate_smpp::client::{
     self, AmbiguousReason, BindError, ClientConfig, ClientEvent, SubmitError,
@@ -16,9 +16,7 @@ use smsgate_smpp::sim::{InjectError, MoMessage, SimConfig, Simulator};
 use smsgate_smpp::supervisor::{LinkState, Supervisor, SupervisorConfig, TcpDialer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
-fn cs<const N: usize>(s: &str) -> COctetString<1, N> {
-    COctetString::from_vec([s.as_bytes(), &[0]].concat()).unwrap()
-}
+use crate::cs;
 
 fn submit(receipt: bool) -> SubmitSm {
     SubmitSm::builder()

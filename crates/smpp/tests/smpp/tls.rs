@@ -8,18 +8,19 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use rusmpp::pdus::SubmitSm;
-use rusmpp::types::{COctetString, OctetString};
+use rusmpp::types::OctetString;
 use rusmpp::values::RegisteredDelivery;
 use smsgate_smpp::client::{ClientConfig, ClientEvent};
 use smsgate_smpp::session::{BindParams, BindType};
 use smsgate_smpp::sim::{SimConfig, Simulator};
 use smsgate_smpp::supervisor::{LinkState, Supervisor, SupervisorConfig, TcpDialer, TlsDialer};
 use smsgate_smpp::tls::{ClientTls, ServerTls, TlsError};
+use smsgate_testkit::interop;
+
+use crate::cs;
 
 fn tls_file(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../interop/tls")
-        .join(name)
+    interop::tls_file(name).into()
 }
 
 fn server_tls(client_ca: bool) -> ServerTls {
@@ -91,10 +92,6 @@ async fn first_failure(supervisor: &Supervisor) -> String {
         LinkState::Reconnecting { last_error, .. } => last_error,
         other => unreachable!("{other:?}"),
     }
-}
-
-fn cs<const N: usize>(s: &str) -> COctetString<1, N> {
-    COctetString::from_vec([s.as_bytes(), &[0]].concat()).unwrap()
 }
 
 #[tokio::test]

@@ -3,50 +3,17 @@
 //! as ESME. Skipped unless `SMSGATE_INTEROP=1`; with it set, a missing peer fails loudly.
 //! Peers: `npm install --prefix interop`, `pip install -r interop/requirements.txt`.
 
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 
 use rusmpp::pdus::SubmitSm;
-use rusmpp::types::{COctetString, OctetString};
+use rusmpp::types::OctetString;
 use rusmpp::values::{DataCoding, EsmClass, RegisteredDelivery};
 use smsgate_smpp::client::{self, ClientConfig, ClientEvent};
 use smsgate_smpp::session::{BindParams, BindType};
 use smsgate_smpp::sim::{SimConfig, Simulator};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use smsgate_testkit::interop::{self, Peer};
 
-fn enabled(test: &str) -> bool {
-    let on = std::env::var("SMSGATE_INTEROP").as_deref() == Ok("1");
-    if !on {
-        // Written straight to stderr: libtest captures print!/eprint!, not direct writes, so the
-        // skip is visible in CI logs.
-        let _ = writeln!(
-            std::io::stderr(),
-            "{test}: skipped: set SMSGATE_INTEROP=1 to run (needs `npm install --prefix interop` \
-             and `pip install -r interop/requirements.txt`)"
-        );
-    }
-    on
-}
-
-fn interop_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../interop")
-}
-
-fn require_node_smpp() {
-    let module = interop_dir().join("node_modules/smpp");
-    assert!(
-        module.exists(),
-        "npm `smpp` missing at {}: run `npm install --prefix interop`",
-        module.display()
-    );
-}
-
-fn cs<const N: usize>(s: &str) -> COctetString<1, N> {
-    COctetString::from_vec([s.as_bytes(), &[0]].concat()).unwrap()
-}
+use crate::cs;
 
 fn sm(esm_class: u8, coding: DataCoding, body: Vec<u8>) -> SubmitSm {
     SubmitSm::builder()
@@ -59,25 +26,14 @@ fn sm(esm_class: u8, coding: DataCoding, body: Vec<u8>) -> SubmitSm {
         .build()
 }
 
-async fn spawn_peer(program: &str, args: &[String]) -> Child {
-    Command::new(program)
-        .args(args)
-        .current_dir(interop_dir())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start interop peer `{program}`: {e}"))
-}
-
 #[tokio::test]
 async fn our_esme_client_talks_to_the_npm_smpp_smsc() {
-    if !enabled("our_esme_client_talks_to_the_npm_smpp_smsc") {
+    if !interop::enabled("our_esme_client_talks_to_the_npm_smpp_smsc") {
         return;
     }
-    require_node_smpp();
-    let mut child = spawn_peer("node", &["smpp/node_smsc.js".into()]).await;
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    interop::require_node_smpp();
+    let mut peer = Peer::spawn("node", &["smpp/node_smsc.js".into()]);
+    let lines = &mut peer.lines;
     let first = tokio::time::timeout(Duration::from_secs(10), lines.next_line()).await;
     let port: u16 = first
         .unwrap()
@@ -196,8 +152,8 @@ async fn sim_against(program: &str, script: &str) -> Simulator {
         })
         .await
     });
-    let mut child = spawn_peer(program, &[script.into(), port.to_string()]).await;
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut peer = Peer::spawn(program, &[script.into(), port.to_string()]);
+    let (child, lines) = (&mut peer.child, &mut peer.lines);
     let mut output = Vec::new();
     let status = tokio::time::timeout(Duration::from_secs(60), async {
         while let Ok(Some(line)) = lines.next_line().await {
@@ -217,10 +173,10 @@ async fn sim_against(program: &str, script: &str) -> Simulator {
 
 #[tokio::test]
 async fn npm_smpp_client_submits_to_our_server_and_gets_receipts() {
-    if !enabled("npm_smpp_client_submits_to_our_server_and_gets_receipts") {
+    if !interop::enabled("npm_smpp_client_submits_to_our_server_and_gets_receipts") {
         return;
     }
-    require_node_smpp();
+    interop::require_node_smpp();
     let sim = sim_against("node", "smpp/node_esme.js").await;
     let stats = sim.stats();
     assert_eq!(stats.accepted, 4);
@@ -238,16 +194,10 @@ async fn npm_smpp_client_submits_to_our_server_and_gets_receipts() {
 
 #[tokio::test]
 async fn smpplib_client_submits_to_our_server_and_gets_receipts() {
-    if !enabled("smpplib_client_submits_to_our_server_and_gets_receipts") {
+    if !interop::enabled("smpplib_client_submits_to_our_server_and_gets_receipts") {
         return;
     }
-    let probe = std::process::Command::new("python3")
-        .args(["-c", "import smpplib"])
-        .status();
-    assert!(
-        probe.map(|s| s.success()).unwrap_or(false),
-        "PyPI smpplib missing: run `pip install -r interop/requirements.txt`"
-    );
+    interop::require_smpplib();
     let sim = sim_against("python3", "smpp/smpplib_esme.py").await;
     let messages = sim.messages();
     assert!(

@@ -9,7 +9,6 @@
 //! Runs only with `SMSGATE_INTEROP=1`; then a missing `python3` or peer library fails the test.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
@@ -21,25 +20,16 @@ use smsgate_sms::{
     Concat, Dcs, Encoding, Fragment, MessageClass, Reassembler, SegmentOptions, Shift, UserData,
     charsets, gsm7, hex, segment,
 };
+use smsgate_testkit::interop;
 
+/// Whether these tests run (`SMSGATE_INTEROP=1`); the skip line says what they need.
 fn enabled() -> bool {
-    if std::env::var("SMSGATE_INTEROP").as_deref() == Ok("1") {
-        return true;
-    }
-    // Written to the stderr handle, not with `eprintln!`, so libtest's capture does not hide it.
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let _ = std::io::stderr().write_all(
-            b"skipped: set SMSGATE_INTEROP=1 (after `pip install -r interop/requirements.txt`) \
-              to run the sms codec interop tests against smspdudecoder and python-gsmmodem-new\n",
-        );
-    });
-    false
+    interop::enabled("sms codec interop against smspdudecoder and python-gsmmodem-new")
 }
 
 /// Runs the Python peer on a batch of requests; panics loudly if it cannot run.
 fn peer(requests: &[Value]) -> Vec<Value> {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../interop/codec/peer.py");
+    let script = interop::dir().join("codec/peer.py");
     let mut child = Command::new("python3")
         .arg(&script)
         .stdin(Stdio::piped())

@@ -5,15 +5,13 @@ use rusmpp::pdus::*;
 use rusmpp::tlvs::{
     MessageDeliveryRequestTlvValue as DTlv, MessageSubmissionRequestTlvValue as STlv,
 };
-use rusmpp::types::{AnyOctetString, COctetString, EmptyOrFullCOctetString, OctetString};
+use rusmpp::types::{AnyOctetString, EmptyOrFullCOctetString, OctetString};
 use rusmpp::values::*;
 use smsgate_smpp::pdu::{
     CommandId, CommandStatus, Frame, FrameDecoder, FrameError, Pdu, decode_frame,
 };
 
-fn cs<const N: usize>(s: &str) -> COctetString<1, N> {
-    COctetString::from_vec([s.as_bytes(), &[0]].concat()).unwrap()
-}
+use crate::cs;
 
 fn submit_sm() -> SubmitSm {
     SubmitSm::builder()
