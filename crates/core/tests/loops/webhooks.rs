@@ -1,0 +1,161 @@
+//! The webhook loops: fan-out turns outbox events into deliveries per matching subscription
+//! and per-message `callback_url`; delivery POSTs them signed and retries failures with
+//! backoff until the receiver takes them.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use smsgate_connectors::simnet::SimConfig;
+use smsgate_core::clock::Clock;
+use smsgate_core::connector::DynConnector;
+use smsgate_core::intake::SendRequest;
+use smsgate_core::keys;
+use smsgate_core::message::Status;
+use smsgate_core::store::ApiKey;
+use smsgate_core::webhook;
+use smsgate_testkit::{Hit, Receiver};
+
+use crate::harness::{Loops, Sink, eventually, sim};
+
+async fn loops_on_the_simulated_network() -> (
+    Loops,
+    std::sync::Arc<smsgate_connectors::simnet::SimNetwork>,
+) {
+    let sink = Sink::new();
+    let network = sim(&sink.events, SimConfig::default());
+    let loops = Loops::start(sink, vec![network.clone() as DynConnector]).await;
+    (loops, network)
+}
+
+fn body(hit: &Hit) -> Value {
+    serde_json::from_str(&hit.body).unwrap()
+}
+
+fn signed_with(secret: &str, hit: &Hit) -> bool {
+    let now = Clock::system().now_ms() / 1000;
+    webhook::verify(secret, &hit.signature, &hit.body, now, 300)
+}
+
+#[tokio::test]
+async fn status_changes_are_posted_signed_with_the_subscriptions_secret() {
+    let (loops, _network) = loops_on_the_simulated_network().await;
+    let receiver = Receiver::start().await;
+    loops
+        .subscribe(&receiver.url, &["message.status"], "s3cret")
+        .await;
+    let id = loops.send("+4915112345678", "hello").await;
+    let hit = receiver
+        .wait_for(|v| v["data"]["id"] == id.to_string() && v["data"]["status"] == "delivered")
+        .await;
+    let v = body(&hit);
+    assert_eq!(v["event"], "message.status");
+    assert!(v["id"].as_str().unwrap().starts_with("evt_"), "{v}");
+    assert_eq!(v["data"]["connector"], "sim");
+    assert!(signed_with("s3cret", &hit), "{hit:?}");
+    assert!(!signed_with("other", &hit));
+    for status in ["sending", "sent"] {
+        receiver
+            .wait_for(|v| v["data"]["id"] == id.to_string() && v["data"]["status"] == status)
+            .await;
+    }
+}
+
+#[tokio::test]
+async fn a_subscription_gets_only_the_events_it_names() {
+    let (loops, network) = loops_on_the_simulated_network().await;
+    let receiver = Receiver::start().await;
+    loops
+        .subscribe(&receiver.url, &["message.inbound"], "s3cret")
+        .await;
+    let id = loops.send("+4915112345678", "not for this hook").await;
+    loops.wait_status(id, Status::Delivered).await;
+    assert!(
+        network
+            .inject_inbound("+4915100000001", "+4930123456", "hi")
+            .await
+    );
+    let hit = receiver.wait_for(|v| v["event"] == "message.inbound").await;
+    assert_eq!(body(&hit)["data"]["text"], "hi", "{hit:?}");
+    // Fan-out reads the outbox in order: every status event came before the inbound one.
+    let events: Vec<Value> = receiver.hits.lock().unwrap().iter().map(body).collect();
+    assert!(
+        events.iter().all(|v| v["event"] == "message.inbound"),
+        "{events:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_delivery_answered_500_is_retried_until_the_receiver_takes_it() {
+    let (loops, network) = loops_on_the_simulated_network().await;
+    let receiver = Receiver::start().await;
+    *receiver.status.lock().unwrap() = 500;
+    loops
+        .subscribe(&receiver.url, &["message.inbound"], "s3cret")
+        .await;
+    assert!(
+        network
+            .inject_inbound("+4915100000001", "+4930123456", "retry me")
+            .await
+    );
+    eventually("two failed attempts", || async {
+        (receiver.hits.lock().unwrap().len() >= 2).then_some(())
+    })
+    .await;
+    assert!(loops.store.stats().await.unwrap().webhooks_pending > 0);
+    *receiver.status.lock().unwrap() = 200;
+    eventually("the delivery is done", || async {
+        (loops.store.stats().await.unwrap().webhooks_pending == 0).then_some(())
+    })
+    .await;
+    let hits = receiver.hits.lock().unwrap().clone();
+    assert!(hits.len() >= 3, "two failures and a success: {hits:?}");
+    assert!(
+        hits.iter().all(|h| body(h)["id"] == body(&hits[0])["id"]),
+        "every attempt carries the same event: {hits:?}"
+    );
+    // Each attempt is signed again at its own time.
+    assert!(hits.iter().all(|h| signed_with("s3cret", h)));
+}
+
+#[tokio::test]
+async fn a_callback_url_gets_its_messages_events_signed_with_the_keys_hash() {
+    let (loops, _network) = loops_on_the_simulated_network().await;
+    let receiver = Receiver::start().await;
+    let key = keys::generate();
+    loops
+        .store
+        .create_api_key(ApiKey {
+            id: key.id.clone(),
+            name: "app".into(),
+            prefix: key.prefix,
+            admin: false,
+            created_at: 0,
+            revoked_at: None,
+            secret_hash: key.hash.clone(),
+        })
+        .await
+        .unwrap();
+    let id = loops
+        .send_request(SendRequest {
+            to: "+4915112345678".into(),
+            text: "call me back".into(),
+            callback_url: Some(receiver.url.clone()),
+            api_key_id: Some(key.id),
+            ..SendRequest::default()
+        })
+        .await;
+    let hit = receiver
+        .wait_for(|v| v["data"]["id"] == id.to_string() && v["data"]["status"] == "delivered")
+        .await;
+    assert!(signed_with(&key.hash, &hit), "{hit:?}");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        receiver
+            .hits
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|h| body(h)["data"]["id"] == id.to_string()),
+        "only this message's events"
+    );
+}
