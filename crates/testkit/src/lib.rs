@@ -14,6 +14,7 @@
 //! - [`process`]: a binary under test as child processes (`smsgate serve`, `smsgate sim
 //!   smsc`), started from a path the caller passes (`env!("CARGO_BIN_EXE_smsgate")` exists
 //!   only inside the binary crate's tests), killed on drop.
+//! - `connector` (feature `core`): a connector whose answers the test writes down.
 //! - `store` (feature `store`): a store on a fresh SQLite file, and a plain queued message.
 //! - `receiver` (feature `receiver`): a webhook receiver on 127.0.0.1:0 that records every
 //!   POST and answers the status the test sets.
@@ -24,6 +25,9 @@
 
 pub mod interop;
 pub mod process;
+
+#[cfg(feature = "core")]
+pub mod connector;
 
 #[cfg(feature = "store")]
 pub mod store;

@@ -7,8 +7,9 @@ use smsgate_connectors::simnet::SimConfig;
 use smsgate_core::connector::{DynConnector, SubmitErrorKind};
 use smsgate_core::dispatcher::DispatcherConfig;
 use smsgate_core::message::Status;
+use smsgate_testkit::connector::Scripted;
 
-use crate::harness::{Loops, Scripted, Setup, Sink, eventually, kinds, sim};
+use crate::harness::{Loops, Setup, Sink, eventually, kinds, sim};
 
 #[tokio::test]
 async fn a_queued_message_is_sent_and_delivered_by_the_simulated_networks_receipt() {

@@ -7,13 +7,14 @@ use smsgate_connectors::simnet::SimConfig;
 use smsgate_core::connector::{ConnectorEvent, DynConnector, Receipt, ReceiptState};
 use smsgate_core::message::Status;
 use smsgate_core::store::InboundQuery;
+use smsgate_testkit::connector::Scripted;
 
-use crate::harness::{Loops, Scripted, Sink, sim};
+use crate::harness::{Loops, Sink, sim};
 
 #[tokio::test]
 async fn a_receipt_is_acknowledged_only_once_its_status_is_committed() {
     let sink = Sink::new();
-    let quiet = std::sync::Arc::new(Scripted::silent("quiet", &[]));
+    let quiet = Scripted::silent("quiet", &[]);
     let loops = Loops::start(sink, vec![quiet.clone() as DynConnector]).await;
     let id = loops
         .send("+4915112345678", "two parts ".repeat(20).as_str())
