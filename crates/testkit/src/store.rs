@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
+use smsgate_core::keys::{self, GeneratedKey};
 use smsgate_core::message::{MessageId, NewMessage, Priority};
 use smsgate_core::number::Msisdn;
-use smsgate_core::store::Store;
+use smsgate_core::store::{ApiKey, Store};
 use smsgate_store::Backend;
 
 /// A store on a fresh SQLite file, so no test sees another's rows; keep the directory alive as
@@ -42,4 +43,24 @@ pub fn message(to: &str, segments: u32) -> NewMessage {
         send_at: 1_000,
         expires_at: None,
     }
+}
+
+/// Creates an API key named `name` in `store`, an admin key or one scoped to its own
+/// messages, and returns it with its secret: for tests that call the API as a client, or
+/// check callbacks signed with the key's hash.
+pub async fn api_key(store: &dyn Store, name: &str, admin: bool) -> GeneratedKey {
+    let key = keys::generate();
+    store
+        .create_api_key(ApiKey {
+            id: key.id.clone(),
+            name: name.into(),
+            prefix: key.prefix.clone(),
+            admin,
+            created_at: 0,
+            revoked_at: None,
+            secret_hash: key.hash.clone(),
+        })
+        .await
+        .unwrap();
+    key
 }

@@ -9,9 +9,7 @@ use smsgate_connectors::simnet::SimConfig;
 use smsgate_core::clock::Clock;
 use smsgate_core::connector::DynConnector;
 use smsgate_core::intake::SendRequest;
-use smsgate_core::keys;
 use smsgate_core::message::Status;
-use smsgate_core::store::ApiKey;
 use smsgate_core::webhook;
 use smsgate_testkit::{Hit, Receiver};
 
@@ -121,20 +119,7 @@ async fn a_delivery_answered_500_is_retried_until_the_receiver_takes_it() {
 async fn a_callback_url_gets_its_messages_events_signed_with_the_keys_hash() {
     let (loops, _network) = loops_on_the_simulated_network().await;
     let receiver = Receiver::start().await;
-    let key = keys::generate();
-    loops
-        .store
-        .create_api_key(ApiKey {
-            id: key.id.clone(),
-            name: "app".into(),
-            prefix: key.prefix,
-            admin: false,
-            created_at: 0,
-            revoked_at: None,
-            secret_hash: key.hash.clone(),
-        })
-        .await
-        .unwrap();
+    let key = smsgate_testkit::store::api_key(&*loops.store, "app", false).await;
     let id = loops
         .send_request(SendRequest {
             to: "+4915112345678".into(),
