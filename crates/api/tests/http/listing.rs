@@ -14,30 +14,33 @@ async fn messages_page_newest_first_with_a_cursor_until_none_is_left() {
     for i in 0..5 {
         sent.push(s.send(&format!("+49151123456{i:02}"), "page").await);
     }
-    let (mut seen, mut cursor, mut pages) = (Vec::new(), None::<String>, 0);
-    loop {
-        let path = match &cursor {
-            Some(c) => format!("/v1/messages?limit=2&cursor={c}"),
-            None => "/v1/messages?limit=2".to_owned(),
-        };
-        let (status, page) = s.api.call("GET", &path, None).await;
-        assert_eq!(status, 200, "{page}");
-        pages += 1;
-        seen.extend(
-            page["data"]
+    let page = |path: String| {
+        let api = s.api.clone();
+        async move {
+            let (status, page) = api.call("GET", &path, None).await;
+            assert_eq!(status, 200, "{path}: {page}");
+            let ids: Vec<String> = page["data"]
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|m| m["id"].as_str().unwrap().to_owned()),
-        );
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_owned()),
-            None => break,
+                .map(|m| m["id"].as_str().unwrap().to_owned())
+                .collect();
+            (ids, page["next_cursor"].as_str().map(str::to_owned))
         }
-    }
-    assert_eq!(pages, 3);
-    sent.reverse();
-    assert_eq!(seen, sent, "newest first, each once");
+    };
+    let (first, cursor) = page("/v1/messages?limit=2".into()).await;
+    assert_eq!(first, [sent[4].clone(), sent[3].clone()], "newest first");
+    let cursor = cursor.expect("a full page has a cursor");
+    let (second, cursor) = page(format!("/v1/messages?limit=2&cursor={cursor}")).await;
+    assert_eq!(
+        second,
+        [sent[2].clone(), sent[1].clone()],
+        "after the cursor"
+    );
+    let cursor = cursor.expect("a full page has a cursor");
+    let (last, cursor) = page(format!("/v1/messages?limit=2&cursor={cursor}")).await;
+    assert_eq!(last, [sent[0].clone()]);
+    assert_eq!(cursor, None, "a short page is the last");
 }
 
 #[tokio::test]

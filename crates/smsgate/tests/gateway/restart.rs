@@ -6,29 +6,18 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use smsgate_testkit::http::Api;
 use smsgate_testkit::process::GatewayProcess;
 
+/// A request that must succeed; returns the JSON answer.
 async fn call(base: &str, key: &str, method: &str, path: &str, body: Option<Value>) -> Value {
-    let c = reqwest::Client::new();
-    let url = format!("{base}{path}");
-    let mut req = if method == "POST" {
-        c.post(url)
-    } else {
-        c.get(url)
-    };
-    req = req.bearer_auth(key);
-    if let Some(b) = body {
-        req = req
-            .header("content-type", "application/json")
-            .body(b.to_string());
-    }
-    let res = req.send().await.unwrap();
+    let api = Api::new(base.to_owned(), key.to_owned());
+    let (status, v) = api.call(method, path, body).await;
     assert!(
-        res.status().is_success(),
-        "{method} {path}: {}",
-        res.status()
+        (200..300).contains(&status),
+        "{method} {path}: {status} {v}"
     );
-    serde_json::from_str(&res.text().await.unwrap()).unwrap()
+    v
 }
 
 fn write_config(dir: &Path) -> std::path::PathBuf {
