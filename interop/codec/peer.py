@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent SMS codec peer for crates/sms/tests/interop.rs.
+"""Independent SMS codec peer for crates/sms/tests/sms/interop.rs.
 
 Reads a JSON array of requests on stdin, writes a JSON array of answers (same order) on stdout.
 Uses two PyPI implementations of 3GPP TS 23.040 / 23.038 (see interop/requirements.txt):

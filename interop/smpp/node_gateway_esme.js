@@ -1,5 +1,5 @@
 // Interop peer: the npm `smpp` package as a client of smsgate's SMPP server (`[smpp_server]`),
-// for the gateway scenarios of crates/smsgate/tests/smpp_server.rs.
+// for the gateway scenarios of crates/smsgate/tests/gateway/smpp_server/peers.rs.
 // Usage: node node_gateway_esme.js <port> <scenario> [args]
 //   badpass         bind with a wrong password, then with an unknown system_id; prints
 //                   `BIND <status>` for each and exits 0.

@@ -1,5 +1,6 @@
 // Interop peer: the npm `smpp` package acting as SMSC for smsgate's ESME client.
-// Started by crates/smpp/tests/interop.rs; listens on an ephemeral port and prints `PORT <n>`.
+// Started by crates/smpp/tests/smpp/interop.rs and crates/smsgate/tests/gateway/smpp_interop.rs;
+// listens on an ephemeral port and prints `PORT <n>`.
 // For each submit_sm it prints `SUBMIT <id> <data_coding> <esm_class> <hex short_message>`,
 // answers with a message id and, when registered_delivery asks for it, sends a delivery
 // receipt (esm_class 0x04, text body + receipted_message_id/message_state TLVs). A submit whose

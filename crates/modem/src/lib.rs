@@ -13,12 +13,12 @@
 //!   it on a pty, TCP or an in-process pipe) and its text control language.
 //!
 //! # Tests
-//! Unit tests per module; `tests/engine.rs` drives the engine with plain bytes and time passed
-//! in; `tests/sim.rs` drives the simulator the same way and once over a real pseudo-terminal;
-//! `tests/driver.rs` runs the driver against the simulator over in-process pipes (life of a
+//! Unit tests per module; in the test binary `tests/modem/`, `engine` drives the engine with
+//! plain bytes and time passed in; `sim` drives the simulator the same way and once over a real
+//! pseudo-terminal; `driver` runs the driver against the simulator over in-process pipes (life of a
 //! message, inbound single and long, `+CMT`/`AT+CNMA`, a URC during `AT+CMGS`, wrong PIN, hang
 //! and reset, a crash between `AT+CMGR` and `AT+CMGD`). The gateway's
-//! `crates/smsgate/tests/modem.rs` runs the whole gateway on a pty, including the real
+//! `crates/smsgate/tests/gateway/modem.rs` runs the whole gateway on a pty, including the real
 //! `smsgate sim modem --pty` process. The AT engine and line parsers have a fuzz target
 //! (`fuzz/fuzz_targets/modem_at.rs`).
 

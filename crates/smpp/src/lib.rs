@@ -31,10 +31,11 @@
 //! - [`rng`]: a seeded random generator for jitter and fault injection.
 //!
 //! # Tests
-//! Round-trip tests per PDU type (`tests/pdu.rs`), deterministic session tests with a simulated
-//! clock (`tests/session.rs`), in-memory duplex and loopback tests of the drivers, the simulator
-//! and the supervisor (`tests/drivers.rs`), and interop tests against npm `smpp` and PyPI
-//! `smpplib` (`tests/interop.rs`, run with `SMSGATE_INTEROP=1`).
+//! One integration test binary, `tests/smpp/`: round-trip tests per PDU type (`pdu`),
+//! deterministic session tests with a simulated clock (`session`), in-memory duplex and loopback
+//! tests of the drivers, the simulator and the supervisor (`drivers`), TLS on loopback (`tls`),
+//! and interop tests against npm `smpp` and PyPI `smpplib` (`interop`, run with
+//! `SMSGATE_INTEROP=1`).
 
 pub mod address;
 pub mod client;

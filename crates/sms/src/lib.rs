@@ -65,9 +65,9 @@
 //!   [`tpdu::parse_modem_pdu`]).
 //! - [`hex`]: the hex strings of modem PDU mode.
 //!
-//! Tests: unit tests per module; `tests/vectors.rs` (published PDUs and spec examples),
-//! `tests/properties.rs` (proptest round trips and segmentation invariants), `tests/interop.rs`
-//! (a PyPI implementation, run when `SMSGATE_INTEROP=1`). Fuzz targets per decoder live in
+//! Tests: unit tests per module; the test binary `tests/sms/` with `vectors` (published PDUs
+//! and spec examples), `properties` (proptest round trips and segmentation invariants) and
+//! `interop` (PyPI implementations, run when `SMSGATE_INTEROP=1`). Fuzz targets per decoder live in
 //! `fuzz/`; throughput benches in `benches/codec.rs`.
 
 //! # Example

@@ -12,8 +12,8 @@
 //! the id from the 202), read back through the simulator's `GET /messages`.
 //!
 //! The short version runs in `cargo test`; the long one is
-//! `SMSGATE_CRASH_ROUNDS=25 SMSGATE_CRASH_MESSAGES=400 cargo test -p smsgate --test crash --
-//! --ignored --nocapture` (see docs/crash-safety.md). `SMSGATE_CRASH_SEED` repeats a run.
+//! `SMSGATE_CRASH_ROUNDS=25 SMSGATE_CRASH_MESSAGES=400 cargo test -p smsgate --test gateway
+//! crash:: -- --ignored --nocapture` (see docs/crash-safety.md). `SMSGATE_CRASH_SEED` repeats a run.
 
 use std::collections::HashMap;
 use std::path::Path;
