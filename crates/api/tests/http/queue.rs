@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 use smsgate_core::intake::IntakeLimits;
 
-use crate::harness::{Options, Server, code};
+use crate::harness::{Options, Server, code, message};
 
 #[tokio::test]
 async fn a_full_queue_answers_429_with_retry_after_and_keeps_what_it_accepted() {
@@ -33,13 +33,7 @@ async fn a_full_queue_answers_429_with_retry_after_and_keeps_what_it_accepted() 
     assert_eq!(res.headers()["retry-after"], "2");
     let v: Value = serde_json::from_str(&res.text().await.unwrap()).unwrap();
     assert_eq!(code(&v), "queue_full");
-    assert!(
-        v["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("max_queued"),
-        "{v}"
-    );
+    assert!(message(&v).contains("max_queued"), "{v}");
     assert_eq!(s.store.stats().await.unwrap().waiting, 2);
 }
 

@@ -74,7 +74,8 @@ async fn a_subscription_gets_only_the_events_it_names() {
     );
     let hit = receiver.wait_for(|v| v["event"] == "message.inbound").await;
     assert_eq!(body(&hit)["data"]["text"], "hi", "{hit:?}");
-    // Fan-out reads the outbox in order: every status event came before the inbound one.
+    // Fan-out reads the outbox in order, so once the inbound event is here every status event
+    // before it has been passed over: none of them may have reached this hook.
     let events: Vec<Value> = receiver.hits.lock().unwrap().iter().map(body).collect();
     assert!(
         events.iter().all(|v| v["event"] == "message.inbound"),
