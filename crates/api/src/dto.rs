@@ -2,9 +2,14 @@
 
 use serde::{Deserialize, Serialize};
 use smsgate_core::clock::rfc3339;
-use smsgate_core::message::{InboundMessage, Message, MessageEvent};
+use smsgate_core::message::{InboundMessage, Message, MessageEvent, Status};
 use smsgate_core::store::Webhook;
 use utoipa::ToSchema;
+
+/// Status names for a view.
+fn status_names(statuses: &[Status]) -> Vec<String> {
+    statuses.iter().map(|s| s.as_str().to_owned()).collect()
+}
 
 /// `POST /v1/messages` body, and one entry of a batch.
 #[derive(Clone, Debug, Deserialize, ToSchema)]
@@ -21,6 +26,10 @@ pub struct SendMessage {
     /// of your API key.
     #[serde(default)]
     pub callback_url: Option<String>,
+    /// Only these statuses go to `callback_url` (e.g. `["delivered", "undelivered", "failed",
+    /// "expired"]` for the outcome only, like Kannel's `dlr-mask`); every status when absent.
+    #[serde(default)]
+    pub callback_statuses: Option<Vec<String>>,
     /// How long the network should keep trying, e.g. `"1h"`; the message expires after.
     #[serde(default)]
     pub validity: Option<String>,
@@ -154,6 +163,9 @@ pub struct MessageView {
     pub expires_at: Option<String>,
     /// Per-message webhook.
     pub callback_url: Option<String>,
+    /// The statuses `callback_url` gets; absent for every status.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub callback_statuses: Vec<String>,
     /// Idempotency key.
     pub idempotency_key: Option<String>,
     /// Timeline, oldest first (only on `GET /v1/messages/{id}`).
@@ -182,6 +194,7 @@ impl MessageView {
             send_at: rfc3339(m.send_at),
             expires_at: m.expires_at.map(rfc3339),
             callback_url: m.callback_url.clone(),
+            callback_statuses: status_names(&m.callback_statuses),
             idempotency_key: m.idempotency_key.clone(),
             events: events.map(|es| es.iter().map(TimelineEvent::from).collect()),
         }
@@ -239,6 +252,11 @@ pub struct CreateWebhook {
     pub url: String,
     /// Event names or patterns: `message.status`, `message.inbound`, `alert.*`, `*`.
     pub events: Vec<String>,
+    /// For `message.status`: only these statuses, e.g. `["delivered", "undelivered",
+    /// "failed", "expired"]` for one callback per message with its outcome; every status when
+    /// absent.
+    #[serde(default)]
+    pub statuses: Option<Vec<String>>,
     /// Signing secret; generated when absent and returned once.
     #[serde(default)]
     pub secret: Option<String>,
@@ -253,6 +271,9 @@ pub struct WebhookView {
     pub url: String,
     /// Event patterns.
     pub events: Vec<String>,
+    /// The `message.status` statuses delivered; absent for every status.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub statuses: Vec<String>,
     /// Created (RFC 3339).
     pub created_at: String,
     /// The signing secret: only in the 201 answer that created it.
@@ -267,6 +288,7 @@ impl WebhookView {
             id: w.id.clone(),
             url: w.url.clone(),
             events: w.events.clone(),
+            statuses: status_names(&w.statuses),
             created_at: rfc3339(w.created_at),
             secret: None,
         }

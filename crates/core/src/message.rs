@@ -213,6 +213,9 @@ pub struct NewMessage {
     pub priority: Priority,
     /// Per-message webhook for `message.status` events.
     pub callback_url: Option<String>,
+    /// The statuses the callback URL is told about; empty for every status (a client that
+    /// only acts on the outcome asks for the final ones, as Kannel's `dlr-mask` does).
+    pub callback_statuses: Vec<Status>,
     /// Client-chosen key that makes a retry of the same request return the same message.
     pub idempotency_key: Option<String>,
     /// Unix ms when accepted.
@@ -246,6 +249,8 @@ pub struct Message {
     pub priority: Priority,
     /// Per-message webhook.
     pub callback_url: Option<String>,
+    /// Statuses the callback URL gets; empty for all.
+    pub callback_statuses: Vec<Status>,
     /// Client idempotency key.
     pub idempotency_key: Option<String>,
     /// Unix ms accepted.

@@ -13,8 +13,6 @@ pub struct Signals {
     pub queued: Arc<Notify>,
     /// New outbox events exist (webhook fan-out).
     pub events: Arc<Notify>,
-    /// New webhook deliveries are queued.
-    pub deliveries: Arc<Notify>,
     /// New inbound SMS are stored (the IoT engine reads them from the store after its cursor).
     pub inbound: Arc<Notify>,
 }

@@ -152,6 +152,9 @@ pub struct Webhook {
     pub url: String,
     /// Event names or patterns (`message.status`, `alert.*`, `*`).
     pub events: Vec<String>,
+    /// For `message.status` events: only these statuses (empty: every status). A subscriber
+    /// that only acts on outcomes names the final ones and is spared three POSTs per message.
+    pub statuses: Vec<Status>,
     /// HMAC secret for `Smsgate-Signature`.
     #[serde(skip)]
     pub secret: String,
@@ -193,7 +196,47 @@ pub struct Delivery {
     pub created_at: i64,
 }
 
-/// What became of one webhook POST.
+/// A delivery whose first attempt failed (or that was never attempted because its endpoint is
+/// paused), to be stored and retried from the store.
+#[derive(Clone, Debug)]
+pub struct FailedDelivery {
+    /// The delivery; `attempts` counts the attempts made so far.
+    pub delivery: Delivery,
+    /// Unix ms of the next attempt.
+    pub retry_at: i64,
+    /// Status code or transport error, or why it was not attempted.
+    pub error: String,
+}
+
+/// What the webhook pipeline records in one commit (see [`Store::record_webhook_progress`]).
+#[derive(Clone, Debug, Default)]
+pub struct WebhookProgress {
+    /// New retry rows. A row whose id exists already is left as it is (a redelivery after a
+    /// crash of an event whose failure was stored before the cursor passed it).
+    pub failed: Vec<FailedDelivery>,
+    /// Results for stored rows claimed with [`Store::claim_deliveries`].
+    pub finished: Vec<DeliveryResult>,
+    /// The new webhook cursor, when it moved.
+    pub cursor: Option<i64>,
+}
+
+impl WebhookProgress {
+    /// Nothing to record.
+    pub fn is_empty(&self) -> bool {
+        self.failed.is_empty() && self.finished.is_empty() && self.cursor.is_none()
+    }
+
+    /// Adds `later` after this progress (a failed commit is retried together with the next).
+    pub fn merge(&mut self, later: WebhookProgress) {
+        self.failed.extend(later.failed);
+        self.finished.extend(later.finished);
+        if later.cursor.is_some() {
+            self.cursor = later.cursor;
+        }
+    }
+}
+
+/// What became of one POST of a stored delivery.
 #[derive(Clone, Debug)]
 pub enum DeliveryResult {
     /// The endpoint answered 2xx.
@@ -209,6 +252,14 @@ pub enum DeliveryResult {
         retry_at: i64,
         /// Status code or transport error.
         error: String,
+    },
+    /// Not attempted (its endpoint is paused or its queue full): due again at `retry_at`, the
+    /// claim not counted as an attempt.
+    Deferred {
+        /// The delivery.
+        id: String,
+        /// Unix ms.
+        retry_at: i64,
     },
     /// Retry horizon passed; kept for inspection.
     GaveUp {
@@ -227,7 +278,7 @@ pub struct QueueStats {
     pub by_status: Vec<(String, u64)>,
     /// Messages waiting to be sent (queued or sending, not in flight).
     pub waiting: u64,
-    /// Webhook deliveries waiting.
+    /// Stored webhook deliveries waiting for a retry.
     pub webhooks_pending: u64,
     /// Inbound messages stored.
     pub inbound: u64,
@@ -306,27 +357,26 @@ pub trait Store: Send + Sync + 'static {
     async fn append_event(&self, event: &str, data: serde_json::Value, now: i64)
     -> StoreResult<()>;
 
-    /// Outbox events after the fan-out cursor, oldest first.
-    async fn outbox_after_cursor(&self, limit: u32) -> StoreResult<Vec<OutboxEvent>>;
+    /// The webhook cursor: every outbox event up to it has been delivered or has its failed
+    /// deliveries stored for retry. 0 before the first event.
+    async fn webhook_cursor(&self) -> StoreResult<i64>;
 
-    /// Queues webhook deliveries and moves the fan-out cursor to `cursor`, in one commit.
-    async fn enqueue_deliveries(
-        &self,
-        deliveries: Vec<Delivery>,
-        cursor: i64,
-        now: i64,
-    ) -> StoreResult<()>;
+    /// Outbox events after `after`, oldest first.
+    async fn outbox_after(&self, after: i64, limit: u32) -> StoreResult<Vec<OutboxEvent>>;
 
-    /// Claims due webhook deliveries for `lease_ms` (so a crash retries them, once).
+    /// Stores what the webhook pipeline must not forget, in one commit: first attempts that
+    /// failed (as retry rows), the results of retried rows, and the new cursor.
+    async fn record_webhook_progress(&self, progress: WebhookProgress, now: i64)
+    -> StoreResult<()>;
+
+    /// Claims due stored (retried) webhook deliveries for `lease_ms` (so a crash retries
+    /// them, once).
     async fn claim_deliveries(
         &self,
         now: i64,
         limit: u32,
         lease_ms: i64,
     ) -> StoreResult<Vec<Delivery>>;
-
-    /// Records webhook POST results.
-    async fn finish_deliveries(&self, results: Vec<DeliveryResult>, now: i64) -> StoreResult<()>;
 
     /// Counts for readiness, metrics and the dashboard.
     async fn stats(&self) -> StoreResult<QueueStats>;

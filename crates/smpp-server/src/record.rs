@@ -197,6 +197,7 @@ mod tests {
             status,
             priority: Priority::Normal,
             callback_url: None,
+            callback_statuses: Vec::new(),
             idempotency_key: None,
             created_at: 1_735_732_800_000,
             updated_at: 0,

@@ -84,6 +84,11 @@ pub struct BenchArgs {
     /// Do not subscribe a webhook receiver (latencies after accept are then not measured).
     #[arg(long)]
     pub no_webhooks: bool,
+    /// Subscribe the receiver to the final statuses only (`delivered`, `undelivered`,
+    /// `failed`, `expired`): one webhook per message, like Kannel's `dlr-mask` or Twilio's
+    /// final-status callbacks, instead of one per status change.
+    #[arg(long)]
+    pub final_only: bool,
     /// Queue the messages for later (`send_at` one hour ahead) and report memory while the
     /// queue grows, instead of delivering them.
     #[arg(long)]
@@ -271,8 +276,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             .bearer_auth(&key)
             .header("content-type", "application/json")
             .body(
-                json!({"url": format!("http://{addr}/hook"), "events": ["message.status"]})
-                    .to_string(),
+                if args.final_only {
+                    json!({"url": format!("http://{addr}/hook"), "events": ["message.status"],
+                        "statuses": ["delivered", "undelivered", "failed", "expired"]})
+                } else {
+                    json!({"url": format!("http://{addr}/hook"), "events": ["message.status"]})
+                }
+                .to_string(),
             )
             .send()
             .await?;
@@ -312,8 +322,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         args.receipt_delay,
         if args.no_webhooks || args.hold {
             "off"
+        } else if args.final_only {
+            "on (final statuses only)"
         } else {
-            "on"
+            "on (every status)"
         },
     );
 
@@ -470,11 +482,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let get = |s: &str| times.get(s).cloned().unwrap_or_default();
     let (sent, delivered) = (get("sent"), get("delivered"));
     if !args.no_webhooks && !args.hold {
-        println!(
-            "submitted              {:>10.0} msg/s   (gateway `sent` event times, n={})",
-            rate(&sent),
-            sent.len()
-        );
+        if !sent.is_empty() {
+            println!(
+                "submitted              {:>10.0} msg/s   (gateway `sent` event times, n={})",
+                rate(&sent),
+                sent.len()
+            );
+        }
         println!(
             "receipts               {:>10.0} msg/s   (gateway `delivered` event times, n={})",
             rate(&delivered),

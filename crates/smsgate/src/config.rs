@@ -85,15 +85,19 @@ pub struct WebhooksConfig {
     /// Timeout of one POST. Default `"10s"`.
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
-    /// POSTs at once. Default 32.
+    /// POSTs in flight in total. Default 256.
     pub concurrency: usize,
+    /// POSTs in flight to one receiver (`scheme://host:port`), so a slow one cannot hold the
+    /// others' slots. Default 32.
+    pub per_endpoint: usize,
 }
 
 impl Default for WebhooksConfig {
     fn default() -> Self {
         Self {
             timeout: Duration::from_secs(10),
-            concurrency: 32,
+            concurrency: 256,
+            per_endpoint: 32,
         }
     }
 }

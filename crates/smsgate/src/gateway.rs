@@ -13,7 +13,6 @@ use anyhow::Context;
 use smsgate_api::{AppState, Services};
 use smsgate_connectors::simnet::SimNetwork;
 use smsgate_connectors::{BuildContext, ConnectorConfig, sqlite_dir};
-use smsgate_core::backoff::Backoff;
 use smsgate_core::clock::Clock;
 use smsgate_core::connector::{ConnectorEvents, DynConnector, InboundInjector, Reported};
 use smsgate_core::dispatcher::Dispatcher;
@@ -139,8 +138,7 @@ pub struct Tasks {
     sims: Vec<Arc<SimNetwork>>,
     loops_stop: watch::Sender<bool>,
     iot: JoinHandle<()>,
-    fan_out: JoinHandle<()>,
-    deliver: JoinHandle<()>,
+    webhooks: JoinHandle<()>,
     connectors: Connectors,
     ingest: JoinHandle<()>,
 }
@@ -160,8 +158,7 @@ impl Tasks {
         let _ = self.loops_stop.send(true);
         let _ = tokio::time::timeout(Duration::from_secs(15), async {
             let _ = self.iot.await;
-            let _ = self.fan_out.await;
-            let _ = self.deliver.await;
+            let _ = self.webhooks.await;
         })
         .await;
         drop(self.connectors);
@@ -211,23 +208,17 @@ async fn spawn(p: Parts, stop_rx: &watch::Receiver<bool>) -> anyhow::Result<(Tas
     )
     .await
     .context("starting the IoT engine")?;
-    let fan_out = tokio::spawn(webhook::fan_out(
-        Arc::clone(&store),
-        clock,
-        Arc::clone(&signals.events),
-        Arc::clone(&signals.deliveries),
-        stopped(&loops_rx),
-    ));
     let webhooks = WebhookConfig {
         timeout: config.webhooks.timeout,
         concurrency: config.webhooks.concurrency.max(1),
-        backoff: Backoff::new(Duration::from_secs(5), Duration::from_secs(3600)),
+        per_endpoint: config.webhooks.per_endpoint.max(1),
+        ..WebhookConfig::default()
     };
-    let deliver = tokio::spawn(webhook::deliver(
+    let webhooks = tokio::spawn(webhook::run(
         Arc::clone(&store),
         clock,
         webhooks,
-        Arc::clone(&signals.deliveries),
+        Arc::clone(&signals.events),
         stopped(&loops_rx),
     ));
     let dispatcher = Dispatcher::new(
@@ -282,8 +273,7 @@ async fn spawn(p: Parts, stop_rx: &watch::Receiver<bool>) -> anyhow::Result<(Tas
         sims,
         loops_stop,
         iot,
-        fan_out,
-        deliver,
+        webhooks,
         connectors,
         ingest,
     };

@@ -27,6 +27,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "part_content",
         include_str!("../migrations/0006_part_content.sql"),
     ),
+    (
+        7,
+        "status_filters",
+        include_str!("../migrations/0007_status_filters.sql"),
+    ),
 ];
 
 /// Applies every migration not yet recorded in `schema_migrations`; returns how many ran.

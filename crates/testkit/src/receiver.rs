@@ -24,6 +24,9 @@ pub struct Receiver {
     pub hits: Arc<Mutex<Vec<Hit>>>,
     /// The status the next POSTs get; set it to 500 to make the endpoint fail.
     pub status: Arc<Mutex<u16>>,
+    /// How long the next POSTs wait before the answer; set it beyond the sender's timeout to
+    /// make the endpoint hang.
+    pub delay: Arc<Mutex<Duration>>,
 }
 
 impl Receiver {
@@ -32,12 +35,17 @@ impl Receiver {
         use axum::routing::post;
         let hits: Arc<Mutex<Vec<Hit>>> = Arc::default();
         let status = Arc::new(Mutex::new(200u16));
-        let (h, s) = (Arc::clone(&hits), Arc::clone(&status));
+        let delay: Arc<Mutex<Duration>> = Arc::default();
+        let (h, s, d) = (Arc::clone(&hits), Arc::clone(&status), Arc::clone(&delay));
         let app = axum::Router::new().route(
             "/hook",
             post(move |headers: axum::http::HeaderMap, body: String| {
-                let (h, s) = (Arc::clone(&h), Arc::clone(&s));
+                let (h, s, d) = (Arc::clone(&h), Arc::clone(&s), Arc::clone(&d));
                 async move {
+                    let wait = *d.lock().unwrap();
+                    if !wait.is_zero() {
+                        tokio::time::sleep(wait).await;
+                    }
                     let signature = headers
                         .get("smsgate-signature")
                         .and_then(|v| v.to_str().ok())
@@ -52,7 +60,12 @@ impl Receiver {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/hook", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Self { url, hits, status }
+        Self {
+            url,
+            hits,
+            status,
+            delay,
+        }
     }
 
     /// Waits until a hit's JSON body satisfies `pred` (10 s at most) and returns it.

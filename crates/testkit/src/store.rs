@@ -38,6 +38,7 @@ pub fn message(to: &str, segments: u32) -> NewMessage {
         segments,
         priority: Priority::Normal,
         callback_url: None,
+        callback_statuses: Vec::new(),
         idempotency_key: None,
         created_at: 1_000,
         send_at: 1_000,

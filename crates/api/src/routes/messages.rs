@@ -36,6 +36,7 @@ fn to_request(m: SendMessage, caller: &Caller) -> Result<SendRequest, Rejection>
         from: m.from,
         encoding: m.encoding,
         callback_url: m.callback_url,
+        callback_statuses: m.callback_statuses.unwrap_or_default(),
         validity: m.validity,
         send_at,
         priority: m.priority.unwrap_or_default(),

@@ -7,9 +7,10 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use smsgate_core::intake::check_url;
+use smsgate_core::intake::{check_url, parse_statuses};
 use smsgate_core::keys::random_id;
 use smsgate_core::store::Webhook;
+use smsgate_core::webhook::pattern_matches;
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -70,6 +71,19 @@ pub async fn create_webhook(
     for p in &body.events {
         check_pattern(p)?;
     }
+    let statuses = parse_statuses(body.statuses.as_deref().unwrap_or_default())
+        .map_err(|m| ApiError::bad_request("invalid_statuses", m))?;
+    if !statuses.is_empty()
+        && !body
+            .events
+            .iter()
+            .any(|p| pattern_matches(p, "message.status"))
+    {
+        return Err(ApiError::bad_request(
+            "invalid_statuses",
+            "statuses filters message.status events, which events does not include",
+        ));
+    }
     if let Some(s) = &body.secret
         && s.len() < 16
     {
@@ -84,6 +98,7 @@ pub async fn create_webhook(
         api_key_id: caller.scope(),
         url: body.url,
         events: body.events,
+        statuses,
         secret: secret.clone(),
         created_at: state.clock.now_ms(),
     };

@@ -11,6 +11,7 @@
 //! - `batch`: valid entries accepted, the rest named one by one; whole-batch refusals.
 //! - `listing`: pages with a cursor, filters, inbound SMS.
 //! - `queue`: the queue bound (429 with `Retry-After`), queue stats, health and readiness.
+//! - `webhooks`: subscriptions and per-message callbacks with status filters.
 //!
 //! Tests run in parallel threads of one process; each has its own store and port.
 
@@ -20,3 +21,4 @@ mod harness;
 mod listing;
 mod messages;
 mod queue;
+mod webhooks;

@@ -67,6 +67,15 @@ async fn invalid_fields_get_400_with_the_code_of_what_is_wrong_and_nothing_is_qu
             "invalid_callback_url",
         ),
         (
+            json!({"to": "+4915112345678", "text": "x", "callback_url": "http://h/x",
+                   "callback_statuses": ["delivered", "arrived"]}),
+            "invalid_callback_statuses",
+        ),
+        (
+            json!({"to": "+4915112345678", "text": "x", "callback_statuses": ["delivered"]}),
+            "invalid_callback_statuses",
+        ),
+        (
             json!({"to": "+4915112345678", "text": "x", "colour": "red"}),
             "invalid_json",
         ),

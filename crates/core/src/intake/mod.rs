@@ -18,7 +18,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 pub use gate::{QueueFull, QueueGate};
-pub use prepare::{IntakeLimits, Rejection, SendRequest, check_url, prepare};
+pub use prepare::{IntakeLimits, Rejection, SendRequest, check_url, parse_statuses, prepare};
 
 use crate::clock::Clock;
 use crate::message::NewMessage;

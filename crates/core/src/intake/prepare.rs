@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::message::{MessageId, NewMessage, Priority};
+use crate::message::{MessageId, NewMessage, Priority, Status};
 use crate::number::{Msisdn, SenderId};
 
 /// Limits applied at intake (`[limits]` in the config file).
@@ -55,6 +55,8 @@ pub struct SendRequest {
     pub encoding: Option<String>,
     /// Per-message webhook URL.
     pub callback_url: Option<String>,
+    /// Status names the callback URL should get (empty: all), as written.
+    pub callback_statuses: Vec<String>,
     /// Validity as written (`"1h"`).
     pub validity: Option<String>,
     /// Earliest send time, Unix ms.
@@ -127,6 +129,14 @@ pub fn prepare(req: SendRequest, limits: &IntakeLimits, now: i64) -> Result<NewM
     if let Some(url) = &req.callback_url {
         check_url(url).map_err(|m| Rejection::new("invalid_callback_url", m))?;
     }
+    let callback_statuses = parse_statuses(&req.callback_statuses)
+        .map_err(|m| Rejection::new("invalid_callback_statuses", m))?;
+    if !callback_statuses.is_empty() && req.callback_url.is_none() {
+        return Err(Rejection::new(
+            "invalid_callback_statuses",
+            "callback_statuses needs a callback_url to send them to",
+        ));
+    }
     let send_at = match req.send_at {
         Some(t) if t > now + limits.max_schedule.as_millis() as i64 => {
             return Err(Rejection::new(
@@ -179,11 +189,28 @@ pub fn prepare(req: SendRequest, limits: &IntakeLimits, now: i64) -> Result<NewM
         segments: est.segments as u32,
         priority: req.priority,
         callback_url: req.callback_url,
+        callback_statuses,
         idempotency_key: req.idempotency_key,
         created_at: now,
         send_at,
         expires_at,
     })
+}
+
+/// Status names as a client wrote them (`["delivered", "failed"]`) to statuses, without
+/// repeats; an unknown name is an error that lists the known ones.
+pub fn parse_statuses(names: &[String]) -> Result<Vec<Status>, String> {
+    let mut out = Vec::with_capacity(names.len());
+    for n in names {
+        let s: Status = n.trim().parse().map_err(|_| {
+            let known: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
+            format!("unknown status '{n}'; known: {}", known.join(", "))
+        })?;
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    Ok(out)
 }
 
 /// A webhook target must be an absolute http(s) URL.

@@ -38,7 +38,9 @@ impl Default for Setup {
             },
             webhooks: WebhookConfig {
                 timeout: Duration::from_secs(2),
-                concurrency: 4,
+                concurrency: 8,
+                per_endpoint: 4,
+                max_buffered: 1000,
                 backoff: Backoff::new(Duration::from_millis(50), Duration::from_millis(200)),
             },
         }
@@ -120,18 +122,11 @@ impl Loops {
             rx,
             signals.clone(),
         ));
-        tokio::spawn(webhook::fan_out(
-            Arc::clone(&store),
-            clock,
-            Arc::clone(&signals.events),
-            Arc::clone(&signals.deliveries),
-            stopped(&loops_rx),
-        ));
-        tokio::spawn(webhook::deliver(
+        tokio::spawn(webhook::run(
             Arc::clone(&store),
             clock,
             setup.webhooks,
-            Arc::clone(&signals.deliveries),
+            Arc::clone(&signals.events),
             stopped(&loops_rx),
         ));
         let (stop_dispatcher, dispatcher_rx) = watch::channel(false);
@@ -186,12 +181,25 @@ impl Loops {
 
     /// Subscribes `url` to the event patterns `events`, signed with `secret`.
     pub async fn subscribe(&self, url: &str, events: &[&str], secret: &str) {
+        self.subscribe_to_statuses(url, events, &[], secret).await;
+    }
+
+    /// Subscribes `url` to `events`, and of `message.status` only to `statuses` (all when
+    /// empty).
+    pub async fn subscribe_to_statuses(
+        &self,
+        url: &str,
+        events: &[&str],
+        statuses: &[Status],
+        secret: &str,
+    ) {
         self.store
             .create_webhook(Webhook {
                 id: format!("wh_{}", MessageId::new()),
                 api_key_id: None,
                 url: url.into(),
                 events: events.iter().map(|e| (*e).to_owned()).collect(),
+                statuses: statuses.to_vec(),
                 secret: secret.into(),
                 created_at: Clock::system().now_ms(),
             })

@@ -145,3 +145,115 @@ async fn a_callback_url_gets_its_messages_events_signed_with_the_keys_hash() {
         "only this message's events"
     );
 }
+
+fn statuses_of(receiver: &Receiver, id: &str) -> Vec<String> {
+    let hits = receiver.hits.lock().unwrap().clone();
+    hits.iter()
+        .map(body)
+        .filter(|v| v["data"]["id"] == id)
+        .map(|v| v["data"]["status"].as_str().unwrap_or("").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_status_filter_lets_only_the_named_statuses_through() {
+    let (loops, network) = loops_on_the_simulated_network().await;
+    let finals = Receiver::start().await;
+    loops
+        .subscribe_to_statuses(
+            &finals.url,
+            &["message.status", "message.inbound"],
+            &[Status::Delivered, Status::Failed],
+            "s3cret",
+        )
+        .await;
+    let id = loops.send("+4915112345678", "only the outcome").await;
+    finals
+        .wait_for(|v| v["data"]["id"] == id.to_string() && v["data"]["status"] == "delivered")
+        .await;
+    // The outbox is read in order and filtered as it is read: once an event after every
+    // status event of the message has arrived, none of the filtered ones can still come.
+    assert!(
+        network
+            .inject_inbound("+4915100000001", "+4930123456", "marker")
+            .await
+    );
+    finals.wait_for(|v| v["event"] == "message.inbound").await;
+    assert_eq!(statuses_of(&finals, &id.to_string()), ["delivered"]);
+}
+
+#[tokio::test]
+async fn callback_statuses_limit_what_a_messages_callback_url_gets() {
+    let (loops, _network) = loops_on_the_simulated_network().await;
+    let receiver = Receiver::start().await;
+    let key = smsgate_testkit::store::api_key(&*loops.store, "app", false).await;
+    let send = |statuses: Vec<String>| SendRequest {
+        to: "+4915112345678".into(),
+        text: "call me back".into(),
+        callback_url: Some(receiver.url.clone()),
+        callback_statuses: statuses,
+        api_key_id: Some(key.id.clone()),
+        ..SendRequest::default()
+    };
+    let filtered = loops.send_request(send(vec!["delivered".into()])).await;
+    loops.wait_status(filtered, Status::Delivered).await;
+    // A second message, unfiltered, after the first is delivered: its events come later in
+    // the outbox, so once its `delivered` arrived the first one's events were all read.
+    let marker = loops.send_request(send(Vec::new())).await;
+    receiver
+        .wait_for(|v| v["data"]["id"] == marker.to_string() && v["data"]["status"] == "delivered")
+        .await;
+    assert_eq!(statuses_of(&receiver, &filtered.to_string()), ["delivered"]);
+    let all = statuses_of(&receiver, &marker.to_string());
+    for status in ["queued", "sending", "sent", "delivered"] {
+        assert!(all.iter().any(|s| s == status), "{status} in {all:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_hanging_endpoint_does_not_hold_back_another_and_gets_its_deliveries_later() {
+    let (loops, _network) = loops_on_the_simulated_network().await;
+    let hanging = Receiver::start().await;
+    let healthy = Receiver::start().await;
+    // Longer than the harness's 2 s webhook timeout: every POST to it times out.
+    *hanging.delay.lock().unwrap() = Duration::from_secs(30);
+    for r in [&hanging, &healthy] {
+        loops
+            .subscribe_to_statuses(&r.url, &["message.status"], &[Status::Delivered], "s3cret")
+            .await;
+    }
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        ids.push(loops.send("+4915112345678", &format!("m{i}")).await);
+    }
+    // The hanging endpoint holds at most its own four slots (the harness allows eight in
+    // all), so the healthy one gets every outcome well before the first timeout.
+    let started = std::time::Instant::now();
+    for id in &ids {
+        healthy
+            .wait_for(|v| v["data"]["id"] == id.to_string() && v["data"]["status"] == "delivered")
+            .await;
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "healthy deliveries waited {:?} behind the hanging endpoint",
+        started.elapsed()
+    );
+    // After five timeouts in a row the hanging endpoint is paused and what waits for it is
+    // stored for a retry instead of held in memory.
+    eventually("the hanging endpoint's deliveries are stored", || async {
+        (loops.store.stats().await.unwrap().webhooks_pending > 0).then_some(())
+    })
+    .await;
+    // Once it answers again, the stored deliveries reach it: every message's outcome.
+    *hanging.delay.lock().unwrap() = Duration::ZERO;
+    for id in &ids {
+        hanging
+            .wait_for(|v| v["data"]["id"] == id.to_string() && v["data"]["status"] == "delivered")
+            .await;
+    }
+    eventually("no stored delivery is left", || async {
+        (loops.store.stats().await.unwrap().webhooks_pending == 0).then_some(())
+    })
+    .await;
+}

@@ -18,12 +18,12 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqliteExecutor};
 
 use super::events::{push_event, status_event};
-use super::{CHUNK, json_list, parse_id, parse_status};
+use super::{CHUNK, json_list, parse_id, parse_status, status_list, status_list_text};
 
 /// The `messages` columns in the order [`message_from_row`] reads them.
 pub(super) const MESSAGE_COLUMNS: &str = "id, api_key_id, to_number, from_id, body, encoding, \
     segments, status, priority, callback_url, idempotency_key, created_at, updated_at, send_at, \
-    expires_at, attempts, connector, error_code, error_message, undelivered_via";
+    expires_at, attempts, connector, error_code, error_message, undelivered_via, callback_statuses";
 
 /// [`MESSAGE_COLUMNS`] qualified with the table alias `m.`, for queries that join `messages`.
 pub(super) fn joined_message_columns() -> String {
@@ -57,6 +57,7 @@ pub(super) fn message_from_row(r: &SqliteRow, o: usize) -> Result<Message, sqlx:
         error_code: r.try_get(o + 17)?,
         error_message: r.try_get(o + 18)?,
         undelivered_via: json_list(r.try_get(o + 19)?)?,
+        callback_statuses: status_list(r.try_get(o + 20)?)?,
     })
 }
 
@@ -268,7 +269,7 @@ pub(super) async fn insert_rows(
     let mut b: QueryBuilder<Sqlite> = QueryBuilder::new(
         "INSERT INTO messages (id, api_key_id, to_number, from_id, body, encoding, segments, \
          status, priority, callback_url, idempotency_key, created_at, updated_at, send_at, \
-         expires_at, next_attempt_at) ",
+         expires_at, next_attempt_at, callback_statuses) ",
     );
     b.push_values(rows, |mut r, m| {
         r.push_bind(m.id.to_string())
@@ -286,7 +287,8 @@ pub(super) async fn insert_rows(
             .push_bind(m.created_at)
             .push_bind(m.send_at)
             .push_bind(m.expires_at)
-            .push_bind(m.send_at);
+            .push_bind(m.send_at)
+            .push_bind(status_list_text(&m.callback_statuses));
     });
     b.build().execute(&mut *c).await?;
     let mut e: QueryBuilder<Sqlite> =

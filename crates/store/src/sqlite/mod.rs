@@ -40,8 +40,8 @@ use smsgate_core::connector::{InboundSms, Receipt};
 use smsgate_core::message::{InboundMessage, Message, MessageEvent, MessageId, NewMessage, Status};
 use smsgate_core::northbound::{Feed, NorthboundStore, PartProgress, StoredSubmission, Submission};
 use smsgate_core::store::{
-    Accepted, ApiKey, Attempt, Delivery, DeliveryResult, InboundQuery, MessageQuery, OutboxEvent,
-    QueueStats, Store, StoreError, StoreResult, Webhook,
+    Accepted, ApiKey, Attempt, Delivery, InboundQuery, MessageQuery, OutboxEvent, QueueStats,
+    Store, StoreError, StoreResult, Webhook, WebhookProgress,
 };
 use smsgate_iot::engine::{Batch, Snapshot};
 use smsgate_iot::model::{Alert, Command, TelemetryRecord};
@@ -118,6 +118,20 @@ fn json_list(text: Option<&str>) -> Result<Vec<String>, sqlx::Error> {
         None => Ok(Vec::new()),
         Some(t) => serde_json::from_str(t).map_err(|_| decode_err("JSON list", t)),
     }
+}
+
+/// A JSON list of status names in a TEXT column (NULL: empty, meaning every status).
+fn status_list(text: Option<&str>) -> Result<Vec<Status>, sqlx::Error> {
+    json_list(text)?.iter().map(|s| parse_status(s)).collect()
+}
+
+/// The column text for [`status_list`]: NULL for an empty list.
+fn status_list_text(statuses: &[Status]) -> Option<String> {
+    if statuses.is_empty() {
+        return None;
+    }
+    let names: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
+    serde_json::to_string(&names).ok()
 }
 
 impl SqliteStore {
@@ -316,21 +330,24 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn outbox_after_cursor(&self, limit: u32) -> StoreResult<Vec<OutboxEvent>> {
-        webhooks::outbox_after_cursor(&self.pool, limit)
+    async fn webhook_cursor(&self) -> StoreResult<i64> {
+        webhooks::webhook_cursor(&self.pool).await.map_err(db_err)
+    }
+
+    async fn outbox_after(&self, after: i64, limit: u32) -> StoreResult<Vec<OutboxEvent>> {
+        webhooks::outbox_after(&self.pool, after, limit)
             .await
             .map_err(db_err)
     }
 
-    async fn enqueue_deliveries(
+    async fn record_webhook_progress(
         &self,
-        deliveries: Vec<Delivery>,
-        cursor: i64,
+        progress: WebhookProgress,
         now: i64,
     ) -> StoreResult<()> {
         self.writer
-            .write((deliveries, cursor, now), |c, d| {
-                Box::pin(webhooks::enqueue_deliveries(c, d))
+            .write((progress, now), |c, d| {
+                Box::pin(webhooks::record_progress(c, d))
             })
             .await
     }
@@ -344,14 +361,6 @@ impl Store for SqliteStore {
         self.writer
             .write((now, limit, lease_ms), |c, d| {
                 Box::pin(webhooks::claim_deliveries(c, d))
-            })
-            .await
-    }
-
-    async fn finish_deliveries(&self, results: Vec<DeliveryResult>, now: i64) -> StoreResult<()> {
-        self.writer
-            .write((results, now), |c, d| {
-                Box::pin(webhooks::finish_deliveries(c, d))
             })
             .await
     }

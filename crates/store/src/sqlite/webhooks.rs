@@ -1,18 +1,19 @@
-//! Webhooks and their delivery queue. The outbox (the `events` rows with an event name) is read
-//! after a cursor kept in `kv`, and the deliveries it yields are queued in the same transaction
-//! that moves the cursor, so each event is queued exactly once, crash or not. A claimed delivery
-//! is held by pushing its `next_attempt_at` ahead (a lease): if the dispatcher dies mid-delivery
-//! the delivery is only delayed, never lost.
+//! Webhooks and their retry queue. The webhook pipeline reads the outbox (the `events` rows with
+//! an event name) after a cursor kept in `kv` and delivers from memory; only first attempts that
+//! failed become `webhook_deliveries` rows, stored in the same transaction that moves the cursor
+//! past their event, so an event is never forgotten, crash or not. A claimed row is held by
+//! pushing its `next_attempt_at` ahead (a lease): if the gateway dies mid-delivery the retry is
+//! only delayed, never lost.
 
 use std::collections::BTreeSet;
 
-use smsgate_core::store::{Delivery, DeliveryResult, OutboxEvent, Webhook};
+use smsgate_core::store::{Delivery, DeliveryResult, OutboxEvent, Webhook, WebhookProgress};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqliteExecutor};
 
 use super::decode_err;
 use super::messages::{joined_message_columns, message_from_row};
-use super::parse_status;
+use super::{parse_status, status_list, status_list_text};
 
 fn webhook_from_row(r: &SqliteRow) -> Result<Webhook, sqlx::Error> {
     let events: String = r.try_get(3)?;
@@ -23,6 +24,7 @@ fn webhook_from_row(r: &SqliteRow) -> Result<Webhook, sqlx::Error> {
         events: serde_json::from_str(&events).map_err(|_| decode_err("webhook events", &events))?,
         secret: r.try_get(4)?,
         created_at: r.try_get(5)?,
+        statuses: status_list(r.try_get(6)?)?,
     })
 }
 
@@ -32,8 +34,8 @@ pub(super) async fn create_webhook(
 ) -> Result<(), sqlx::Error> {
     let events = serde_json::to_string(&w.events).unwrap_or_else(|_| "[]".into());
     sqlx::query(
-        "INSERT INTO webhooks (id, api_key_id, url, events, secret, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO webhooks (id, api_key_id, url, events, secret, created_at, statuses) \
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&w.id)
     .bind(&w.api_key_id)
@@ -41,6 +43,7 @@ pub(super) async fn create_webhook(
     .bind(events)
     .bind(&w.secret)
     .bind(w.created_at)
+    .bind(status_list_text(&w.statuses))
     .execute(c)
     .await?;
     Ok(())
@@ -50,7 +53,7 @@ pub(super) async fn list_webhooks<'e>(
     ex: impl SqliteExecutor<'e>,
     api_key_id: Option<&str>,
 ) -> Result<Vec<Webhook>, sqlx::Error> {
-    let cols = "id, api_key_id, url, events, secret, created_at";
+    let cols = "id, api_key_id, url, events, secret, created_at, statuses";
     let rows = match api_key_id {
         Some(k) => {
             sqlx::query(&format!(
@@ -89,19 +92,26 @@ pub(super) async fn delete_webhook(
     Ok(n > 0)
 }
 
-pub(super) async fn outbox_after_cursor<'e>(
+pub(super) async fn webhook_cursor<'e>(ex: impl SqliteExecutor<'e>) -> Result<i64, sqlx::Error> {
+    let v: Option<String> = sqlx::query_scalar("SELECT value FROM kv WHERE key = 'outbox_cursor'")
+        .fetch_optional(ex)
+        .await?;
+    Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
+}
+
+pub(super) async fn outbox_after<'e>(
     ex: impl SqliteExecutor<'e>,
+    after: i64,
     limit: u32,
 ) -> Result<Vec<OutboxEvent>, sqlx::Error> {
     let cols = joined_message_columns();
     let sql = format!(
         "SELECT e.seq, e.event, e.at, e.status, e.detail, e.data, e.message_id, {cols} \
          FROM events e LEFT JOIN messages m ON m.id = e.message_id \
-         WHERE e.seq > COALESCE((SELECT CAST(value AS INTEGER) FROM kv WHERE key = 'outbox_cursor'), 0) \
-           AND e.event IS NOT NULL \
-         ORDER BY e.seq LIMIT ?"
+         WHERE e.seq > ? AND e.event IS NOT NULL ORDER BY e.seq LIMIT ?"
     );
     let rows = sqlx::query(&sql)
+        .bind(after)
         .bind(i64::from(limit))
         .fetch_all(ex)
         .await?;
@@ -127,40 +137,46 @@ pub(super) async fn outbox_after_cursor<'e>(
         .collect()
 }
 
-pub(super) async fn enqueue_deliveries(
+/// Failed first attempts become retry rows, stored rows get their results, and the cursor
+/// moves: one commit, so an event is past the cursor only once its failures are stored.
+pub(super) async fn record_progress(
     c: &mut SqliteConnection,
-    d: &(Vec<Delivery>, i64, i64),
+    d: &(WebhookProgress, i64),
 ) -> Result<(), sqlx::Error> {
-    let (deliveries, cursor, now) = (&d.0, d.1, d.2);
-    for chunk in deliveries.chunks(64) {
+    let (p, now) = (&d.0, d.1);
+    for chunk in p.failed.chunks(64) {
         let mut b: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO webhook_deliveries (id, webhook_id, url, secret, body, attempts, state, \
-             next_attempt_at, created_at, updated_at) ",
+            "INSERT OR IGNORE INTO webhook_deliveries (id, webhook_id, url, secret, body, \
+             attempts, state, next_attempt_at, last_error, created_at, updated_at) ",
         );
-        b.push_values(chunk, |mut r, x| {
+        b.push_values(chunk, |mut r, f| {
+            let x = &f.delivery;
             r.push_bind(x.id.as_str())
                 .push_bind(x.webhook_id.as_deref())
                 .push_bind(x.url.as_str())
                 .push_bind(x.secret.as_str())
                 .push_bind(x.body.as_str())
-                .push_bind(0i64)
+                .push_bind(i64::from(x.attempts))
                 .push_bind("pending")
-                .push_bind(now)
+                .push_bind(f.retry_at)
+                .push_bind(f.error.as_str())
                 .push_bind(x.created_at)
                 .push_bind(now);
         });
         b.build().execute(&mut *c).await?;
     }
-    sqlx::query(
-        "INSERT INTO kv (key, value) VALUES ('outbox_cursor', ?) \
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-    )
-    .bind(cursor.to_string())
-    .execute(c)
-    .await?;
+    finish_deliveries(c, &p.finished, now).await?;
+    if let Some(cursor) = p.cursor {
+        sqlx::query(
+            "INSERT INTO kv (key, value) VALUES ('outbox_cursor', ?) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(cursor.to_string())
+        .execute(c)
+        .await?;
+    }
     Ok(())
 }
-
 pub(super) async fn claim_deliveries(
     c: &mut SqliteConnection,
     d: &(i64, u32, i64),
@@ -192,13 +208,13 @@ pub(super) async fn claim_deliveries(
         .collect()
 }
 
-pub(super) async fn finish_deliveries(
+async fn finish_deliveries(
     c: &mut SqliteConnection,
-    d: &(Vec<DeliveryResult>, i64),
+    results: &[DeliveryResult],
+    now: i64,
 ) -> Result<(), sqlx::Error> {
-    let now = d.1;
     let mut done = BTreeSet::new();
-    for r in &d.0 {
+    for r in results {
         match r {
             DeliveryResult::Done { id } => {
                 done.insert(id.as_str());
@@ -214,6 +230,17 @@ pub(super) async fn finish_deliveries(
                 )
                 .bind(retry_at)
                 .bind(error)
+                .bind(now)
+                .bind(id)
+                .execute(&mut *c)
+                .await?;
+            }
+            DeliveryResult::Deferred { id, retry_at } => {
+                sqlx::query(
+                    "UPDATE webhook_deliveries SET next_attempt_at = ?, \
+                     attempts = MAX(attempts - 1, 0), updated_at = ? WHERE id = ?",
+                )
+                .bind(retry_at)
                 .bind(now)
                 .bind(id)
                 .execute(&mut *c)
@@ -241,7 +268,7 @@ pub(super) async fn finish_deliveries(
             sep.push_bind(id);
         }
         b.push(")");
-        b.build().execute(c).await?;
+        b.build().execute(&mut *c).await?;
     }
     Ok(())
 }

@@ -127,7 +127,7 @@ async fn engine_batches_commit_whole_and_load_back_after_a_restart() {
     // And the webhook outbox has the events.
     let events: Vec<String> = b
         .store
-        .outbox_after_cursor(100)
+        .outbox_after(0, 100)
         .await
         .unwrap()
         .into_iter()

@@ -1,0 +1,235 @@
+//! Webhooks: signed, durable, retried for days; a slow or dead endpoint holds only its own
+//! delivery slots and is paused after failures in a row, so the others go on at full speed.
+//!
+//! [`run`] (the `pipeline` module) reads the outbox (the `events` table) after its cursor,
+//! matches each event against subscriptions and per-message `callback_url`s
+//! ([`deliveries_for`], with their status filters), and POSTs from per-endpoint queues in
+//! memory (`endpoints`); only failed deliveries are stored, and retried with backoff until the
+//! retry horizon (3 days) passes. The cursor moves past an event only when each of its
+//! deliveries is made or stored (`tracker`).
+//!
+//! Body: `{"id", "event", "created_at", "data"}`. Header `Smsgate-Signature: t=<unix>,v1=<hex
+//! HMAC-SHA256 of "<t>.<body>" keyed with the subscription secret>` (SPEC.md § Webhooks).
+
+mod endpoints;
+mod pipeline;
+mod tracker;
+
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use serde_json::json;
+use sha2::Sha256;
+
+use crate::backoff::Backoff;
+use crate::clock::rfc3339;
+use crate::message::{Message, Status};
+use crate::store::{Delivery, OutboxEvent, Webhook};
+
+pub use endpoints::endpoint_of;
+pub use pipeline::run;
+
+/// The header that carries the signature.
+pub const SIGNATURE_HEADER: &str = "Smsgate-Signature";
+
+/// Retries stop this long after the event (SPEC: at least 24 h).
+pub const RETRY_HORIZON: Duration = Duration::from_secs(3 * 24 * 3600);
+
+/// The header value for `body` signed with `secret` at Unix second `t`.
+pub fn sign(secret: &str, t: i64, body: &str) -> String {
+    // HMAC accepts keys of any length, so new_from_slice cannot fail.
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(t.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body.as_bytes());
+    format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Checks a signature header against `body`, for receivers written in Rust (and our tests):
+/// the HMAC must match in constant time and `t` must lie within `tolerance_s` of `now_s`.
+pub fn verify(secret: &str, header: &str, body: &str, now_s: i64, tolerance_s: i64) -> bool {
+    let mut t = None;
+    let mut v1 = None;
+    for part in header.split(',') {
+        match part.split_once('=') {
+            Some(("t", v)) => t = v.parse::<i64>().ok(),
+            Some(("v1", v)) => v1 = hex::decode(v).ok(),
+            _ => {}
+        }
+    }
+    let (Some(t), Some(v1)) = (t, v1) else {
+        return false;
+    };
+    if (now_s - t).abs() > tolerance_s {
+        return false;
+    }
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(t.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body.as_bytes());
+    mac.verify_slice(&v1).is_ok()
+}
+
+/// Whether a subscription pattern (`message.status`, `alert.*`, `*`) covers an event name.
+pub fn pattern_matches(pattern: &str, event: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => event.starts_with(prefix),
+        None => pattern == event,
+    }
+}
+
+/// The `data` of a `message.status` event: the message as the API shows it, with the status the
+/// event moved to.
+pub fn message_status_data(status: &str, detail: Option<&str>, m: &Message) -> serde_json::Value {
+    json!({
+        "id": m.id.to_string(),
+        "status": status,
+        "to": m.to,
+        "from": m.from,
+        "segments": m.segments,
+        "encoding": m.encoding,
+        "connector": m.connector,
+        "error_code": m.error_code,
+        "error_message": m.error_message,
+        "detail": detail,
+        "created_at": rfc3339(m.created_at),
+    })
+}
+
+/// Whether a status filter (empty: every status) lets an event with `status` through; events
+/// that are not status changes pass every filter.
+fn wants_status(filter: &[Status], status: Option<Status>) -> bool {
+    match status {
+        Some(s) => filter.is_empty() || filter.contains(&s),
+        None => true,
+    }
+}
+
+fn owner_of(ev: &OutboxEvent) -> Option<&str> {
+    match &ev.message {
+        Some((_, _, m)) => m.api_key_id.as_deref(),
+        None => ev
+            .data
+            .as_ref()
+            .and_then(|d| d.get("api_key_id"))
+            .and_then(|v| v.as_str()),
+    }
+}
+
+/// The deliveries one outbox event turns into: one per matching subscription (a subscription
+/// of a non-admin key only sees that key's messages) plus the message's own callback URL.
+///
+/// `callback_secret` gives the signing secret of a key's per-message callbacks (the key's
+/// secret hash).
+pub fn deliveries_for(
+    ev: &OutboxEvent,
+    hooks: &[Webhook],
+    callback_secret: &dyn Fn(Option<&str>) -> Option<String>,
+    now: i64,
+) -> Vec<Delivery> {
+    let data = match &ev.message {
+        Some((status, detail, m)) => message_status_data(status.as_str(), detail.as_deref(), m),
+        None => ev.data.clone().unwrap_or(serde_json::Value::Null),
+    };
+    let id = format!("evt_{}", ev.seq);
+    let body = json!({"id": id, "event": ev.event, "created_at": rfc3339(ev.at), "data": data})
+        .to_string();
+    let owner = owner_of(ev);
+    let status = ev.message.as_ref().map(|(s, _, _)| *s);
+    let mut out: Vec<Delivery> = hooks
+        .iter()
+        .filter(|h| h.api_key_id.is_none() || h.api_key_id.as_deref() == owner)
+        .filter(|h| h.events.iter().any(|p| pattern_matches(p, &ev.event)))
+        .filter(|h| wants_status(&h.statuses, status))
+        .map(|h| Delivery {
+            id: String::new(),
+            webhook_id: Some(h.id.clone()),
+            url: h.url.clone(),
+            secret: h.secret.clone(),
+            body: body.clone(),
+            attempts: 0,
+            created_at: now,
+        })
+        .collect();
+    if let Some((_, _, m)) = &ev.message
+        && let Some(url) = &m.callback_url
+        && wants_status(&m.callback_statuses, status)
+        && let Some(secret) = callback_secret(m.api_key_id.as_deref())
+    {
+        out.push(Delivery {
+            id: String::new(),
+            webhook_id: None,
+            url: url.clone(),
+            secret,
+            body,
+            attempts: 0,
+            created_at: now,
+        });
+    }
+    // Ids from the event and the target's place: the same on a redelivery after a crash, so
+    // a retry row stored before the crash is not stored twice.
+    for (i, d) in out.iter_mut().enumerate() {
+        d.id = format!("whd_{}_{i}", ev.seq);
+    }
+    out
+}
+
+/// Settings of the webhook pipeline.
+#[derive(Clone, Debug)]
+pub struct WebhookConfig {
+    /// Timeout of one POST.
+    pub timeout: Duration,
+    /// POSTs in flight in total.
+    pub concurrency: usize,
+    /// POSTs in flight to one endpoint (`scheme://host:port`): what a slow or dead receiver can
+    /// hold at most.
+    pub per_endpoint: usize,
+    /// Deliveries waiting in memory before the pipeline stops reading the outbox; one endpoint
+    /// may hold a quarter of them, further ones are stored for a later retry.
+    pub max_buffered: usize,
+    /// Retry schedule (also how long a failing endpoint is paused).
+    pub backoff: Backoff,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(10),
+            concurrency: 256,
+            per_endpoint: 32,
+            max_buffered: 20_000,
+            backoff: Backoff::new(Duration::from_secs(5), Duration::from_secs(3600)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signature_verifies_only_with_its_secret_body_and_time() {
+        let header = sign("s3cret", 1_700_000_000, "{\"a\":1}");
+        assert!(header.starts_with("t=1700000000,v1="));
+        assert!(verify("s3cret", &header, "{\"a\":1}", 1_700_000_010, 300));
+        assert!(!verify("other", &header, "{\"a\":1}", 1_700_000_010, 300));
+        assert!(!verify("s3cret", &header, "{\"a\":2}", 1_700_000_010, 300));
+        assert!(!verify("s3cret", &header, "{\"a\":1}", 1_700_001_000, 300));
+        assert!(!verify(
+            "s3cret",
+            "garbage",
+            "{\"a\":1}",
+            1_700_000_000,
+            300
+        ));
+    }
+
+    #[test]
+    fn patterns_match_exact_names_and_prefixes() {
+        assert!(pattern_matches("message.status", "message.status"));
+        assert!(!pattern_matches("message.status", "message.inbound"));
+        assert!(pattern_matches("alert.*", "alert.raised"));
+        assert!(!pattern_matches("alert.*", "message.status"));
+        assert!(pattern_matches("*", "device.telemetry"));
+    }
+}
