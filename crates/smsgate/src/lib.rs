@@ -9,6 +9,7 @@
 //! - [`bench`](mod@bench): `smsgate bench`, the end-to-end load benchmark.
 //! - [`client`]: the HTTP client the CLI's remote commands use.
 //! - [`csv`]: the small CSV reader of `send --file`.
+//! - [`sim_sink`]: `smsgate sim sink`, a counting HTTP receiver for benchmarks.
 //! - [`sim_smsc`]: `smsgate sim smsc`, the SMSC simulator as a process with a control API.
 
 pub mod bench;
@@ -17,4 +18,5 @@ pub mod client;
 pub mod config;
 pub mod csv;
 pub mod gateway;
+pub mod sim_sink;
 pub mod sim_smsc;

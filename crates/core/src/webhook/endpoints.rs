@@ -8,7 +8,9 @@
 //! *paused* (a circuit breaker): what waits for it, and what arrives while it is paused, is
 //! handed back as a [`Spill`] to be stored for a later retry instead of waiting in memory; when
 //! the pause ends it gets one delivery at a time until one succeeds. A queue longer than
-//! `max_queued` spills too, so a receiver that is slow without failing cannot fill memory.
+//! `max_queued` spills too while other endpoints have work, so a receiver that is slow without
+//! failing cannot take the buffer the others need; a lone busy endpoint keeps its queue and the
+//! pipeline stops reading the outbox until it catches up.
 //!
 //! Plain data, no I/O: the pipeline (`pipeline`) feeds it and tells it how each POST went.
 
@@ -146,7 +148,11 @@ impl Endpoints {
                 reason: e.pause_reason(),
             });
         }
-        if e.queue.len() >= self.limits.max_queued {
+        // Over its share while others wait too: stored for later, so a slow receiver cannot
+        // fill the buffer the others need. Alone, it keeps its jobs and the pipeline stops
+        // reading instead (back-pressure, not a store write per delivery).
+        let others_wait = self.order.len() > usize::from(e.scheduled);
+        if e.queue.len() >= self.limits.max_queued && others_wait {
             return Some(Spill {
                 job,
                 retry_at: now + self.limits.backoff.delay(0).as_millis() as i64,
@@ -314,16 +320,20 @@ mod tests {
     }
 
     #[test]
-    fn a_full_queue_spills_instead_of_growing() {
+    fn a_full_queue_spills_while_others_wait_and_grows_when_alone() {
         let mut eps = Endpoints::new(limits());
-        for seq in 1..=3 {
-            assert!(eps.push(job("http://a/", seq), 0).is_none());
+        for seq in 1..=4 {
+            assert!(
+                eps.push(job("http://a/", seq), 0).is_none(),
+                "alone: no spill"
+            );
         }
-        let spill = eps.push(job("http://a/", 4), 1_000).unwrap();
-        assert_eq!(spill.job.origin, Origin::Event(4));
+        assert!(eps.push(job("http://b/", 10), 0).is_none());
+        let spill = eps.push(job("http://a/", 5), 1_000).unwrap();
+        assert_eq!(spill.job.origin, Origin::Event(5));
         assert!(spill.retry_at >= 1_000 + 5_000, "{spill:?}");
         assert!(
-            eps.push(job("http://b/", 5), 0).is_none(),
+            eps.push(job("http://b/", 11), 0).is_none(),
             "others still queue"
         );
     }

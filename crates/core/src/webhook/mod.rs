@@ -127,37 +127,50 @@ pub fn deliveries_for(
     callback_secret: &dyn Fn(Option<&str>) -> Option<String>,
     now: i64,
 ) -> Vec<Delivery> {
-    let data = match &ev.message {
-        Some((status, detail, m)) => message_status_data(status.as_str(), detail.as_deref(), m),
-        None => ev.data.clone().unwrap_or(serde_json::Value::Null),
-    };
-    let id = format!("evt_{}", ev.seq);
-    let body = json!({"id": id, "event": ev.event, "created_at": rfc3339(ev.at), "data": data})
-        .to_string();
     let owner = owner_of(ev);
     let status = ev.message.as_ref().map(|(s, _, _)| *s);
-    let mut out: Vec<Delivery> = hooks
+    let targets: Vec<&Webhook> = hooks
         .iter()
         .filter(|h| h.api_key_id.is_none() || h.api_key_id.as_deref() == owner)
         .filter(|h| h.events.iter().any(|p| pattern_matches(p, &ev.event)))
         .filter(|h| wants_status(&h.statuses, status))
-        .map(|h| Delivery {
-            id: String::new(),
+        .collect();
+    let callback = match &ev.message {
+        Some((_, _, m)) if wants_status(&m.callback_statuses, status) => m
+            .callback_url
+            .as_ref()
+            .and_then(|url| Some((url, callback_secret(m.api_key_id.as_deref())?))),
+        _ => None,
+    };
+    // Most events go to nobody (a filter passes only outcomes): no body is built for them.
+    if targets.is_empty() && callback.is_none() {
+        return Vec::new();
+    }
+    let data = match &ev.message {
+        Some((status, detail, m)) => message_status_data(status.as_str(), detail.as_deref(), m),
+        None => ev.data.clone().unwrap_or(serde_json::Value::Null),
+    };
+    let body = json!({"id": format!("evt_{}", ev.seq), "event": ev.event,
+        "created_at": rfc3339(ev.at), "data": data})
+    .to_string();
+    // Ids from the event and the target's place: the same on a redelivery after a crash, so
+    // a retry row stored before the crash is not stored twice.
+    let id = |i: usize| format!("whd_{}_{i}", ev.seq);
+    let mut out: Vec<Delivery> = Vec::with_capacity(targets.len() + 1);
+    for h in targets {
+        out.push(Delivery {
+            id: id(out.len()),
             webhook_id: Some(h.id.clone()),
             url: h.url.clone(),
             secret: h.secret.clone(),
             body: body.clone(),
             attempts: 0,
             created_at: now,
-        })
-        .collect();
-    if let Some((_, _, m)) = &ev.message
-        && let Some(url) = &m.callback_url
-        && wants_status(&m.callback_statuses, status)
-        && let Some(secret) = callback_secret(m.api_key_id.as_deref())
-    {
+        });
+    }
+    if let Some((url, secret)) = callback {
         out.push(Delivery {
-            id: String::new(),
+            id: id(out.len()),
             webhook_id: None,
             url: url.clone(),
             secret,
@@ -165,11 +178,6 @@ pub fn deliveries_for(
             attempts: 0,
             created_at: now,
         });
-    }
-    // Ids from the event and the target's place: the same on a redelivery after a crash, so
-    // a retry row stored before the crash is not stored twice.
-    for (i, d) in out.iter_mut().enumerate() {
-        d.id = format!("whd_{}_{i}", ev.seq);
     }
     out
 }

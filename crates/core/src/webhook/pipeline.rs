@@ -35,6 +35,10 @@ const READ_BATCH: u32 = 1000;
 const RECORD_EVERY: Duration = Duration::from_millis(100);
 /// How often stored retries are looked for when the last look found none due.
 const CLAIM_EVERY: Duration = Duration::from_secs(1);
+/// After a read that was not full, the next waits this long: under load the outbox then comes
+/// in reads of hundreds of events instead of one read (and a listing of subscriptions) per
+/// commit, for at most this much added latency.
+const READ_PAUSE: Duration = Duration::from_millis(20);
 
 /// Delivers webhooks until `shutdown` resolves, then finishes the POSTs in flight and records
 /// their results. Wakes on `events` (new outbox rows) or every 500 ms.
@@ -63,13 +67,23 @@ pub async fn run(
     let mut in_flight = FuturesUnordered::new();
     let mut recording: Option<tokio::task::JoinHandle<Result<(), WebhookProgress>>> = None;
     let mut feed_idle = false;
+    let mut read_not_before = Instant::now();
     let mut stopping = false;
     let mut next_claim = Instant::now();
     let mut last_record = Instant::now();
     loop {
-        if !stopping && !feed_idle && p.endpoints.queued() < p.config.max_buffered {
+        if !stopping
+            && !feed_idle
+            && Instant::now() >= read_not_before
+            && p.endpoints.queued() < p.config.max_buffered
+        {
             match p.read_events().await {
-                Ok(n) => feed_idle = n < READ_BATCH as usize,
+                Ok(n) => {
+                    feed_idle = n < READ_BATCH as usize;
+                    if feed_idle {
+                        read_not_before = Instant::now() + READ_PAUSE;
+                    }
+                }
                 Err(StoreError::Closed) => stopping = true,
                 Err(e) => {
                     tracing::error!(error = %e, "reading the outbox for webhooks failed");
@@ -138,11 +152,15 @@ pub async fn run(
             p.finish().await;
             return;
         }
-        let tick = if recording.is_some() || p.progress_len() > 0 || p.cursor_moved() {
+        let mut tick = if recording.is_some() || p.progress_len() > 0 || p.cursor_moved() {
             Duration::from_millis(20)
         } else {
             Duration::from_millis(500)
         };
+        if !feed_idle && !stopping && p.endpoints.queued() < p.config.max_buffered {
+            // A read is wanted and only waits for its pause.
+            tick = tick.min(read_not_before.saturating_duration_since(Instant::now()));
+        }
         tokio::select! {
             Some((key, job, outcome)) = in_flight.next(), if !in_flight.is_empty() => {
                 p.posted(&key, job, outcome);

@@ -15,6 +15,9 @@ use crate::config::Config;
 pub enum SimAction {
     /// Run the SMSC simulator: an SMPP server with receipts, fault and MO injection, and stats.
     Smsc(crate::sim_smsc::SmscArgs),
+    /// Run a counting HTTP receiver: answers every request 200 and counts it (`GET /_count`,
+    /// `POST /_reset`), the application end of a webhook or `dlr-url` benchmark.
+    Sink(crate::sim_sink::SinkArgs),
     /// Run a GSM modem simulator on a pseudo-terminal (prints its device path) or a TCP port.
     ///
     /// Point a `type = "modem"` connector's `device` at the printed path (or at
@@ -64,6 +67,10 @@ pub async fn run(action: SimAction) -> anyhow::Result<()> {
         SimAction::Smsc(args) => {
             super::init_logs(&Config::default());
             crate::sim_smsc::run(args, super::shutdown_signal()).await
+        }
+        SimAction::Sink(args) => {
+            super::init_logs(&Config::default());
+            crate::sim_sink::run(args, super::shutdown_signal()).await
         }
         SimAction::Modem {
             pty,

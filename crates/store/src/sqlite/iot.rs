@@ -173,7 +173,8 @@ pub(crate) async fn commit(c: &mut SqliteConnection, b: &Batch) -> Result<(), sq
         }
     }
     if !b.messages.is_empty() {
-        messages::insert_messages(c, &b.messages).await?;
+        let msgs: Vec<&_> = b.messages.iter().collect();
+        messages::insert_messages(c, &msgs).await?;
     }
     for (name, data) in &b.events {
         events::append_event(c, &(name.clone(), data.to_string(), now)).await?;

@@ -206,13 +206,15 @@ pub(super) async fn advance<S: AsRef<str>>(
 
 pub(super) async fn insert_messages(
     c: &mut SqliteConnection,
-    msgs: &Vec<NewMessage>,
+    msgs: &[&NewMessage],
 ) -> Result<Vec<Accepted>, sqlx::Error> {
-    let mut out = Vec::with_capacity(msgs.len());
+    // One slot per message in the caller's order; fresh ones are filled after their insert.
+    let mut out: Vec<Option<Accepted>> = Vec::with_capacity(msgs.len());
     let mut fresh: Vec<&NewMessage> = Vec::with_capacity(msgs.len());
-    for m in msgs {
+    for &m in msgs {
         if m.idempotency_key.is_none() {
             fresh.push(m);
+            out.push(None);
             continue;
         }
         // Rare path: look for an earlier message with the same key first.
@@ -225,31 +227,26 @@ pub(super) async fn insert_messages(
         .fetch_optional(&mut *c)
         .await?;
         if let Some(r) = existing {
-            out.push(Accepted {
+            out.push(Some(Accepted {
                 id: parse_id(r.try_get::<&str, _>(0)?)?,
                 status: parse_status(r.try_get::<&str, _>(1)?)?,
                 segments: r.try_get::<i64, _>(2)? as u32,
                 encoding: r.try_get(3)?,
                 duplicate: true,
-            });
+            }));
         } else {
             insert_rows(c, &[m]).await?;
-            out.push(accepted(m));
+            out.push(Some(accepted(m)));
         }
     }
-    for chunk in fresh.chunks(64) {
+    for chunk in fresh.chunks(CHUNK / 4) {
         insert_rows(c, chunk).await?;
     }
-    out.extend(fresh.iter().map(|m| accepted(m)));
-    // Keep the caller's order.
-    let order: Vec<MessageId> = msgs.iter().map(|m| m.id).collect();
-    out.sort_by_key(|a| {
-        order
-            .iter()
-            .position(|id| *id == a.id)
-            .unwrap_or(usize::MAX)
-    });
-    Ok(out)
+    let mut fresh = fresh.into_iter();
+    Ok(out
+        .into_iter()
+        .map(|slot| slot.unwrap_or_else(|| accepted(fresh.next().expect("one per empty slot"))))
+        .collect())
 }
 
 pub(super) fn accepted(m: &NewMessage) -> Accepted {

@@ -183,9 +183,7 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn insert_messages(&self, msgs: Vec<NewMessage>) -> StoreResult<Vec<Accepted>> {
-        self.writer
-            .write(msgs, |c, d| Box::pin(messages::insert_messages(c, d)))
-            .await
+        self.writer.insert(msgs).await
     }
 
     async fn message(&self, id: MessageId) -> StoreResult<Option<(Message, Vec<MessageEvent>)>> {

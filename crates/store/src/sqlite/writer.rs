@@ -1,11 +1,18 @@
 //! Group commit: one task owns the write connection and commits whatever queued up together.
+//!
+//! Message inserts, the hottest write (one per single-message `POST /v1/messages`), have a
+//! queue of their own: every insert waiting is merged into the same multi-row statements
+//! (`messages::insert_messages`), so a commit of 64 single-message requests costs two
+//! statements instead of 128. Every other write is an operation run in turn inside the same
+//! transaction.
 
 use futures::future::BoxFuture;
-use smsgate_core::store::{StoreError, StoreResult};
+use smsgate_core::message::NewMessage;
+use smsgate_core::store::{Accepted, StoreError, StoreResult};
 use sqlx::{Connection, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::db_err;
+use super::messages;
 
 /// A write operation: a plain async fn over a connection and the data it needs, so it can be
 /// run again on its own if its batch fails.
@@ -53,18 +60,38 @@ impl<D: Send + Sync, T: Send> Pending for Op<D, T> {
     }
 }
 
+/// Messages to insert, with the caller waiting for their commit.
+struct Insert {
+    msgs: Vec<NewMessage>,
+    out: Option<Vec<Accepted>>,
+    tx: oneshot::Sender<StoreResult<Vec<Accepted>>>,
+}
+
+impl Insert {
+    fn complete(self, result: StoreResult<()>) {
+        let out = match (result, self.out) {
+            (Ok(()), Some(v)) => Ok(v),
+            (Ok(()), None) => Err(StoreError::Database("insert produced no result".into())),
+            (Err(e), _) => Err(e),
+        };
+        let _ = self.tx.send(out);
+    }
+}
+
 /// The handle write calls go through.
 #[derive(Clone)]
 pub(crate) struct Writer {
     tx: mpsc::Sender<Box<dyn Pending>>,
+    inserts: mpsc::Sender<Insert>,
 }
 
 impl Writer {
     /// Starts the writer task over `conn`; it ends when every handle is dropped.
     pub(crate) fn spawn(conn: SqliteConnection, max_batch: usize) -> Self {
         let (tx, rx) = mpsc::channel(max_batch * 4);
-        tokio::spawn(run(conn, rx, max_batch));
-        Self { tx }
+        let (inserts, insert_rx) = mpsc::channel(max_batch * 4);
+        tokio::spawn(run(conn, rx, insert_rx, max_batch));
+        Self { tx, inserts }
     }
 
     /// Queues an operation and waits until its transaction is committed.
@@ -83,51 +110,147 @@ impl Writer {
         self.tx.send(op).await.map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
+
+    /// Queues new messages (merged with the other inserts waiting) and waits for the commit.
+    pub(crate) async fn insert(&self, msgs: Vec<NewMessage>) -> StoreResult<Vec<Accepted>> {
+        let (tx, rx) = oneshot::channel();
+        let insert = Insert {
+            msgs,
+            out: None,
+            tx,
+        };
+        self.inserts
+            .send(insert)
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
 }
 
-async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Box<dyn Pending>>, max: usize) {
-    let mut ops: Vec<Box<dyn Pending>> = Vec::with_capacity(max);
-    while rx.recv_many(&mut ops, max).await > 0 {
+/// What one commit holds.
+struct Batch {
+    inserts: Vec<Insert>,
+    ops: Vec<Box<dyn Pending>>,
+}
+
+impl Batch {
+    fn len(&self) -> usize {
+        self.inserts.len() + self.ops.len()
+    }
+
+    fn complete(&mut self, result: &Result<(), sqlx::Error>) {
+        let to_store = |r: &Result<(), sqlx::Error>| match r {
+            Ok(()) => Ok(()),
+            Err(e) => Err(StoreError::Database(e.to_string())),
+        };
+        for i in self.inserts.drain(..) {
+            i.complete(to_store(result));
+        }
+        for op in self.ops.drain(..) {
+            op.complete(to_store(result));
+        }
+    }
+}
+
+async fn run(
+    mut conn: SqliteConnection,
+    mut rx: mpsc::Receiver<Box<dyn Pending>>,
+    mut insert_rx: mpsc::Receiver<Insert>,
+    max: usize,
+) {
+    let mut batch = Batch {
+        inserts: Vec::with_capacity(max),
+        ops: Vec::with_capacity(max),
+    };
+    let (mut ops_open, mut inserts_open) = (true, true);
+    while ops_open || inserts_open {
+        tokio::select! {
+            n = rx.recv_many(&mut batch.ops, max), if ops_open => ops_open = n > 0,
+            n = insert_rx.recv_many(&mut batch.inserts, max), if inserts_open => {
+                inserts_open = n > 0;
+            }
+        }
+        // Whatever else waits joins this commit.
+        while batch.ops.len() < max
+            && let Ok(op) = rx.try_recv()
+        {
+            batch.ops.push(op);
+        }
+        while batch.inserts.len() < max
+            && let Ok(i) = insert_rx.try_recv()
+        {
+            batch.inserts.push(i);
+        }
+        if batch.len() == 0 {
+            continue;
+        }
         let started = std::time::Instant::now();
-        let result = run_batch(&mut conn, &mut ops).await;
+        let result = run_batch(&mut conn, &mut batch).await;
         tracing::trace!(
-            ops = ops.len(),
+            inserts = batch.inserts.len(),
+            messages = batch.inserts.iter().map(|i| i.msgs.len()).sum::<usize>(),
+            ops = batch.ops.len(),
             elapsed_us = started.elapsed().as_micros() as u64,
             ok = result.is_ok(),
             "group commit"
         );
         match result {
-            Ok(()) => {
-                for op in ops.drain(..) {
-                    op.complete(Ok(()));
-                }
-            }
-            Err(e) if ops.len() == 1 => {
+            Ok(()) => batch.complete(&Ok(())),
+            Err(e) if batch.len() == 1 => {
                 tracing::error!(error = %e, "store write failed");
-                if let Some(op) = ops.pop() {
-                    op.complete(Err(db_err(e)));
-                }
+                let r = Err(e);
+                batch.complete(&r);
             }
             Err(e) => {
-                tracing::warn!(error = %e, batch = ops.len(), "group commit failed; retrying each write alone");
-                for mut op in ops.drain(..) {
-                    let res = run_batch(&mut conn, std::slice::from_mut(&mut op)).await;
-                    if let Err(e) = &res {
-                        tracing::error!(error = %e, "store write failed");
-                    }
-                    op.complete(res.map_err(db_err));
-                }
+                tracing::warn!(error = %e, batch = batch.len(), "group commit failed; retrying each write alone");
+                retry_alone(&mut conn, &mut batch).await;
             }
         }
     }
 }
 
-async fn run_batch(
-    conn: &mut SqliteConnection,
-    ops: &mut [Box<dyn Pending>],
-) -> Result<(), sqlx::Error> {
+/// After a failed group commit: each write in its own transaction, so one bad write fails
+/// alone.
+async fn retry_alone(conn: &mut SqliteConnection, batch: &mut Batch) {
+    let (inserts, ops) = (
+        std::mem::take(&mut batch.inserts),
+        std::mem::take(&mut batch.ops),
+    );
+    for insert in inserts {
+        let mut one = Batch {
+            inserts: vec![insert],
+            ops: Vec::new(),
+        };
+        let res = run_batch(conn, &mut one).await;
+        if let Err(e) = &res {
+            tracing::error!(error = %e, "store write failed");
+        }
+        one.complete(&res);
+    }
+    for op in ops {
+        let mut one = Batch {
+            inserts: Vec::new(),
+            ops: vec![op],
+        };
+        let res = run_batch(conn, &mut one).await;
+        if let Err(e) = &res {
+            tracing::error!(error = %e, "store write failed");
+        }
+        one.complete(&res);
+    }
+}
+
+async fn run_batch(conn: &mut SqliteConnection, batch: &mut Batch) -> Result<(), sqlx::Error> {
     let mut tx = conn.begin().await?;
-    for op in ops.iter_mut() {
+    if !batch.inserts.is_empty() {
+        let all: Vec<&NewMessage> = batch.inserts.iter().flat_map(|i| &i.msgs).collect();
+        let mut accepted = messages::insert_messages(&mut tx, &all).await?.into_iter();
+        drop(all);
+        for i in batch.inserts.iter_mut() {
+            i.out = Some(accepted.by_ref().take(i.msgs.len()).collect());
+        }
+    }
+    for op in batch.ops.iter_mut() {
         op.run(&mut tx).await?;
     }
     tx.commit().await

@@ -2,6 +2,7 @@
 //! instead of five): one module per topic. Every test opens its own store in a temp dir
 //! (`smsgate_testkit::store`), so the tests share nothing but this process.
 //!
+//! - `inserts`: concurrent inserts merged into one commit, idempotency across them.
 //! - `claims`: how `claim_due` shares the queue (priority, fair shares per key).
 //! - `receipts`: submits and delivery receipts, one status per message from its parts.
 //! - `receipt_retry`: an `undelivered` receipt under a route's `retry_undelivered`.
@@ -9,6 +10,7 @@
 //! - `iot`: the IoT engine's batches commit whole and load back after a restart.
 
 mod claims;
+mod inserts;
 mod iot;
 mod northbound;
 mod receipt_retry;

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Where smsgate's time goes under the side-by-side load of bench/kannel-compare.sh: the same
+# SMSC simulator (receipts after 50 ms), the same counting sink with a final-status webhook,
+# wrk with 64 connections of one-message POSTs; `perf record` samples the gateway for 8 s in
+# the middle of the run and the report prints time per thread and the hottest functions.
+#
+# Usage: bench/profile.sh [statuses JSON, default the final ones; '' for every status]
+# Needs: a release build (it carries line tables), wrk and perf (Debian's linux-perf).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+STATUSES=${1-'["delivered", "undelivered", "failed", "expired"]'}
+BIN=$(realpath "${CARGO_TARGET_DIR:-target}/release/smsgate")
+DIR=$(mktemp -d)
+PIDS=()
+trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; echo "perf data: $DIR/perf.data"' EXIT
+"$BIN" sim smsc --listen 127.0.0.1:27750 --receipt-delay 50ms --id-format decimal --window 100 \
+  --stats-every 0s > "$DIR/smsc.out" 2>&1 &
+PIDS+=($!)
+"$BIN" sim sink --listen 127.0.0.1:8099 > "$DIR/sink.out" 2>&1 &
+PIDS+=($!)
+cat > "$DIR/smsgate.toml" <<TOML
+[http]
+listen = "127.0.0.1:18080"
+[store]
+url = "sqlite://$DIR/smsgate.db"
+[log]
+level = "warn"
+[[connectors]]
+name = "sim"
+type = "smpp"
+host = "127.0.0.1"
+port = 27750
+system_id = "smsgate"
+password = "secret"
+window = 100
+message_id_format = "decimal"
+TOML
+sleep 0.5
+"$BIN" serve --config "$DIR/smsgate.toml" > "$DIR/out" 2>&1 &
+SG=$!; PIDS+=("$SG")
+for _ in $(seq 100); do grep -q "stop with Ctrl-C" "$DIR/out" 2>/dev/null && break; sleep 0.1; done
+export SMSGATE_KEY
+SMSGATE_KEY=$(grep '^sk_' "$DIR/out")
+for _ in $(seq 100); do
+  curl -s -H "Authorization: Bearer $SMSGATE_KEY" http://127.0.0.1:18080/v1/connectors | grep -q '"bound"' && break
+  sleep 0.1
+done
+curl -sf -H "Authorization: Bearer $SMSGATE_KEY" -H 'content-type: application/json' \
+  -d "{\"url\": \"http://127.0.0.1:8099/hook\", \"events\": [\"message.status\"]${STATUSES:+, \"statuses\": $STATUSES}}" \
+  http://127.0.0.1:18080/v1/webhooks >/dev/null
+(sleep 4; perf record -F 499 -g --call-graph dwarf,8192 -p "$SG" -o "$DIR/perf.data" -- sleep 8 \
+  > "$DIR/perf.log" 2>&1) &
+PERF=$!
+wrk -t2 -c64 -d16s -s bench/wrk/send.lua http://127.0.0.1:18080 | grep -E "Requests/sec|ACCEPTED"
+wait "$PERF"
+echo "== samples per thread"
+perf report -i "$DIR/perf.data" --no-children --sort comm --stdio -g none 2>/dev/null | grep '%' | head -5
+echo "== hottest functions (self)"
+perf report -i "$DIR/perf.data" --no-children --sort sym --stdio -g none 2>/dev/null | grep '%' | head -25
+echo "== smsgate code (with callees)"
+perf report -i "$DIR/perf.data" --children --sort sym --stdio -g none 2>/dev/null \
+  | grep -E '%.*(smsgate_[a-z_]+::[a-z_:]+(::\{\{closure\}\})?$)' | grep -v "inlined" | head -25
