@@ -17,7 +17,8 @@
 #
 # Usage: bench/kannel-compare.sh [duration, default 20s] [connections, default 64]
 # GATEWAYS="kannel final all" (the default) picks the runs; KEEP=1 keeps the work directory
-# (configs, logs) for a look afterwards.
+# (configs, logs) for a look afterwards; GATEWAY_BIN=path runs another smsgate build as the
+# gateway (the simulator and the sink stay this build's).
 # Needs: a release build (cargo build --release -p smsgate); installs Debian's kannel and wrk
 # when missing (apt-get, as root).
 set -euo pipefail
@@ -25,6 +26,9 @@ cd "$(dirname "$0")/.."
 DURATION=${1:-20s}
 CONNS=${2:-64}
 BIN=$(realpath "${CARGO_TARGET_DIR:-target}/release/smsgate")
+# The smsgate under test (default: the same build as the simulator and the sink); point it at
+# an older build to measure before and after in one run.
+GATEWAY_BIN=${GATEWAY_BIN:-$BIN}
 SMSC_PORT=${SMSC_PORT:-27750}
 SINK_PORT=${SINK_PORT:-8099}
 KANNEL_ADMIN=13000
@@ -211,7 +215,7 @@ password = "secret"
 window = 100
 message_id_format = "decimal"
 TOML
-  "$BIN" serve --config "$DIR/sg/smsgate.toml" > "$DIR/sg/out" 2>&1 &
+  "$GATEWAY_BIN" serve --config "$DIR/sg/smsgate.toml" > "$DIR/sg/out" 2>&1 &
   local sg=$!; PIDS+=("$sg")
   wait_for "smsgate" grep -q "stop with Ctrl-C" "$DIR/sg/out"
   local base="http://127.0.0.1:$SMSGATE_HTTP"

@@ -162,6 +162,17 @@ pub struct Webhook {
     pub created_at: i64,
 }
 
+/// A page of the outbox (see [`Store::outbox_after`]).
+#[derive(Clone, Debug, Default)]
+pub struct OutboxPage {
+    /// The events, oldest first.
+    pub events: Vec<OutboxEvent>,
+    /// The last position looked at: every event up to it is in `events` or was left out.
+    pub scanned_to: i64,
+    /// True when the page reached the newest event.
+    pub at_end: bool,
+}
+
 /// One outbox row: an event that webhooks may want.
 #[derive(Clone, Debug)]
 pub struct OutboxEvent {
@@ -361,8 +372,16 @@ pub trait Store: Send + Sync + 'static {
     /// deliveries stored for retry. 0 before the first event.
     async fn webhook_cursor(&self) -> StoreResult<i64>;
 
-    /// Outbox events after `after`, oldest first.
-    async fn outbox_after(&self, after: i64, limit: u32) -> StoreResult<Vec<OutboxEvent>>;
+    /// Outbox events after `after`, oldest first, looking at most `limit` positions ahead.
+    /// `message.status` events whose status is not in `statuses` (when given) are left out
+    /// unless their message has a `callback_url`: nobody would be sent them, so they are not
+    /// read. `scanned_to` says how far the page looked, returned events or not.
+    async fn outbox_after(
+        &self,
+        after: i64,
+        limit: u32,
+        statuses: Option<&[Status]>,
+    ) -> StoreResult<OutboxPage>;
 
     /// Stores what the webhook pipeline must not forget, in one commit: first attempts that
     /// failed (as retry rows), the results of retried rows, and the new cursor.

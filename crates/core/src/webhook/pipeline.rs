@@ -29,7 +29,7 @@ use crate::store::{
     DeliveryResult, FailedDelivery, Store, StoreError, StoreResult, WebhookProgress,
 };
 
-/// Outbox events read per step.
+/// Outbox positions looked at per read.
 const READ_BATCH: u32 = 1000;
 /// How often progress is committed while there is some.
 const RECORD_EVERY: Duration = Duration::from_millis(100);
@@ -78,8 +78,8 @@ pub async fn run(
             && p.endpoints.queued() < p.config.max_buffered
         {
             match p.read_events().await {
-                Ok(n) => {
-                    feed_idle = n < READ_BATCH as usize;
+                Ok(at_end) => {
+                    feed_idle = at_end;
                     if feed_idle {
                         read_not_before = Instant::now() + READ_PAUSE;
                     }
@@ -220,13 +220,27 @@ impl Pipeline {
         }
     }
 
-    /// Reads the next outbox events and queues their deliveries; returns how many events.
-    async fn read_events(&mut self) -> StoreResult<usize> {
-        let events = self.store.outbox_after(self.read_pos, READ_BATCH).await?;
-        if events.is_empty() {
-            return Ok(0);
-        }
-        let hooks = self.store.list_webhooks(None).await?;
+    /// Reads the next outbox events and queues their deliveries; true when it reached the
+    /// newest event.
+    async fn read_events(&mut self) -> StoreResult<bool> {
+        let mut hooks = self.store.list_webhooks(None).await?;
+        let page = loop {
+            let statuses = wanted_statuses(&hooks);
+            let page = self
+                .store
+                .outbox_after(self.read_pos, READ_BATCH, statuses.as_deref())
+                .await?;
+            // A subscription created while the page was read may want events the filter left
+            // out: read the page again with it.
+            let now_hooks = self.store.list_webhooks(None).await?;
+            let same = now_hooks.len() == hooks.len()
+                && now_hooks.iter().zip(&hooks).all(|(a, b)| a.id == b.id);
+            hooks = now_hooks;
+            if same {
+                break page;
+            }
+        };
+        let events = page.events;
         let needs_keys = events
             .iter()
             .any(|e| matches!(&e.message, Some((_, _, m)) if m.callback_url.is_some()));
@@ -256,9 +270,10 @@ impl Pipeline {
                     self.spilled(spill);
                 }
             }
-            self.read_pos = ev.seq;
         }
-        Ok(events.len())
+        self.read_pos = page.scanned_to;
+        self.tracker.skip_to(page.scanned_to);
+        Ok(page.at_end)
     }
 
     /// Queues due stored retries; true when there may be more due right away.
@@ -411,6 +426,31 @@ impl Pipeline {
             );
         }
     }
+}
+
+/// The `message.status` statuses any subscription may want; `None` when one wants them all (or
+/// a pattern covers every event). The outbox read leaves the others out, except for messages
+/// with a `callback_url` (their own filter is applied per message).
+fn wanted_statuses(hooks: &[crate::store::Webhook]) -> Option<Vec<crate::message::Status>> {
+    let mut wanted = Vec::new();
+    for h in hooks {
+        if !h
+            .events
+            .iter()
+            .any(|p| super::pattern_matches(p, "message.status"))
+        {
+            continue;
+        }
+        if h.statuses.is_empty() {
+            return None;
+        }
+        for s in &h.statuses {
+            if !wanted.contains(s) {
+                wanted.push(*s);
+            }
+        }
+    }
+    Some(wanted)
 }
 
 /// POSTs one delivery, signed; the error says what the endpoint or the network answered.

@@ -36,6 +36,12 @@ impl Tracker {
         }
     }
 
+    /// Everything up to `seq` has been read: positions not added were left out (nobody wants
+    /// them) and are finished.
+    pub fn skip_to(&mut self, seq: i64) {
+        self.read_to = self.read_to.max(seq);
+    }
+
     /// One delivery of the event at `seq` is finished (made, or stored for retry).
     pub fn finish(&mut self, seq: i64) {
         if let Some(n) = self.open.get_mut(&seq) {
@@ -79,6 +85,16 @@ mod tests {
         t.finish(12);
         assert_eq!(t.cursor(), 15, "everything read is finished");
         assert_eq!(t.open_events(), 0);
+    }
+
+    #[test]
+    fn positions_skipped_over_count_as_finished() {
+        let mut t = Tracker::new(0);
+        t.add(3, 1);
+        t.skip_to(9);
+        assert_eq!(t.cursor(), 2);
+        t.finish(3);
+        assert_eq!(t.cursor(), 9, "4 to 9 were read and left out");
     }
 
     #[test]

@@ -40,8 +40,8 @@ use smsgate_core::connector::{InboundSms, Receipt};
 use smsgate_core::message::{InboundMessage, Message, MessageEvent, MessageId, NewMessage, Status};
 use smsgate_core::northbound::{Feed, NorthboundStore, PartProgress, StoredSubmission, Submission};
 use smsgate_core::store::{
-    Accepted, ApiKey, Attempt, Delivery, InboundQuery, MessageQuery, OutboxEvent, QueueStats,
-    Store, StoreError, StoreResult, Webhook, WebhookProgress,
+    Accepted, ApiKey, Attempt, Delivery, InboundQuery, MessageQuery, OutboxPage, QueueStats, Store,
+    StoreError, StoreResult, Webhook, WebhookProgress,
 };
 use smsgate_iot::engine::{Batch, Snapshot};
 use smsgate_iot::model::{Alert, Command, TelemetryRecord};
@@ -332,8 +332,13 @@ impl Store for SqliteStore {
         webhooks::webhook_cursor(&self.pool).await.map_err(db_err)
     }
 
-    async fn outbox_after(&self, after: i64, limit: u32) -> StoreResult<Vec<OutboxEvent>> {
-        webhooks::outbox_after(&self.pool, after, limit)
+    async fn outbox_after(
+        &self,
+        after: i64,
+        limit: u32,
+        statuses: Option<&[Status]>,
+    ) -> StoreResult<OutboxPage> {
+        webhooks::outbox_after(&self.pool, after, limit, statuses)
             .await
             .map_err(db_err)
     }

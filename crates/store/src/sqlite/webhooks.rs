@@ -7,8 +7,11 @@
 
 use std::collections::BTreeSet;
 
-use smsgate_core::store::{Delivery, DeliveryResult, OutboxEvent, Webhook, WebhookProgress};
-use sqlx::sqlite::SqliteRow;
+use smsgate_core::message::Status;
+use smsgate_core::store::{
+    Delivery, DeliveryResult, OutboxEvent, OutboxPage, Webhook, WebhookProgress,
+};
+use sqlx::sqlite::{SqlitePool, SqliteRow};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqliteExecutor};
 
 use super::decode_err;
@@ -99,23 +102,52 @@ pub(super) async fn webhook_cursor<'e>(ex: impl SqliteExecutor<'e>) -> Result<i6
     Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
 }
 
-pub(super) async fn outbox_after<'e>(
-    ex: impl SqliteExecutor<'e>,
+pub(super) async fn outbox_after(
+    pool: &SqlitePool,
     after: i64,
     limit: u32,
-) -> Result<Vec<OutboxEvent>, sqlx::Error> {
+    statuses: Option<&[Status]>,
+) -> Result<OutboxPage, sqlx::Error> {
+    // Every position up to the newest is committed (one writer, in order), so the page may
+    // look up to it and say so even when it returns nothing.
+    let newest: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM events")
+        .fetch_one(pool)
+        .await?;
+    let newest = newest.unwrap_or(0);
+    let upper = newest.min(after.saturating_add(i64::from(limit)));
+    if upper <= after {
+        return Ok(OutboxPage {
+            events: Vec::new(),
+            scanned_to: after,
+            at_end: true,
+        });
+    }
     let cols = joined_message_columns();
-    let sql = format!(
+    let mut b: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
         "SELECT e.seq, e.event, e.at, e.status, e.detail, e.data, e.message_id, {cols} \
          FROM events e LEFT JOIN messages m ON m.id = e.message_id \
-         WHERE e.seq > ? AND e.event IS NOT NULL ORDER BY e.seq LIMIT ?"
-    );
-    let rows = sqlx::query(&sql)
-        .bind(after)
-        .bind(i64::from(limit))
-        .fetch_all(ex)
-        .await?;
-    rows.iter()
+         WHERE e.seq > "
+    ));
+    b.push_bind(after)
+        .push(" AND e.seq <= ")
+        .push_bind(upper)
+        .push(" AND e.event IS NOT NULL");
+    if let Some(wanted) = statuses {
+        b.push(" AND (e.status IS NULL OR m.callback_url IS NOT NULL");
+        if !wanted.is_empty() {
+            b.push(" OR e.status IN (");
+            let mut sep = b.separated(", ");
+            for s in wanted {
+                sep.push_bind(s.as_str());
+            }
+            b.push(")");
+        }
+        b.push(")");
+    }
+    b.push(" ORDER BY e.seq");
+    let rows = b.build().fetch_all(pool).await?;
+    let events = rows
+        .iter()
         .map(|r| {
             let status: Option<String> = r.try_get(3)?;
             let has_message = r.try_get::<Option<String>, _>(7)?.is_some();
@@ -134,7 +166,12 @@ pub(super) async fn outbox_after<'e>(
                 data: data.and_then(|d| serde_json::from_str(&d).ok()),
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok(OutboxPage {
+        events,
+        scanned_to: upper,
+        at_end: upper == newest,
+    })
 }
 
 /// Failed first attempts become retry rows, stored rows get their results, and the cursor

@@ -127,9 +127,10 @@ async fn engine_batches_commit_whole_and_load_back_after_a_restart() {
     // And the webhook outbox has the events.
     let events: Vec<String> = b
         .store
-        .outbox_after(0, 100)
+        .outbox_after(0, 100, None)
         .await
         .unwrap()
+        .events
         .into_iter()
         .map(|e| e.event)
         .collect();

@@ -3,6 +3,7 @@
 //! (`smsgate_testkit::store`), so the tests share nothing but this process.
 //!
 //! - `inserts`: concurrent inserts merged into one commit, idempotency across them.
+//! - `outbox`: the webhook outbox read with a status filter.
 //! - `claims`: how `claim_due` shares the queue (priority, fair shares per key).
 //! - `receipts`: submits and delivery receipts, one status per message from its parts.
 //! - `receipt_retry`: an `undelivered` receipt under a route's `retry_undelivered`.
@@ -13,5 +14,6 @@ mod claims;
 mod inserts;
 mod iot;
 mod northbound;
+mod outbox;
 mod receipt_retry;
 mod receipts;
