@@ -10,6 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 STATUSES=${1-'["delivered", "undelivered", "failed", "expired"]'}
 BIN=$(realpath "${CARGO_TARGET_DIR:-target}/release/smsgate")
+GATEWAY_BIN=${GATEWAY_BIN:-$BIN}   # another build to profile (the simulator and sink stay this one)
 DIR=$(mktemp -d)
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; echo "perf data: $DIR/perf.data"' EXIT
@@ -36,7 +37,7 @@ window = 100
 message_id_format = "decimal"
 TOML
 sleep 0.5
-"$BIN" serve --config "$DIR/smsgate.toml" > "$DIR/out" 2>&1 &
+"$GATEWAY_BIN" serve --config "$DIR/smsgate.toml" > "$DIR/out" 2>&1 &
 SG=$!; PIDS+=("$SG")
 for _ in $(seq 100); do grep -q "stop with Ctrl-C" "$DIR/out" 2>/dev/null && break; sleep 0.1; done
 export SMSGATE_KEY
@@ -59,4 +60,4 @@ echo "== hottest functions (self)"
 perf report -i "$DIR/perf.data" --no-children --sort sym --stdio -g none 2>/dev/null | grep '%' | head -25
 echo "== smsgate code (with callees)"
 perf report -i "$DIR/perf.data" --children --sort sym --stdio -g none 2>/dev/null \
-  | grep -E '%.*(smsgate_[a-z_]+::[a-z_:]+(::\{\{closure\}\})?$)' | grep -v "inlined" | head -25
+  | grep -E "smsgate_(store|core|api|connectors)::" | grep -v "(inlined)" | head -25
