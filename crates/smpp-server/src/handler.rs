@@ -285,15 +285,17 @@ impl Handler for GatewayHandler {
         _session: SessionId,
         bind: &BindRequest,
     ) -> Result<Arc<Account>, CommandStatus> {
+        // One answer for every refused bind (`ESME_RBINDFAIL`), so a client cannot tell an
+        // unknown system_id from a wrong password and guess accounts; the log says which.
         match self.accounts.authenticate(&bind.system_id, &bind.password) {
             Ok(account) => Ok(account),
             Err(AuthError::UnknownSystemId) => {
                 info!(system_id = %bind.system_id, "bind refused: no account has this system_id");
-                Err(CommandStatus::EsmeRinvsysid)
+                Err(CommandStatus::EsmeRbindfail)
             }
             Err(AuthError::WrongPassword) => {
                 info!(system_id = %bind.system_id, "bind refused: wrong password");
-                Err(CommandStatus::EsmeRinvpaswd)
+                Err(CommandStatus::EsmeRbindfail)
             }
         }
     }

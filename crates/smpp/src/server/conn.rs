@@ -103,12 +103,16 @@ impl<H: Handler, T: AsyncRead + AsyncWrite + Send + 'static> ServerConn<H, T> {
                     }
                 }
                 Err(status) => {
-                    info!(system_id = %request.system_id, ?status, "bind rejected");
+                    info!(system_id = %request.system_id, ?status, "bind rejected; closing");
                     let seq = request.sequence_number;
                     let _ = self
                         .conn
                         .session
                         .reject_bind(seq, request.bind_type, status);
+                    // One try per connection: the answer goes out (the driver flushes a
+                    // closing session's last PDUs), then the connection closes, so a client
+                    // cannot guess passwords on one socket without end.
+                    self.conn.session.close_now();
                 }
             },
             ServerCommand::Answer {

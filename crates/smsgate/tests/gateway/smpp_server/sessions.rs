@@ -1,4 +1,5 @@
-//! Binding and the flow of a session: wrong credentials, the account window and
+//! Binding and the flow of a session: wrong credentials (one answer, then the connection
+//! closes), the account window and
 //! `max_tps`, the queue bound (`ESME_RMSGQFUL`), and a connection dropped mid-window.
 
 use super::*;
@@ -6,17 +7,70 @@ use super::*;
 #[tokio::test]
 async fn wrong_credentials_get_the_bind_error_and_nothing_else() {
     let t = gateway(json!({})).await;
+    // The same answer for an unknown system_id and a wrong password: nothing to tell which
+    // accounts exist.
     let e = bind_as(&t.gw, BindType::Transceiver, "nobody", "secret1")
         .await
         .unwrap_err();
-    assert_eq!(e, BindError::Rejected(CommandStatus::EsmeRinvsysid));
+    assert_eq!(e, BindError::Rejected(CommandStatus::EsmeRbindfail));
     let e = bind_as(&t.gw, BindType::Transceiver, "app1", "secret2")
         .await
         .unwrap_err();
-    assert_eq!(e, BindError::Rejected(CommandStatus::EsmeRinvpaswd));
+    assert_eq!(e, BindError::Rejected(CommandStatus::EsmeRbindfail));
     // The right credentials still bind afterwards.
     let (c, _events) = bind(&t.gw, BindType::Transmitter).await;
     assert_eq!(c.bind_info().peer_system_id, "smsgate");
+    c.unbind().await;
+    t.gw.shutdown().await;
+}
+
+/// A raw `bind_transceiver` (SMPP 3.4 §4.1.5) with these credentials.
+fn raw_bind(system_id: &str, password: &str, sequence: u32) -> Vec<u8> {
+    let mut body = Vec::new();
+    for field in [system_id, password, ""] {
+        body.extend_from_slice(field.as_bytes());
+        body.push(0);
+    }
+    body.extend_from_slice(&[0x34, 0, 0, 0]); // interface_version, addr_ton, addr_npi, range ""
+    let mut pdu = Vec::new();
+    pdu.extend_from_slice(&(16 + body.len() as u32).to_be_bytes());
+    pdu.extend_from_slice(&0x0000_0009u32.to_be_bytes());
+    pdu.extend_from_slice(&0u32.to_be_bytes());
+    pdu.extend_from_slice(&sequence.to_be_bytes());
+    pdu.extend_from_slice(&body);
+    pdu
+}
+
+#[tokio::test]
+async fn a_failed_bind_is_answered_and_the_connection_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let t = gateway(json!({})).await;
+    let mut s = tokio::net::TcpStream::connect(t.gw.smpp_addr.unwrap())
+        .await
+        .unwrap();
+    s.write_all(&raw_bind("app1", "guess-1", 1)).await.unwrap();
+    let mut header = [0u8; 16];
+    tokio::time::timeout(Duration::from_secs(5), s.read_exact(&mut header))
+        .await
+        .expect("a bind_transceiver_resp")
+        .unwrap();
+    let word = |i: usize| u32::from_be_bytes(header[i..i + 4].try_into().unwrap());
+    assert_eq!(word(4), 0x8000_0009, "bind_transceiver_resp");
+    assert_eq!(word(8), 0x0000_000D, "ESME_RBINDFAIL");
+    assert_eq!(word(12), 1, "answers our sequence number");
+    let len = word(0) as usize;
+    let mut rest = vec![0u8; len - 16];
+    s.read_exact(&mut rest).await.unwrap();
+    // A second guess on the same connection gets nowhere: the server has closed it.
+    let _ = s.write_all(&raw_bind("app1", "guess-2", 2)).await;
+    let mut buf = [0u8; 64];
+    let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+        .await
+        .expect("the server closes the connection")
+        .unwrap_or(0);
+    assert_eq!(n, 0, "no answer to a second bind: {:?}", &buf[..n]);
+    // The right credentials bind on a new connection.
+    let (c, _events) = bind(&t.gw, BindType::Transmitter).await;
     c.unbind().await;
     t.gw.shutdown().await;
 }

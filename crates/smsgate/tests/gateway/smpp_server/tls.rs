@@ -110,7 +110,7 @@ async fn the_tls_listener_serves_the_same_accounts_and_plain_smpp_is_refused_on_
     // Wrong credentials over TLS: the bind error, as on the plain listener.
     let e = bind_tls(&t.gw, false, "app1", "wrong").await.unwrap_err();
     assert!(
-        e.contains("ESME_RINVPASWD") || e.contains("Rinvpaswd"),
+        e.contains("ESME_RBINDFAIL") || e.contains("Rbindfail"),
         "{e}"
     );
 
