@@ -62,6 +62,13 @@ pub struct SmppServerConfig {
     /// 0 means no limit. Default 0.
     #[serde(default)]
     pub max_tps: u32,
+    /// Client connections open at once over both listeners; one more is closed when it is
+    /// accepted (logged). 0: no limit. Default 1000.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Client connections open at once from one IP address. 0: no limit. Default 100.
+    #[serde(default = "default_max_connections_per_ip")]
+    pub max_connections_per_ip: usize,
     /// `deliver_sm`s (receipts, inbound SMS) we have in flight per session. Default 10.
     #[serde(default = "default_deliver_window")]
     pub deliver_window: usize,
@@ -123,6 +130,14 @@ fn default_enquire_link() -> Duration {
 fn default_response_timeout() -> Duration {
     Duration::from_secs(30)
 }
+fn default_max_connections() -> usize {
+    1000
+}
+
+fn default_max_connections_per_ip() -> usize {
+    100
+}
+
 fn default_poll() -> Duration {
     Duration::from_millis(200)
 }

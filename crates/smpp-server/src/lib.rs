@@ -179,6 +179,8 @@ pub async fn start(
             ..SessionConfig::default()
         },
         shutdown_grace: Duration::from_secs(5),
+        max_connections: config.max_connections,
+        max_connections_per_ip: config.max_connections_per_ip,
     };
     let server = Arc::new(Server::new(handler, server_config));
     let (stop, stop_rx) = watch::channel(false);

@@ -16,7 +16,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio::task::JoinSet;
-use tracing::{Instrument, debug};
+use tracing::{Instrument, debug, warn};
 
 use crate::client::AmbiguousReason;
 use crate::counters::{Counters, CountersSnapshot};
@@ -93,6 +93,12 @@ pub struct ServerConfig {
     pub session: SessionConfig,
     /// Time to wait for sessions to unbind at shutdown. Default 5 s.
     pub shutdown_grace: Duration,
+    /// Connections open at once over every listener of this server; one more is closed as
+    /// soon as it is accepted. 0: no limit. Default 1,000.
+    pub max_connections: usize,
+    /// Connections open at once from one IP address, so one client (or one attacker) cannot
+    /// take every slot. 0: no limit. Default 100.
+    pub max_connections_per_ip: usize,
 }
 
 impl Default for ServerConfig {
@@ -101,6 +107,34 @@ impl Default for ServerConfig {
             system_id: "smsgate".into(),
             session: SessionConfig::default(),
             shutdown_grace: Duration::from_secs(5),
+            max_connections: 1000,
+            max_connections_per_ip: 100,
+        }
+    }
+}
+
+/// The connections open now, in total and per peer IP.
+#[derive(Debug, Default)]
+struct Open {
+    total: usize,
+    per_ip: HashMap<std::net::IpAddr, usize>,
+}
+
+/// One counted connection; dropping it (when the connection's task ends) frees the slot.
+struct Slot {
+    open: Arc<std::sync::Mutex<Open>>,
+    ip: std::net::IpAddr,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        open.total = open.total.saturating_sub(1);
+        if let Some(n) = open.per_ip.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                open.per_ip.remove(&self.ip);
+            }
         }
     }
 }
@@ -288,6 +322,7 @@ pub struct Server<H> {
     counters: Arc<Counters>,
     next_id: AtomicU64,
     live: Mutex<HashMap<SessionId, Box<dyn AnySender>>>,
+    open: Arc<std::sync::Mutex<Open>>,
 }
 
 /// Serves SMPP on `listener` with default settings until `shutdown` resolves (STYLE §5).
@@ -310,7 +345,27 @@ impl<H: Handler> Server<H> {
             counters: Arc::default(),
             next_id: AtomicU64::new(1),
             live: Mutex::new(HashMap::new()),
+            open: Arc::default(),
         }
+    }
+
+    /// A slot for a new connection from `ip`, or `None` when a limit is reached.
+    fn take_slot(&self, ip: std::net::IpAddr) -> Option<Slot> {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let from_ip = open.per_ip.get(&ip).copied().unwrap_or(0);
+        let (max, max_ip) = (
+            self.config.max_connections,
+            self.config.max_connections_per_ip,
+        );
+        if (max > 0 && open.total >= max) || (max_ip > 0 && from_ip >= max_ip) {
+            return None;
+        }
+        open.total += 1;
+        *open.per_ip.entry(ip).or_default() += 1;
+        Some(Slot {
+            open: Arc::clone(&self.open),
+            ip,
+        })
     }
 
     /// Protocol counters summed over every session.
@@ -363,15 +418,28 @@ impl<H: Handler> Server<H> {
                             continue;
                         }
                     };
+                    let Some(slot) = self.take_slot(peer.ip()) else {
+                        warn!(%peer, max = self.config.max_connections,
+                            max_per_ip = self.config.max_connections_per_ip,
+                            "connection refused: too many open connections");
+                        drop(stream);
+                        continue;
+                    };
                     let _ = stream.set_nodelay(true);
                     let server = self.clone();
                     let peer = peer.to_string();
                     match tls.clone() {
                         None => {
-                            tasks.spawn(async move { server.serve_connection(stream, peer).await });
+                            tasks.spawn(async move {
+                                server.serve_connection(stream, peer).await;
+                                drop(slot);
+                            });
                         }
                         Some(acceptor) => {
-                            tasks.spawn(async move { server.handshake_then_serve(acceptor, stream, peer).await });
+                            tasks.spawn(async move {
+                                server.handshake_then_serve(acceptor, stream, peer).await;
+                                drop(slot);
+                            });
                         }
                     }
                 }

@@ -76,6 +76,36 @@ async fn a_failed_bind_is_answered_and_the_connection_closed() {
 }
 
 #[tokio::test]
+async fn connections_over_the_per_ip_limit_are_closed_at_once() {
+    use tokio::io::AsyncReadExt;
+    let t = gateway(json!({"max_connections_per_ip": 2})).await;
+    let addr = t.gw.smpp_addr.unwrap();
+    let first = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let _second = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // Both are open and waiting for a bind; the third is closed without a word.
+    let mut third = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut buf = [0u8; 16];
+    let n = tokio::time::timeout(Duration::from_secs(5), third.read(&mut buf))
+        .await
+        .expect("the third connection is closed")
+        .unwrap_or(0);
+    assert_eq!(n, 0);
+    // A slot freed is a slot for the next client.
+    drop(first);
+    let mut bound = None;
+    for _ in 0..50 {
+        if let Ok(c) = bind_as(&t.gw, BindType::Transmitter, "app1", "secret1").await {
+            bound = Some(c);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (c, _events) = bound.expect("a bind once the first connection is gone");
+    c.unbind().await;
+    t.gw.shutdown().await;
+}
+
+#[tokio::test]
 async fn the_account_window_and_max_tps_answer_throttled() {
     let t = gateway(json!({
         "accounts": [
