@@ -16,6 +16,10 @@ use crate::session::Session;
 /// How long a closing session may spend flushing its last PDUs (e.g. `unbind_resp`).
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 const READ_CHUNK: usize = 16 * 1024;
+/// Unsent output above which the connection stops reading: a peer that sends requests but
+/// never reads our answers (enquire_links in a loop, say) would otherwise grow this buffer
+/// without bound. Reading resumes once the peer has taken the output below it.
+const MAX_UNSENT: usize = 256 * 1024;
 
 /// The current time in the form the session core takes (virtual under `tokio::time::pause`).
 pub(crate) fn now() -> Instant {
@@ -29,6 +33,9 @@ pub(crate) struct Conn<T> {
     rbuf: BytesMut,
     wbuf: BytesMut,
     sleep: Pin<Box<Sleep>>,
+    /// Since when reading has been paused for unsent output (see [`MAX_UNSENT`]); after the
+    /// session's `response_timeout` of that, the connection is closed.
+    stalled_since: Option<Instant>,
 }
 
 impl<T: AsyncRead + AsyncWrite> Conn<T> {
@@ -41,6 +48,7 @@ impl<T: AsyncRead + AsyncWrite> Conn<T> {
             rbuf: BytesMut::with_capacity(READ_CHUNK),
             wbuf: BytesMut::new(),
             sleep: Box::pin(tokio::time::sleep(Duration::from_secs(3600))),
+            stalled_since: None,
         }
     }
 
@@ -62,6 +70,29 @@ impl<T: AsyncRead + AsyncWrite> Conn<T> {
             }
         }
         let writing = !self.wbuf.is_empty();
+        let reading = self.wbuf.len() <= MAX_UNSENT;
+        let stall_limit = self.session.config().response_timeout;
+        self.stalled_since = match (reading, self.stalled_since) {
+            (true, _) => None,
+            (false, None) => Some(now()),
+            (false, Some(since)) => Some(since),
+        };
+        if let Some(since) = self.stalled_since
+            && now().duration_since(since) >= stall_limit
+        {
+            self.session.handle_transport_closed(&format!(
+                "the peer has not read {} bytes of our output for {stall_limit:?}",
+                self.wbuf.len()
+            ));
+            self.wbuf.clear();
+            self.stalled_since = None;
+            return None;
+        }
+        let stall_check = tokio::time::sleep(if self.stalled_since.is_some() {
+            Duration::from_millis(100)
+        } else {
+            Duration::from_secs(3600)
+        });
         if self.rbuf.capacity() - self.rbuf.len() < 1024 {
             self.rbuf.reserve(READ_CHUNK);
         }
@@ -75,7 +106,7 @@ impl<T: AsyncRead + AsyncWrite> Conn<T> {
                 }
                 None
             }
-            read = self.reader.read_buf(&mut self.rbuf) => {
+            read = self.reader.read_buf(&mut self.rbuf), if reading => {
                 match read {
                     Ok(0) => self.session.handle_transport_closed("peer closed the connection"),
                     Ok(_) => {
@@ -92,6 +123,7 @@ impl<T: AsyncRead + AsyncWrite> Conn<T> {
                 self.session.handle_timeout(now());
                 None
             }
+            () = stall_check, if self.stalled_since.is_some() => None,
         }
     }
 

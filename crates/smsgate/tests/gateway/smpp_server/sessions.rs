@@ -1,5 +1,5 @@
 //! Binding and the flow of a session: wrong credentials (one answer, then the connection
-//! closes), the account window and
+//! closes), connection limits, a client that never reads, the account window and
 //! `max_tps`, the queue bound (`ESME_RMSGQFUL`), and a connection dropped mid-window.
 
 use super::*;
@@ -101,6 +101,56 @@ async fn connections_over_the_per_ip_limit_are_closed_at_once() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let (c, _events) = bound.expect("a bind once the first connection is gone");
+    c.unbind().await;
+    t.gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_client_that_sends_but_never_reads_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let t = gateway(json!({"response_timeout": "1s"})).await;
+    let mut s = tokio::net::TcpStream::connect(t.gw.smpp_addr.unwrap())
+        .await
+        .unwrap();
+    // enquire_link (SMPP 3.4 §4.11) needs no bind and is answered every time: 4,096 of them
+    // per write, up to 8 MiB in all, never reading an answer.
+    let mut chunk = Vec::with_capacity(4096 * 16);
+    for seq in 1..=4096u32 {
+        chunk.extend_from_slice(&16u32.to_be_bytes());
+        chunk.extend_from_slice(&0x0000_0015u32.to_be_bytes());
+        chunk.extend_from_slice(&0u32.to_be_bytes());
+        chunk.extend_from_slice(&seq.to_be_bytes());
+    }
+    let mut sent = 0usize;
+    while sent < 8 << 20 {
+        match tokio::time::timeout(Duration::from_secs(2), s.write_all(&chunk)).await {
+            Ok(Ok(())) => sent += chunk.len(),
+            // The server stopped reading (or already closed): exactly what should happen.
+            _ => break,
+        }
+    }
+    assert!(sent < 8 << 20, "the server kept reading all {sent} bytes");
+    // After its response_timeout with our output unread, the server closes: reading now
+    // drains what it had sent and then ends.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut buf = vec![0u8; 1 << 16];
+    let drained = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut total = 0usize;
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => break total,
+                Ok(n) => total += n,
+            }
+        }
+    })
+    .await
+    .expect("the server closed the connection");
+    assert!(
+        drained < sent,
+        "answers for only part of what was sent: {drained} of {sent}"
+    );
+    // The gateway serves others as before.
+    let (c, _events) = bind(&t.gw, BindType::Transmitter).await;
     c.unbind().await;
     t.gw.shutdown().await;
 }
