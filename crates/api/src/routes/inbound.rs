@@ -84,16 +84,23 @@ pub async fn list_inbound(
 }
 
 /// Play a phone: deliver an inbound SMS through the simulated network (only while the
-/// simulator connector is configured).
+/// simulator connector is configured, and for admin keys).
 #[utoipa::path(post, path = "/v1/sim/inbound", tag = "simulator", request_body = SimInbound,
     responses((status = 202, description = "Stored as an inbound message"),
+        (status = 403, description = "Not an admin key", body = ErrorBody),
         (status = 404, description = "No simulator configured", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn sim_inbound(
     State(state): State<Arc<AppState>>,
-    _caller: Caller,
+    caller: Caller,
     JsonBody(body): JsonBody<SimInbound>,
 ) -> ApiResult<StatusCode> {
+    // Any sender can be played here, an on-call contact's `ACK` included: admins only.
+    if caller.scope().is_some() {
+        return Err(ApiError::forbidden(
+            "only admin keys may inject inbound SMS through the simulator (any sender could be faked)",
+        ));
+    }
     let Some(sim) = &state.sim else {
         return Err(ApiError::not_found(
             "simulator (configure a connector of type \"simulator\")",

@@ -136,6 +136,16 @@ async fn a_simulated_inbound_sms_is_handed_to_the_network_and_listed() {
         let (status, v) = s.api.call("POST", "/v1/sim/inbound", Some(body)).await;
         assert_eq!((status, code(&v)), (400, want), "{v}");
     }
+    // A non-admin key may not play a phone: it could fake any sender, a contact's ACK too.
+    let (app, _) = s.client("app").await;
+    let (status, v) = app
+        .call(
+            "POST",
+            "/v1/sim/inbound",
+            Some(json!({"from": "+4915100000009", "text": "ACK"})),
+        )
+        .await;
+    assert_eq!((status, code(&v)), (403, "forbidden"), "{v}");
     assert_eq!(
         s.phone.heard.lock().unwrap().len(),
         1,
