@@ -110,7 +110,8 @@ impl<T: AsyncRead + AsyncWrite> Conn<T> {
                 match read {
                     Ok(0) => self.session.handle_transport_closed("peer closed the connection"),
                     Ok(_) => {
-                        trace!(bytes = ?&self.rbuf[..], "read");
+                        // The length only: the bytes may hold a bind's password.
+                        trace!(n = self.rbuf.len(), "read");
                         self.session.handle_bytes(now(), &self.rbuf);
                         self.rbuf.clear();
                     }

@@ -176,8 +176,9 @@ impl Default for SessionConfig {
     }
 }
 
-/// What an ESME sends in its bind (SMPP 3.4 §4.1.1).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What an ESME sends in its bind (SMPP 3.4 §4.1.1). Its `Debug` leaves the password out, so
+/// a config or a bind logged with `?` never writes it to the logs.
+#[derive(Clone, PartialEq, Eq)]
 pub struct BindParams {
     /// Bind as transmitter, receiver or transceiver.
     pub bind_type: BindType,
@@ -247,7 +248,8 @@ pub fn c_string<const N: usize>(
 }
 
 /// A bind the SMSC received; answer with `Session::accept_bind` or `Session::reject_bind`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Its `Debug` leaves the password out.
+#[derive(Clone, PartialEq, Eq)]
 pub struct BindRequest {
     /// Sequence number of the bind, to pass back.
     pub sequence_number: u32,
@@ -263,6 +265,35 @@ pub struct BindRequest {
     pub interface_version: InterfaceVersion,
     /// `address_range`.
     pub address_range: String,
+}
+
+impl std::fmt::Debug for BindParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BindParams")
+            .field("bind_type", &self.bind_type)
+            .field("system_id", &self.system_id)
+            .field("password", &"<redacted>")
+            .field("system_type", &self.system_type)
+            .field("interface_version", &self.interface_version)
+            .field("addr_ton", &self.addr_ton)
+            .field("addr_npi", &self.addr_npi)
+            .field("address_range", &self.address_range)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for BindRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BindRequest")
+            .field("sequence_number", &self.sequence_number)
+            .field("bind_type", &self.bind_type)
+            .field("system_id", &self.system_id)
+            .field("password", &"<redacted>")
+            .field("system_type", &self.system_type)
+            .field("interface_version", &self.interface_version)
+            .field("address_range", &self.address_range)
+            .finish()
+    }
 }
 
 /// Why one of our requests will never get a usable response.
@@ -356,4 +387,33 @@ pub enum RespondError {
     /// The session is closed; the answer cannot be sent.
     #[error("session closed")]
     Closed,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_logged_bind_never_shows_its_password() {
+        let params = BindParams::new(BindType::Transceiver, "acme", "s3cr3t!");
+        let shown = format!("{params:?}");
+        assert!(
+            shown.contains("acme") && !shown.contains("s3cr3t!"),
+            "{shown}"
+        );
+        let request = BindRequest {
+            sequence_number: 1,
+            bind_type: BindType::Transmitter,
+            system_id: "acme".into(),
+            password: "s3cr3t!".into(),
+            system_type: String::new(),
+            interface_version: params.interface_version,
+            address_range: String::new(),
+        };
+        let shown = format!("{request:?}");
+        assert!(
+            shown.contains("acme") && !shown.contains("s3cr3t!"),
+            "{shown}"
+        );
+    }
 }
