@@ -134,17 +134,39 @@ fn status_list_text(statuses: &[Status]) -> Option<String> {
     serde_json::to_string(&names).ok()
 }
 
+/// Sets a file's or directory's permission bits (Unix; elsewhere a no-op).
+fn restrict(path: &std::path::Path, mode: u32) -> StoreResult<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|e| {
+            StoreError::Database(format!(
+                "cannot set permissions {mode:o} on {}: {e}",
+                path.display()
+            ))
+        })?;
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+    Ok(())
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database at `url` and applies migrations.
     pub async fn open(url: &str, options: SqliteOptions) -> StoreResult<Self> {
         let base = SqliteConnectOptions::from_str(url)
             .map_err(|e| StoreError::Database(format!("bad store url '{url}': {e}")))?;
-        if let Some(parent) = base.get_filename().parent()
+        let file = base.get_filename().to_path_buf();
+        if let Some(parent) = file.parent()
             && !parent.as_os_str().is_empty()
+            && !parent.exists()
         {
             std::fs::create_dir_all(parent).map_err(|e| {
                 StoreError::Database(format!("cannot create {}: {e}", parent.display()))
             })?;
+            // A directory we made holds message bodies and key hashes: owner only. One that
+            // existed (say /var/lib) is the operator's to set.
+            restrict(parent, 0o700)?;
         }
         let sync = if options.synchronous_full {
             SqliteSynchronous::Full
@@ -161,6 +183,16 @@ impl SqliteStore {
             .pragma("cache_size", "-16000")
             .disable_statement_logging();
         let mut conn = write_opts.connect().await.map_err(db_err)?;
+        // The database and its WAL files: owner only (SQLite creates later WAL files with the
+        // database's mode).
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = file.clone().into_os_string();
+            name.push(suffix);
+            let path = std::path::PathBuf::from(name);
+            if path.is_file() {
+                restrict(&path, 0o600)?;
+            }
+        }
         crate::migrate::run(&mut conn, now_ms()).await?;
         let read_opts = base
             .journal_mode(SqliteJournalMode::Wal)

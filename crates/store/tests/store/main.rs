@@ -2,6 +2,7 @@
 //! instead of five): one module per topic. Every test opens its own store in a temp dir
 //! (`smsgate_testkit::store`), so the tests share nothing but this process.
 //!
+//! - `files`: permissions of a new data directory and database.
 //! - `inserts`: concurrent inserts merged into one commit, idempotency across them.
 //! - `outbox`: the webhook outbox read with a status filter.
 //! - `claims`: how `claim_due` shares the queue (priority, fair shares per key).
@@ -11,6 +12,7 @@
 //! - `iot`: the IoT engine's batches commit whole and load back after a restart.
 
 mod claims;
+mod files;
 mod inserts;
 mod iot;
 mod northbound;
