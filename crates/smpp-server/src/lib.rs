@@ -34,6 +34,12 @@
 //! as its limit (`smsgate_smpp::tls::ServerTls`, optional client-certificate check against
 //! `tls_client_ca_file`); failures are logged and counted (`tls_handshake_failed`).
 //!
+//! # Limits against misbehaving clients
+//! Every refused bind gets `ESME_RBINDFAIL` (the log says why) and its connection is closed;
+//! `max_connections` and `max_connections_per_ip` cap open connections (one more is closed at
+//! accept); a client that sends without reading our answers stops being read above 256 KiB of
+//! unsent output and is cut off after `response_timeout` (`smsgate_smpp`'s I/O layer).
+//!
 //! # A connection cut mid-window
 //! Submits whose handler already committed stay stored (and are sent) though their response
 //! was lost; the rest were never stored. Either way nothing acknowledged is lost.
