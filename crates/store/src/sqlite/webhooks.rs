@@ -83,15 +83,22 @@ pub(super) async fn delete_webhook(
         Some(key) => sqlx::query("DELETE FROM webhooks WHERE id = ? AND api_key_id = ?")
             .bind(&d.0)
             .bind(key)
-            .execute(c)
+            .execute(&mut *c)
             .await?
             .rows_affected(),
         None => sqlx::query("DELETE FROM webhooks WHERE id = ?")
             .bind(&d.0)
-            .execute(c)
+            .execute(&mut *c)
             .await?
             .rows_affected(),
     };
+    if n > 0 {
+        // Its retries go with it: nobody wants them any more.
+        sqlx::query("DELETE FROM webhook_deliveries WHERE webhook_id = ?")
+            .bind(&d.0)
+            .execute(&mut *c)
+            .await?;
+    }
     Ok(n > 0)
 }
 

@@ -4,7 +4,7 @@
 //!
 //! - `files`: permissions of a new data directory and database.
 //! - `inserts`: concurrent inserts merged into one commit, idempotency across them.
-//! - `outbox`: the webhook outbox read with a status filter.
+//! - `outbox`: the webhook outbox read with a status filter; a deleted webhook's retries.
 //! - `claims`: how `claim_due` shares the queue (priority, fair shares per key).
 //! - `receipts`: submits and delivery receipts, one status per message from its parts.
 //! - `receipt_retry`: an `undelivered` receipt under a route's `retry_undelivered`.
