@@ -69,6 +69,8 @@ pub struct AppState {
     services: Services,
     /// Verified API keys.
     key_cache: auth::KeyCache,
+    /// The last queue count, for the endpoints that need no key (see [`AppState::cached_stats`]).
+    stats_cache: tokio::sync::Mutex<Option<(std::time::Instant, smsgate_core::store::QueueStats)>>,
 }
 
 impl std::ops::Deref for AppState {
@@ -85,7 +87,25 @@ impl AppState {
         Arc::new(Self {
             services,
             key_cache: auth::KeyCache::default(),
+            stats_cache: tokio::sync::Mutex::new(None),
         })
+    }
+
+    /// Queue counts at most a second old, for `/metrics` and `/readyz`: they answer without a
+    /// key, so a flood of them must not run a full count each on the pool that authentication
+    /// needs. Concurrent callers wait for the one count in progress.
+    pub async fn cached_stats(
+        &self,
+    ) -> smsgate_core::store::StoreResult<smsgate_core::store::QueueStats> {
+        let mut cache = self.stats_cache.lock().await;
+        if let Some((at, stats)) = cache.as_ref()
+            && at.elapsed() < std::time::Duration::from_secs(1)
+        {
+            return Ok(stats.clone());
+        }
+        let stats = self.store.stats().await?;
+        *cache = Some((std::time::Instant::now(), stats.clone()));
+        Ok(stats)
     }
 }
 

@@ -31,7 +31,7 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         1,
     );
 
-    match state.store.stats().await {
+    match state.cached_stats().await {
         Ok(stats) => {
             out.family(
                 "smsgate_messages",

@@ -69,7 +69,7 @@ pub async fn healthz() -> Json<serde_json::Value> {
 /// Readiness: the store answers and at least one connector is bound.
 #[utoipa::path(get, path = "/readyz", tag = "system", responses((status = 200), (status = 503)))]
 pub async fn readyz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
-    let store_ok = state.store.stats().await.is_ok();
+    let store_ok = state.cached_stats().await.is_ok();
     let bound = state
         .connectors
         .all()

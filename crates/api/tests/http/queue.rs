@@ -74,3 +74,31 @@ async fn connectors_health_and_readiness_report_what_runs() {
     assert_eq!(v["ready"], true);
     assert_eq!(v["connectors_bound"], 1);
 }
+
+#[tokio::test]
+async fn unauthenticated_metrics_count_the_queue_at_most_once_a_second() {
+    let s = Server::start().await;
+    let queued = || async {
+        let text = s
+            .api
+            .http
+            .get(format!("{}/metrics", s.api.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .find(|l| l.starts_with("smsgate_messages{status=\"queued\"}"))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let before = queued().await;
+    s.send("+4915112345678", "counted later").await;
+    // Within the second, /metrics answers from the last count: no full count per request.
+    assert_eq!(queued().await, before, "served from the cached count");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(queued().await, before + 1, "counted again after a second");
+}
