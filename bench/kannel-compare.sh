@@ -23,6 +23,7 @@
 # when missing (apt-get, as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 DURATION=${1:-20s}
 CONNS=${2:-64}
 BIN=$(realpath "${CARGO_TARGET_DIR:-target}/release/smsgate")
@@ -198,23 +199,7 @@ run_smsgate() { # label, statuses JSON (or empty for every status)
   echo "== smsgate: $label"
   start_smsc "smsgate-$label"
   rm -rf "$DIR/sg"; mkdir -p "$DIR/sg"
-  cat > "$DIR/sg/smsgate.toml" <<TOML
-[http]
-listen = "127.0.0.1:$SMSGATE_HTTP"
-[store]
-url = "sqlite://$DIR/sg/smsgate.db"
-[log]
-level = "warn"
-[[connectors]]
-name = "sim"
-type = "smpp"
-host = "127.0.0.1"
-port = $SMSC_PORT
-system_id = "smsgate"
-password = "secret"
-window = 100
-message_id_format = "decimal"
-TOML
+  write_smsgate_config "$DIR/sg" "$SMSGATE_HTTP" "$SMSC_PORT"
   "$GATEWAY_BIN" serve --config "$DIR/sg/smsgate.toml" > "$DIR/sg/out" 2>&1 &
   local sg=$!; PIDS+=("$sg")
   wait_for "smsgate" grep -q "stop with Ctrl-C" "$DIR/sg/out"
@@ -222,9 +207,7 @@ TOML
   export SMSGATE_KEY
   SMSGATE_KEY=$(grep '^sk_' "$DIR/sg/out")
   wait_for "the SMPP bind" bash -c "curl -s -H 'Authorization: Bearer $SMSGATE_KEY' $base/v1/connectors | grep -q '\"bound\"'"
-  curl -sf -H "Authorization: Bearer $SMSGATE_KEY" -H 'content-type: application/json' \
-    -d "{\"url\": \"http://127.0.0.1:$SINK_PORT/hook\", \"events\": [\"message.status\"]${statuses:+, \"statuses\": $statuses}}" \
-    "$base/v1/webhooks" >/dev/null
+  subscribe_sink "$base" "$SINK_PORT" "$statuses"
   measure "smsgate ($label)" bench/wrk/send.lua "$base" "$sg"
   stop_pid "$sg"; stop_pid "$SMSC_PID"
 }

@@ -8,6 +8,7 @@
 # Needs: a release build (it carries line tables), wrk and perf (Debian's linux-perf).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 STATUSES=${1-'["delivered", "undelivered", "failed", "expired"]'}
 BIN=$(realpath "${CARGO_TARGET_DIR:-target}/release/smsgate")
 GATEWAY_BIN=${GATEWAY_BIN:-$BIN}   # another build to profile (the simulator and sink stay this one)
@@ -19,23 +20,7 @@ trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev
 PIDS+=($!)
 "$BIN" sim sink --listen 127.0.0.1:8099 > "$DIR/sink.out" 2>&1 &
 PIDS+=($!)
-cat > "$DIR/smsgate.toml" <<TOML
-[http]
-listen = "127.0.0.1:18080"
-[store]
-url = "sqlite://$DIR/smsgate.db"
-[log]
-level = "warn"
-[[connectors]]
-name = "sim"
-type = "smpp"
-host = "127.0.0.1"
-port = 27750
-system_id = "smsgate"
-password = "secret"
-window = 100
-message_id_format = "decimal"
-TOML
+write_smsgate_config "$DIR" 18080 27750
 sleep 0.5
 "$GATEWAY_BIN" serve --config "$DIR/smsgate.toml" > "$DIR/out" 2>&1 &
 SG=$!; PIDS+=("$SG")
@@ -46,9 +31,7 @@ for _ in $(seq 100); do
   curl -s -H "Authorization: Bearer $SMSGATE_KEY" http://127.0.0.1:18080/v1/connectors | grep -q '"bound"' && break
   sleep 0.1
 done
-curl -sf -H "Authorization: Bearer $SMSGATE_KEY" -H 'content-type: application/json' \
-  -d "{\"url\": \"http://127.0.0.1:8099/hook\", \"events\": [\"message.status\"]${STATUSES:+, \"statuses\": $STATUSES}}" \
-  http://127.0.0.1:18080/v1/webhooks >/dev/null
+subscribe_sink http://127.0.0.1:18080 8099 "$STATUSES"
 (sleep 4; perf record -F 499 -g --call-graph dwarf,8192 -p "$SG" -o "$DIR/perf.data" -- sleep 8 \
   > "$DIR/perf.log" 2>&1) &
 PERF=$!

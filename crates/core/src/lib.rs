@@ -18,7 +18,8 @@
 //!   every channel, with the queue-depth gate.
 //! - [`signals`]: wake-ups between the loops.
 //! - [`ingest`]: connector events into the store, acknowledged after commit.
-//! - [`webhook`]: outbox fan-out, signed deliveries with retries.
+//! - [`webhook`]: the webhook pipeline: outbox to signed POSTs from per-endpoint queues, only
+//!   failures stored and retried.
 //! - [`keys`], [`clock`], [`backoff`]: API keys, injectable time, retry schedules.
 
 pub mod backoff;

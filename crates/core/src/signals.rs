@@ -11,7 +11,7 @@ use tokio::sync::Notify;
 pub struct Signals {
     /// New messages are queued.
     pub queued: Arc<Notify>,
-    /// New outbox events exist (webhook fan-out).
+    /// New outbox events exist (the webhook pipeline).
     pub events: Arc<Notify>,
     /// New inbound SMS are stored (the IoT engine reads them from the store after its cursor).
     pub inbound: Arc<Notify>,

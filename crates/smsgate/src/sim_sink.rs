@@ -143,6 +143,17 @@ mod tests {
         }));
         let http = reqwest::Client::new();
         let base = format!("http://{addr}");
+        let counts = || async {
+            let text = http
+                .get(format!("{base}/_count"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            serde_json::from_str::<serde_json::Value>(&text).unwrap()
+        };
         http.post(format!("{base}/hook"))
             .body("{}")
             .send()
@@ -164,32 +175,12 @@ mod tests {
             .send()
             .await
             .unwrap();
-        let v: serde_json::Value = serde_json::from_str(
-            &http
-                .get(format!("{base}/_count"))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap(),
-        )
-        .unwrap();
+        let v = counts().await;
         assert_eq!(v["requests"], 4, "{v}");
         assert_eq!(v["finals"], 2, "a DLR type 1 and a delivered status: {v}");
         assert!(v["first_ms"].as_i64().unwrap() > 0);
         http.post(format!("{base}/_reset")).send().await.unwrap();
-        let v: serde_json::Value = serde_json::from_str(
-            &http
-                .get(format!("{base}/_count"))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap(),
-        )
-        .unwrap();
+        let v = counts().await;
         assert_eq!(
             (&v["requests"], &v["finals"]),
             (&json!(0), &json!(0)),

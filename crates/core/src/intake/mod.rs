@@ -2,7 +2,7 @@
 //! server, the IoT engine) hands its requests to an [`Intake`], which runs the same steps in the
 //! same order: **prepare** (validate and price, [`prepare()`]), **admit** (the `[limits]
 //! max_queued` gate, [`gate`]), **insert** (one durable commit), **signal** (count the new
-//! messages at the gate and wake the dispatcher and webhook fan-out). A channel that stores
+//! messages at the gate and wake the dispatcher and the webhook pipeline). A channel that stores
 //! something besides the message in the same commit (the SMPP server's submission record, the
 //! IoT engine's state) passes its own insert to [`Intake::insert_with`]; the other steps stay
 //! here, so a new channel cannot forget one.
@@ -107,7 +107,8 @@ impl Intake {
     }
 
     /// Step 4, for commits made elsewhere: `n` messages were queued (counted at the gate,
-    /// dispatcher and fan-out woken). `n = 0` still wakes fan-out for the events committed.
+    /// dispatcher and the webhook pipeline woken). `n = 0` still wakes the pipeline for the
+    /// events committed.
     pub fn queued(&self, n: u64) {
         if n > 0 {
             self.gate.accepted(n);
