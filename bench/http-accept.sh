@@ -20,7 +20,7 @@ RUST_LOG=warn "$BIN" serve --config "$DIR/smsgate.toml" > "$DIR/out" &
 PID=$!
 for _ in $(seq 100); do grep -q "stop with Ctrl-C" "$DIR/out" 2>/dev/null && break; sleep 0.1; done
 BASE=$(sed -n 's/.*dashboard and API: \(http:[^ ]*\)\//\1/p' "$DIR/out")
-export SMSGATE_KEY=$(grep '^sk_' "$DIR/out")
+export SMSGATE_KEY=$(cat "$DIR/admin.key")
 echo "== single: POST /v1/messages, $CONNS connections, $DURATION"
 wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s bench/wrk/send.lua "$BASE"
 echo "== batch of ${BATCH:-100}: POST /v1/messages/batch, 8 connections, $DURATION"

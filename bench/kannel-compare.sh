@@ -205,7 +205,7 @@ run_smsgate() { # label, statuses JSON (or empty for every status)
   wait_for "smsgate" grep -q "stop with Ctrl-C" "$DIR/sg/out"
   local base="http://127.0.0.1:$SMSGATE_HTTP"
   export SMSGATE_KEY
-  SMSGATE_KEY=$(grep '^sk_' "$DIR/sg/out")
+  SMSGATE_KEY=$(cat "$DIR/sg/admin.key")
   wait_for "the SMPP bind" bash -c "curl -s -H 'Authorization: Bearer $SMSGATE_KEY' $base/v1/connectors | grep -q '\"bound\"'"
   subscribe_sink "$base" "$SINK_PORT" "$statuses"
   measure "smsgate ($label)" bench/wrk/send.lua "$base" "$sg"

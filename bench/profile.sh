@@ -26,7 +26,7 @@ sleep 0.5
 SG=$!; PIDS+=("$SG")
 for _ in $(seq 100); do grep -q "stop with Ctrl-C" "$DIR/out" 2>/dev/null && break; sleep 0.1; done
 export SMSGATE_KEY
-SMSGATE_KEY=$(grep '^sk_' "$DIR/out")
+SMSGATE_KEY=$(cat "$DIR/admin.key")
 for _ in $(seq 100); do
   curl -s -H "Authorization: Bearer $SMSGATE_KEY" http://127.0.0.1:18080/v1/connectors | grep -q '"bound"' && break
   sleep 0.1

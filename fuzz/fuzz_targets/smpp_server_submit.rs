@@ -57,6 +57,6 @@ fuzz_target!(|data: &[u8]| {
             },
             message_id: None,
         };
-        let _ = assembly::build(&[part], "o", &IntakeLimits::default(), NOW);
+        let _ = assembly::build(&[part], "o", "default", &IntakeLimits::default(), NOW);
     }
 });

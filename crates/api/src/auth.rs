@@ -1,6 +1,7 @@
 //! Bearer API keys: `Authorization: Bearer sk_…`, looked up by SHA-256, cached for two seconds
 //! (so a revoked key stops working within two seconds, and a busy client costs no read per
-//! request).
+//! request). A key belongs to a tenant and carries scopes; a key with a `rate_limit` is held to
+//! it here (429 `rate_limited`), before any handler runs.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -40,19 +41,72 @@ impl KeyCache {
     }
 }
 
+/// Per-key token buckets for keys with a `rate_limit`: a burst of one second's worth, refilled
+/// continuously.
+#[derive(Default)]
+pub struct RateLimits {
+    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+}
+
+impl RateLimits {
+    /// Takes one token from the key's bucket; `false` when it is empty.
+    fn take(&self, key: &str, rate: f64) -> bool {
+        let mut map = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        let burst = rate.max(1.0);
+        let (tokens, at) = map.entry(key.to_owned()).or_insert((burst, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * rate).min(burst);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 /// The authenticated caller of a request.
 #[derive(Clone, Debug)]
 pub struct Caller(pub ApiKey);
 
 impl Caller {
-    /// The key id used to scope the caller's data; `None` for admins, who see everything.
-    pub fn scope(&self) -> Option<String> {
-        (!self.0.admin).then(|| self.0.id.clone())
+    /// The tenant to filter the caller's reads by; `None` for admins, who see every tenant.
+    pub fn tenant_filter(&self) -> Option<String> {
+        (!self.0.admin).then(|| self.0.tenant.clone())
     }
 
-    /// Whether the caller may see data owned by `owner`.
-    pub fn may_see(&self, owner: Option<&str>) -> bool {
-        self.0.admin || owner == Some(self.0.id.as_str())
+    /// The caller's tenant (what it creates belongs to).
+    pub fn tenant(&self) -> &str {
+        &self.0.tenant
+    }
+
+    /// Whether the caller may see an object of `tenant` (`None`: nobody's, admins only).
+    pub fn may_see(&self, tenant: Option<&str>) -> bool {
+        self.0.admin || tenant == Some(self.0.tenant.as_str())
+    }
+
+    /// Whether the caller may see an IoT object whose `owner` names its tenant (none:
+    /// `default`).
+    pub fn sees(&self, owner: Option<&String>) -> bool {
+        self.may_see(Some(smsgate_iot::model::tenant_of(owner)))
+    }
+
+    /// 403 `forbidden` naming the scope when the key lacks it.
+    pub fn require(&self, scope: &str) -> Result<(), ApiError> {
+        if self.0.has_scope(scope) {
+            Ok(())
+        } else {
+            tracing::info!(key = %self.0.id, scope, "request refused: missing scope");
+            Err(ApiError::forbidden(format!(
+                "this API key lacks the scope '{scope}'; create a key with --scope {scope}"
+            )))
+        }
+    }
+
+    /// 403 unless an admin key.
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        self.require("admin")
     }
 }
 
@@ -79,18 +133,29 @@ impl FromRequestParts<Arc<AppState>> for Caller {
                 ApiError::unauthorized("the Authorization header must be 'Bearer <api key>'")
             })?;
         let hash = hash_secret(secret);
-        if let Some(key) = state.key_cache.get(&hash) {
-            return Ok(Self(key));
+        let key = match state.key_cache.get(&hash) {
+            Some(key) => key,
+            None => match state.store.api_key_by_hash(&hash).await? {
+                Some(key) => {
+                    state.key_cache.put(hash, key.clone());
+                    key
+                }
+                None => {
+                    tracing::info!("request with an unknown or revoked API key");
+                    return Err(ApiError::unauthorized("unknown or revoked API key"));
+                }
+            },
+        };
+        if let Some(rate) = key.rate_limit
+            && !state.rate_limits.take(&key.id, rate)
+        {
+            tracing::info!(key = %key.id, rate, "request refused: key over its rate limit");
+            return Err(ApiError::new(
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("this API key may make {rate} requests per second; retry later"),
+            ));
         }
-        match state.store.api_key_by_hash(&hash).await? {
-            Some(key) => {
-                state.key_cache.put(hash, key.clone());
-                Ok(Self(key))
-            }
-            None => {
-                tracing::info!("request with an unknown or revoked API key");
-                Err(ApiError::unauthorized("unknown or revoked API key"))
-            }
-        }
+        Ok(Self(key))
     }
 }

@@ -16,6 +16,8 @@
 //! - `routes::routing`: the route table in force (`GET /v1/routes`).
 //! - `routes::registry`: IoT devices, contacts, on-call groups, rules (CRUD).
 //! - `routes::alerts`: alerts and acks, device commands, telemetry history.
+//! - `routes::admin`: API keys, tenants and the audit log (admin keys only).
+//! - `tenants`: the tenant list and per-tenant quota gates, cached.
 //! - `dashboard`: the single-page web dashboard at `/`.
 
 mod auth;
@@ -25,6 +27,7 @@ pub mod error;
 mod extract;
 mod metrics;
 mod routes;
+mod tenants;
 
 use std::sync::Arc;
 
@@ -40,6 +43,8 @@ use smsgate_core::store::Store;
 use utoipa::OpenApi;
 
 pub use auth::Caller;
+pub use routes::admin::{check_tenant, new_key};
+pub use routes::webhooks::MAX_WEBHOOKS_PER_TENANT;
 
 /// What the gateway hands the API: every service is running before the router is built, so
 /// no handler ever sees a half-wired gateway.
@@ -62,6 +67,8 @@ pub struct Services {
     pub iot: Option<smsgate_iot::task::IotService>,
     /// The SMPP server's bound client sessions, when `[smpp_server]` runs.
     pub smpp_sessions: Option<Arc<dyn smsgate_core::northbound::ClientSessions>>,
+    /// `[webhooks] allow_networks`: internal networks every tenant's webhooks may reach.
+    pub allow_networks: Vec<smsgate_core::outbound::Cidr>,
 }
 
 /// Everything handlers share: the [`Services`] and the API's own caches.
@@ -69,6 +76,10 @@ pub struct AppState {
     services: Services,
     /// Verified API keys.
     key_cache: auth::KeyCache,
+    /// Per-key rate limits.
+    rate_limits: auth::RateLimits,
+    /// Tenants (sender ids, quotas), re-read every two seconds.
+    tenants: tenants::TenantCache,
     /// The last queue count, for the endpoints that need no key (see [`AppState::cached_stats`]).
     stats_cache: tokio::sync::Mutex<Option<(std::time::Instant, smsgate_core::store::QueueStats)>>,
 }
@@ -87,6 +98,8 @@ impl AppState {
         Arc::new(Self {
             services,
             key_cache: auth::KeyCache::default(),
+            rate_limits: auth::RateLimits::default(),
+            tenants: tenants::TenantCache::default(),
             stats_cache: tokio::sync::Mutex::new(None),
         })
     }
@@ -135,6 +148,8 @@ impl AppState {
         routes::registry::delete_rule, routes::alerts::list_alerts, routes::alerts::get_alert,
         routes::alerts::ack_alert, routes::alerts::send_command, routes::alerts::list_commands,
         routes::alerts::get_command, routes::alerts::list_telemetry,
+        routes::admin::list_keys, routes::admin::create_key, routes::admin::revoke_key,
+        routes::admin::list_tenants, routes::admin::put_tenant, routes::admin::list_audit,
     ),
     modifiers(&BearerAuth),
 )]
@@ -160,7 +175,8 @@ async fn openapi_json() -> axum::Json<utoipa::openapi::OpenApi> {
 /// The whole HTTP API. `max_body_bytes` caps every request body (413 beyond).
 pub fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
     use routes::{
-        alerts as a, inbound as i, messages as m, registry as r, system as s, webhooks as w,
+        admin as ad, alerts as a, inbound as i, messages as m, registry as r, system as s,
+        webhooks as w,
     };
     Router::new()
         .route("/v1/messages", post(m::send).get(m::list))
@@ -217,6 +233,11 @@ pub fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
             "/v1/rules/{id}",
             get(r::get_rule).put(r::put_rule).delete(r::delete_rule),
         )
+        .route("/v1/keys", get(ad::list_keys).post(ad::create_key))
+        .route("/v1/keys/{id}", axum::routing::delete(ad::revoke_key))
+        .route("/v1/tenants", get(ad::list_tenants))
+        .route("/v1/tenants/{id}", axum::routing::put(ad::put_tenant))
+        .route("/v1/audit", get(ad::list_audit))
         .route("/v1/alerts", get(a::list_alerts))
         .route("/v1/alerts/{id}", get(a::get_alert))
         .route("/v1/alerts/{id}/ack", post(a::ack_alert))

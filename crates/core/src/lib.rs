@@ -32,6 +32,7 @@ pub mod keys;
 pub mod message;
 pub mod northbound;
 pub mod number;
+pub mod outbound;
 pub mod routing;
 pub mod signals;
 pub mod store;

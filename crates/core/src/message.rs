@@ -197,8 +197,10 @@ impl Priority {
 pub struct NewMessage {
     /// Assigned at the edge so a client can be told the id in the same breath as the 202.
     pub id: MessageId,
-    /// The API key that submitted it (scopes idempotency keys and listings).
+    /// The API key that submitted it (scopes idempotency keys and fair claims).
     pub api_key_id: Option<String>,
+    /// The tenant it belongs to (scopes listings and webhooks); `None`: admin keys only.
+    pub tenant: Option<String>,
     /// The destination.
     pub to: Msisdn,
     /// The originator, if the client chose one.
@@ -233,6 +235,8 @@ pub struct Message {
     pub id: MessageId,
     /// The API key that submitted it.
     pub api_key_id: Option<String>,
+    /// The tenant it belongs to.
+    pub tenant: Option<String>,
     /// The destination (E.164).
     pub to: String,
     /// The originator as given.
@@ -305,6 +309,8 @@ pub struct InboundMessage {
     pub received_at: i64,
     /// True when some parts of a long message never arrived before the reassembly timeout.
     pub incomplete: bool,
+    /// The tenant it was assigned to; `None`: nobody's (admin keys only).
+    pub tenant: Option<String>,
 }
 
 #[cfg(test)]

@@ -48,8 +48,8 @@ pub struct Accepted {
 /// Filters for listing messages, newest first.
 #[derive(Clone, Debug, Default)]
 pub struct MessageQuery {
-    /// Only this key's messages; `None` for an admin key.
-    pub api_key_id: Option<String>,
+    /// Only this tenant's messages; `None` for an admin key.
+    pub tenant: Option<String>,
     /// Only messages in this status.
     pub status: Option<Status>,
     /// Only messages to this number.
@@ -65,6 +65,8 @@ pub struct MessageQuery {
 /// Filters for listing inbound messages, newest first.
 #[derive(Clone, Debug, Default)]
 pub struct InboundQuery {
+    /// Only messages assigned to this tenant; `None` for an admin key (every message).
+    pub tenant: Option<String>,
     /// Only messages received at or after this Unix ms.
     pub since: Option<i64>,
     /// Only messages older than this id.
@@ -129,8 +131,15 @@ pub struct ApiKey {
     pub name: String,
     /// The first characters of the secret, so people can tell keys apart.
     pub prefix: String,
-    /// Admin keys see every message and manage keys and webhooks of all.
+    /// Admin keys see every tenant's objects and manage keys, tenants and webhooks of all.
     pub admin: bool,
+    /// The tenant whose objects the key sees and creates.
+    pub tenant: String,
+    /// What the key may do (`messages:send`, …; see [`crate::keys::SCOPES`]); an admin key
+    /// may do everything.
+    pub scopes: Vec<String>,
+    /// Requests per second the key may make (a burst of one second's worth); `None`: no limit.
+    pub rate_limit: Option<f64>,
     /// Unix ms.
     pub created_at: i64,
     /// Unix ms, when revoked.
@@ -141,13 +150,72 @@ pub struct ApiKey {
     pub secret_hash: String,
 }
 
+impl ApiKey {
+    /// Whether the key carries `scope` (admin keys carry every scope).
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.admin || self.scopes.iter().any(|s| s == scope)
+    }
+}
+
+/// A tenant: the unit whose messages, inbound messages, webhooks and IoT objects are seen only
+/// by its own keys (and admin keys).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct Tenant {
+    /// Stable id (`default`, `acme`, …); from the path in `PUT /v1/tenants/{id}`.
+    #[serde(default)]
+    pub id: String,
+    /// Display name.
+    #[serde(default)]
+    pub name: String,
+    /// The `from` values its keys may send with; empty: any.
+    #[serde(default)]
+    pub sender_ids: Vec<String>,
+    /// Messages it may have waiting (queued or retrying) at once; `None`: no quota.
+    #[serde(default)]
+    pub queue_quota: Option<u64>,
+    /// Recipient numbers or prefixes (`+4930*`) whose inbound SMS belong to it.
+    #[serde(default)]
+    pub inbound: Vec<String>,
+    /// Networks (CIDR) beyond the public internet its webhooks may reach (loopback or
+    /// private ranges; never link-local).
+    #[serde(default)]
+    pub allow_networks: Vec<String>,
+    /// Unix ms.
+    #[serde(default)]
+    pub created_at: i64,
+}
+
+/// The tenant that owns an object without one (config-seeded devices, SMPP accounts).
+pub const DEFAULT_TENANT: &str = "default";
+
+/// One entry of the audit log: an admin action (keys, tenants, webhooks, rules).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AuditEntry {
+    /// Position (monotonic).
+    pub id: i64,
+    /// Unix ms.
+    pub at: i64,
+    /// The key that acted (`None` for the CLI working on the store directly).
+    pub key_id: Option<String>,
+    /// The acting key's tenant.
+    pub tenant: Option<String>,
+    /// `key.create`, `key.revoke`, `tenant.put`, `webhook.create`, `rule.put`, …
+    pub action: String,
+    /// The id of the object acted on.
+    pub target: String,
+    /// Details (never a secret).
+    pub detail: Option<serde_json::Value>,
+}
+
 /// A webhook subscription.
 #[derive(Clone, Debug, Serialize)]
 pub struct Webhook {
     /// `wh_` + random.
     pub id: String,
-    /// The key that owns it; events of other keys' messages are not sent to it.
+    /// The key that created it (its revocation drops the subscription).
     pub api_key_id: Option<String>,
+    /// The tenant whose events it gets; `None` (an admin's subscription): every tenant's.
+    pub tenant: Option<String>,
     /// Where to POST.
     pub url: String,
     /// Event names or patterns (`message.status`, `alert.*`, `*`).
@@ -205,6 +273,9 @@ pub struct Delivery {
     pub attempts: u32,
     /// Unix ms when first queued (retries stop after the retry horizon).
     pub created_at: i64,
+    /// The tenant it is made for, whose reach applies ([`crate::outbound`]); `None` for an
+    /// admin's subscription or an admin key's callback.
+    pub tenant: Option<String>,
 }
 
 /// A delivery whose first attempt failed (or that was never attempted because its endpoint is
@@ -337,7 +408,10 @@ pub trait Store: Send + Sync + 'static {
     /// again now (`retry = true`, an `ambiguous` event each) or `failed` with code `ambiguous`.
     async fn recover_in_flight(&self, now: i64, retry: bool) -> StoreResult<u64>;
 
-    /// Stores inbound SMS with a `message.inbound` outbox event each.
+    /// Stores inbound SMS with a `message.inbound` outbox event each, each assigned to a tenant:
+    /// the owner of the device or contact that sent it, else the tenant whose `inbound`
+    /// numbers cover its recipient, else the tenant that last sent a message to its sender;
+    /// else none (only admin keys see it).
     async fn insert_inbound(&self, msgs: Vec<InboundSms>, now: i64) -> StoreResult<Vec<MessageId>>;
 
     /// A page of inbound messages, newest first.
@@ -352,17 +426,34 @@ pub trait Store: Send + Sync + 'static {
     /// All keys, revoked ones included.
     async fn list_api_keys(&self) -> StoreResult<Vec<ApiKey>>;
 
-    /// Revokes a key by id or prefix; `false` when none matched.
+    /// Revokes a key by id or prefix, and deletes the webhooks it created with their stored
+    /// retries; `false` when none matched.
     async fn revoke_api_key(&self, id: &str, now: i64) -> StoreResult<bool>;
+
+    /// Creates or replaces a tenant.
+    async fn put_tenant(&self, tenant: Tenant) -> StoreResult<()>;
+
+    /// All tenants, by id.
+    async fn list_tenants(&self) -> StoreResult<Vec<Tenant>>;
+
+    /// Messages of `tenant` waiting to be sent (queued or retrying), for its queue quota.
+    async fn tenant_waiting(&self, tenant: &str) -> StoreResult<u64>;
+
+    /// Appends to the audit log.
+    async fn append_audit(&self, entry: AuditEntry) -> StoreResult<()>;
+
+    /// The newest audit entries before `before` (all when `None`), newest first.
+    async fn list_audit(&self, before: Option<i64>, limit: u32) -> StoreResult<Vec<AuditEntry>>;
 
     /// Creates a webhook subscription.
     async fn create_webhook(&self, hook: Webhook) -> StoreResult<()>;
 
-    /// Subscriptions of a key, or all for `None`.
-    async fn list_webhooks(&self, api_key_id: Option<&str>) -> StoreResult<Vec<Webhook>>;
+    /// Subscriptions of a tenant, or all for `None`.
+    async fn list_webhooks(&self, tenant: Option<&str>) -> StoreResult<Vec<Webhook>>;
 
-    /// Deletes a subscription (scoped to a key unless `None`); `false` when none matched.
-    async fn delete_webhook(&self, id: &str, api_key_id: Option<&str>) -> StoreResult<bool>;
+    /// Deletes a subscription (scoped to a tenant unless `None`) with its stored retries;
+    /// `false` when none matched.
+    async fn delete_webhook(&self, id: &str, tenant: Option<&str>) -> StoreResult<bool>;
 
     /// Appends an event that is not about a message status (alerts, commands, telemetry).
     async fn append_event(&self, event: &str, data: serde_json::Value, now: i64)

@@ -71,8 +71,9 @@ pub struct Device {
     /// Free-form data, visible to rule conditions and templates as `device.metadata`.
     #[serde(default)]
     pub metadata: serde_json::Map<String, serde_json::Value>,
-    /// The API key that registered it (scopes webhooks and listings); set by the gateway.
-    #[serde(default)]
+    /// The tenant it belongs to (scopes listings, rules and webhooks); `None`: `default`.
+    /// Set by the gateway from the key that registers it; config entries may name it.
+    #[serde(default, rename = "tenant", alias = "owner")]
     pub owner: Option<String>,
 }
 
@@ -104,6 +105,9 @@ pub struct Contact {
     pub name: String,
     /// Mobile number (E.164); SMS from it are read as `ACK` / `STATUS` replies.
     pub number: String,
+    /// The tenant it belongs to; `None`: `default`. Set by the gateway from the key.
+    #[serde(default, rename = "tenant", alias = "owner")]
+    pub owner: Option<String>,
 }
 
 /// One step of an escalation: who is told, and how long they have to acknowledge.
@@ -133,9 +137,13 @@ pub struct Group {
     pub name: String,
     /// Levels in escalation order; the first is told when an alert is raised.
     pub levels: Vec<Level>,
-    /// Whether members may text `STATUS <device>` to get its last readings.
+    /// Whether members may text `STATUS <device>` to get the last readings of the devices
+    /// this group's rules cover.
     #[serde(default)]
     pub allow_status: bool,
+    /// The tenant it belongs to; `None`: `default`. Set by the gateway from the key.
+    #[serde(default, rename = "tenant", alias = "owner")]
+    pub owner: Option<String>,
 }
 
 /// How urgent an alert is.
@@ -255,8 +263,9 @@ pub struct Rule {
     /// Command sent to the device when the alert is raised.
     #[serde(default)]
     pub action: Option<Action>,
-    /// The API key that created it; set by the gateway.
-    #[serde(default)]
+    /// The tenant it belongs to (only that tenant's devices, groups and contacts take part);
+    /// `None`: `default`. Set by the gateway from the key that creates it.
+    #[serde(default, rename = "tenant", alias = "owner")]
     pub owner: Option<String>,
 }
 
@@ -329,7 +338,7 @@ pub struct Alert {
     pub next_escalation_at: Option<i64>,
     /// Contact ids told so far.
     pub notified: Vec<String>,
-    /// Owner of the rule (scopes webhooks).
+    /// The tenant of its rule (scopes listings and webhooks).
     pub owner: Option<String>,
 }
 
@@ -423,7 +432,7 @@ pub struct Command {
     pub deadline: i64,
     /// The alert whose rule action sent it.
     pub alert_id: Option<i64>,
-    /// The API key that sent it (or the rule's owner).
+    /// The tenant of the device it was sent to.
     pub owner: Option<String>,
 }
 
@@ -543,4 +552,9 @@ pub fn check_number(number: &str) -> Result<String, IotError> {
     Msisdn::parse(number)
         .map(|m| m.as_str().to_owned())
         .map_err(|e| IotError::invalid("invalid_number", e.to_string()))
+}
+
+/// The tenant an object's `owner` names: `default` when it names none.
+pub fn tenant_of(owner: Option<&String>) -> &str {
+    owner.map_or(smsgate_core::store::DEFAULT_TENANT, String::as_str)
 }

@@ -24,7 +24,7 @@ pub struct AlertQuery {
     pub device_id: Option<String>,
     /// Only this rule's.
     pub rule_id: Option<String>,
-    /// Only alerts whose owner is this key (`None`: all).
+    /// Only alerts of this tenant (`None`: all).
     pub owner: Option<String>,
     /// Only alerts with a smaller id (the previous page's last).
     pub before: Option<i64>,

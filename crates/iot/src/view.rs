@@ -1,6 +1,6 @@
 //! How alerts, commands, telemetry and devices look to the outside (API responses and webhook
-//! `data`): RFC 3339 times, 1-based escalation levels, secrets withheld, owner as
-//! `api_key_id` (which scopes webhooks to the key that owns the device or rule).
+//! `data`): RFC 3339 times, 1-based escalation levels, secrets withheld, the owning
+//! `tenant` named (it scopes webhooks to that tenant's subscriptions).
 
 use std::collections::BTreeMap;
 
@@ -82,7 +82,7 @@ pub fn alert_event(a: &Alert, device_name: &str, rule_name: &str) -> Value {
     let mut v = serde_json::to_value(AlertView::from(a)).unwrap_or(Value::Null);
     v["device_name"] = json!(device_name);
     v["rule_name"] = json!(rule_name);
-    v["api_key_id"] = json!(a.owner);
+    v["tenant"] = json!(crate::model::tenant_of(a.owner.as_ref()));
     v
 }
 
@@ -143,7 +143,7 @@ impl From<&Command> for CommandView {
 /// The `data` of `command.*` webhooks.
 pub fn command_json(c: &Command) -> Value {
     let mut v = serde_json::to_value(CommandView::from(c)).unwrap_or(Value::Null);
-    v["api_key_id"] = json!(c.owner);
+    v["tenant"] = json!(crate::model::tenant_of(c.owner.as_ref()));
     v
 }
 
@@ -182,9 +182,9 @@ impl From<&TelemetryRecord> for TelemetryView {
 }
 
 /// The `data` of `device.telemetry` webhooks.
-pub fn telemetry_event(t: &TelemetryRecord, owner: Option<&str>) -> Value {
+pub fn telemetry_event(t: &TelemetryRecord, tenant: &str) -> Value {
     let mut v = serde_json::to_value(TelemetryView::from(t)).unwrap_or(Value::Null);
-    v["api_key_id"] = json!(owner);
+    v["tenant"] = json!(tenant);
     v
 }
 

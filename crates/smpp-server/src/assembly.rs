@@ -36,12 +36,15 @@ pub struct Assembler {
     pub intake: Arc<Intake>,
     /// How long a group waits for missing parts.
     pub timeout: Duration,
+    /// Each account's tenant by `system_id` (an account gone from the config: `default`).
+    pub tenants: Arc<std::collections::HashMap<String, String>>,
 }
 
 /// Builds the message of a group: the submission ids to link and the validated message.
 pub fn build(
     parts: &[StoredSubmission],
     owner: &str,
+    tenant: &str,
     limits: &IntakeLimits,
     now: i64,
 ) -> Result<(Vec<String>, NewMessage), String> {
@@ -113,6 +116,7 @@ pub fn build(
             Priority::Normal
         },
         api_key_id: Some(owner.to_owned()),
+        tenant: Some(tenant.to_owned()),
         ..SendRequest::default()
     };
     // The client split the text itself; its part count was checked against the limit per part.
@@ -131,8 +135,12 @@ impl Assembler {
     pub async fn assemble(&self, parts: &[StoredSubmission]) {
         let Some(first) = parts.first() else { return };
         let owner = super::config::owner(&first.submission.account);
+        let tenant = self
+            .tenants
+            .get(&first.submission.account)
+            .map_or(smsgate_core::store::DEFAULT_TENANT, String::as_str);
         let now = self.intake.clock().now_ms();
-        let (ids, message) = match build(parts, &owner, self.intake.limits(), now) {
+        let (ids, message) = match build(parts, &owner, tenant, self.intake.limits(), now) {
             Ok(built) => built,
             Err(e) => {
                 error!(account = %first.submission.account, error = %e, "cannot assemble a long message from its parts");
@@ -234,7 +242,14 @@ mod tests {
     #[test]
     fn parts_in_any_order_become_one_message_with_the_first_parts_fields() {
         let parts = [part(2, 2, 0, b"world"), part(1, 2, 0, b"hello ")];
-        let (ids, m) = build(&parts, "smpp:app", &IntakeLimits::default(), 1_000).unwrap();
+        let (ids, m) = build(
+            &parts,
+            "smpp:app",
+            "default",
+            &IntakeLimits::default(),
+            1_000,
+        )
+        .unwrap();
         assert_eq!(ids, ["p2", "p1"]);
         assert_eq!(m.text, "hello world");
         assert_eq!(m.api_key_id.as_deref(), Some("smpp:app"));
@@ -246,7 +261,7 @@ mod tests {
     fn a_surrogate_pair_split_across_ucs2_parts_survives() {
         let units = smsgate_sms::charsets::encode_ucs2("a😀");
         let parts = [part(1, 2, 8, &units[..4]), part(2, 2, 8, &units[4..])];
-        let (_, m) = build(&parts, "o", &IntakeLimits::default(), 0).unwrap();
+        let (_, m) = build(&parts, "o", "default", &IntakeLimits::default(), 0).unwrap();
         assert_eq!(m.text, "a😀");
         assert_eq!(m.encoding, "ucs2");
     }
@@ -254,7 +269,7 @@ mod tests {
     #[test]
     fn a_group_missing_parts_is_built_from_what_came() {
         let parts = [part(1, 3, 0, b"one "), part(3, 3, 0, b"three")];
-        let (ids, m) = build(&parts, "o", &IntakeLimits::default(), 20_000).unwrap();
+        let (ids, m) = build(&parts, "o", "default", &IntakeLimits::default(), 20_000).unwrap();
         assert_eq!(ids.len(), 2);
         assert_eq!(m.text, "one three");
         // Its validity passed while waiting: it expires at once.

@@ -110,6 +110,14 @@ pub struct AccountConfig {
     /// `""` matches every number) go to this account's receiver binds. Default none.
     #[serde(default)]
     pub inbound: Vec<String>,
+    /// The tenant its messages belong to (what that tenant's API keys and webhooks see).
+    /// Default `default`.
+    #[serde(default = "default_tenant")]
+    pub tenant: String,
+}
+
+fn default_tenant() -> String {
+    smsgate_core::store::DEFAULT_TENANT.to_owned()
 }
 
 fn default_system_id() -> String {

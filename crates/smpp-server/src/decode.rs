@@ -568,7 +568,7 @@ mod tests {
                         message_id: None,
                     };
                     let limits = smsgate_core::intake::IntakeLimits::default();
-                    let _ = super::super::assembly::build(&[part], "o", &limits, NOW);
+                    let _ = super::super::assembly::build(&[part], "o", "default", &limits, NOW);
                 }
             }
         }

@@ -30,7 +30,7 @@ pub struct GatewayHandler {
     pub assembler: Assembler,
 }
 
-fn send_request(incoming: &Incoming, text: String, owner: &str, now: i64) -> SendRequest {
+fn send_request(incoming: &Incoming, text: String, account: &Account, now: i64) -> SendRequest {
     let start = incoming.send_at.unwrap_or(now).max(now);
     SendRequest {
         to: incoming.to.clone(),
@@ -47,7 +47,8 @@ fn send_request(incoming: &Incoming, text: String, owner: &str, now: i64) -> Sen
             .map(|exp| format!("{}s", ((exp - start) / 1000).max(1))),
         send_at: incoming.send_at,
         priority: incoming.priority,
-        api_key_id: Some(owner.to_owned()),
+        api_key_id: Some(account.owner.clone()),
+        tenant: Some(account.config.tenant.clone()),
         ..SendRequest::default()
     }
 }
@@ -94,7 +95,7 @@ impl GatewayHandler {
         incoming: &Incoming,
         now: i64,
     ) -> Result<String, Refusal> {
-        let request = send_request(incoming, incoming.text(), &account.owner, now);
+        let request = send_request(incoming, incoming.text(), account, now);
         let message = self
             .assembler
             .intake
@@ -143,7 +144,7 @@ impl GatewayHandler {
         // Validated like a whole message (addresses, times); the text is checked at assembly.
         let text = incoming.text();
         let probe = if text.is_empty() { " ".into() } else { text };
-        let request = send_request(incoming, probe, &account.owner, now);
+        let request = send_request(incoming, probe, account, now);
         let valid = self
             .assembler
             .intake

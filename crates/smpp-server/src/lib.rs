@@ -168,6 +168,13 @@ pub async fn start(
         store: Arc::clone(&deps.northbound),
         intake: deps.intake,
         timeout: config.concat_timeout,
+        tenants: Arc::new(
+            config
+                .accounts
+                .iter()
+                .map(|a| (a.system_id.clone(), a.tenant.clone()))
+                .collect(),
+        ),
     };
     let accounts_view: Arc<dyn smsgate_core::northbound::ClientSessions> = accounts.clone();
     let handler = Arc::new(handler::GatewayHandler {

@@ -189,6 +189,7 @@ mod tests {
         Message {
             id: MessageId::new(),
             api_key_id: Some("smpp:app1".into()),
+            tenant: Some("default".into()),
             to: "+4915112345678".into(),
             from: Some("ACME".into()),
             text: "Hello".into(),
@@ -284,6 +285,7 @@ mod tests {
             connector: "sim".into(),
             received_at: 0,
             incomplete: false,
+            tenant: None,
         };
         let one = inbound(&m, 1);
         assert_eq!(one.len(), 1);

@@ -41,6 +41,9 @@ pub struct Config {
     pub iot: smsgate_iot::EngineConfig,
     /// `[smpp_server]`: the SMPP listener for client applications; none when absent.
     pub smpp_server: Option<smsgate_smpp_server::SmppServerConfig>,
+    /// `[[tenants]]`: tenants to create or update at start (sender ids, queue quota, inbound
+    /// numbers, allowed networks); more can be made with `PUT /v1/tenants/{id}`.
+    pub tenants: Vec<smsgate_core::store::Tenant>,
 }
 
 /// `[http]`.
@@ -90,6 +93,10 @@ pub struct WebhooksConfig {
     /// POSTs in flight to one receiver (`scheme://host:port`), so a slow one cannot hold the
     /// others' slots. Default 32.
     pub per_endpoint: usize,
+    /// Internal networks (CIDR: `10.0.0.0/8`, `127.0.0.1/32`) every tenant's webhooks and
+    /// callbacks may reach. Loopback and private addresses are otherwise refused for tenant
+    /// keys (admin subscriptions may reach them); link-local ones are refused for all.
+    pub allow_networks: Vec<String>,
 }
 
 impl Default for WebhooksConfig {
@@ -98,6 +105,7 @@ impl Default for WebhooksConfig {
             timeout: Duration::from_secs(10),
             concurrency: 256,
             per_endpoint: 32,
+            allow_networks: Vec::new(),
         }
     }
 }
@@ -160,6 +168,12 @@ impl Config {
         if let Some(s) = &self.smpp_server {
             s.validate()?;
         }
+        smsgate_core::outbound::parse_networks(&self.webhooks.allow_networks)
+            .map_err(|e| anyhow::anyhow!("[webhooks] allow_networks: {e}"))?;
+        for t in &self.tenants {
+            smsgate_api::check_tenant(t)
+                .map_err(|e| anyhow::anyhow!("[[tenants]] '{}': {}", t.id, e.message))?;
+        }
         Ok(())
     }
 }
@@ -167,6 +181,20 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tenants_and_allowed_networks_are_checked() {
+        let c = load_str(
+            "[webhooks]\nallow_networks = [\"10.0.0.0/8\"]\n[[tenants]]\nid = \"acme\"\n\
+             sender_ids = [\"ACME\"]\nqueue_quota = 100\ninbound = [\"+4930*\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.tenants[0].sender_ids, vec!["ACME"]);
+        let e = load_str("[webhooks]\nallow_networks = [\"10.0.0.0/99\"]\n").unwrap_err();
+        assert!(e.to_string().contains("allow_networks"), "{e}");
+        let e = load_str("[[tenants]]\nid = \"Acme Corp\"\n").unwrap_err();
+        assert!(e.to_string().contains("[[tenants]] 'Acme Corp'"), "{e}");
+    }
 
     fn load_str(toml: &str) -> anyhow::Result<Config> {
         let dir = tempfile::tempdir()?;

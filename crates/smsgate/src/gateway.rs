@@ -17,10 +17,9 @@ use smsgate_core::clock::Clock;
 use smsgate_core::connector::{ConnectorEvents, DynConnector, InboundInjector, Reported};
 use smsgate_core::dispatcher::Dispatcher;
 use smsgate_core::intake::Intake;
-use smsgate_core::keys;
 use smsgate_core::routing::{Connectors, Route, Router, SharedRouter};
 use smsgate_core::signals::Signals;
-use smsgate_core::store::{ApiKey, Store};
+use smsgate_core::store::Store;
 use smsgate_core::webhook::{self, WebhookConfig};
 use smsgate_smpp_server::SmppServer;
 use smsgate_store::Backend;
@@ -72,6 +71,7 @@ pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Parts> {
         .await
         .with_context(|| format!("opening the store at {}", config.store.url))?;
     let first_admin_key = ensure_admin_key(&*backend.store, &clock).await?;
+    seed_tenants(&*backend.store, &config.tenants, &clock).await?;
     let signals = Signals::default();
     let intake = Intake::new(
         Arc::clone(&backend.store),
@@ -208,10 +208,14 @@ async fn spawn(p: Parts, stop_rx: &watch::Receiver<bool>) -> anyhow::Result<(Tas
     )
     .await
     .context("starting the IoT engine")?;
+    // Checked when the config was loaded.
+    let allow_networks =
+        smsgate_core::outbound::parse_networks(&config.webhooks.allow_networks).unwrap_or_default();
     let webhooks = WebhookConfig {
         timeout: config.webhooks.timeout,
         concurrency: config.webhooks.concurrency.max(1),
         per_endpoint: config.webhooks.per_endpoint.max(1),
+        allow_networks: allow_networks.clone(),
         ..WebhookConfig::default()
     };
     let webhooks = tokio::spawn(webhook::run(
@@ -249,6 +253,7 @@ async fn spawn(p: Parts, stop_rx: &watch::Receiver<bool>) -> anyhow::Result<(Tas
         sim: injector,
         iot: Some(iot_service),
         smpp_sessions: smpp.as_ref().map(|s| Arc::clone(&s.sessions)),
+        allow_networks,
     });
     let app = smsgate_api::router(state, config.http.max_body_bytes);
     let addr = listener.local_addr()?;
@@ -296,19 +301,40 @@ pub async fn ensure_admin_key(store: &dyn Store, clock: &Clock) -> anyhow::Resul
     if !store.list_api_keys().await?.is_empty() {
         return Ok(None);
     }
-    let k = keys::generate();
-    store
-        .create_api_key(ApiKey {
-            id: k.id,
-            name: "admin".into(),
-            prefix: k.prefix,
-            admin: true,
-            created_at: clock.now_ms(),
-            revoked_at: None,
-            secret_hash: k.hash,
-        })
-        .await?;
-    Ok(Some(k.secret))
+    let (key, secret) = smsgate_api::new_key(
+        "admin",
+        None,
+        Some(&["admin".to_owned()]),
+        None,
+        clock.now_ms(),
+    )
+    .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    store.create_api_key(key).await?;
+    Ok(Some(secret))
+}
+
+/// Creates or updates the config file's `[[tenants]]` (a tenant's creation time is kept).
+async fn seed_tenants(
+    store: &dyn Store,
+    tenants: &[smsgate_core::store::Tenant],
+    clock: &Clock,
+) -> anyhow::Result<()> {
+    if tenants.is_empty() {
+        return Ok(());
+    }
+    let existing = store.list_tenants().await?;
+    for t in tenants {
+        let mut t = t.clone();
+        if t.name.trim().is_empty() {
+            t.name = t.id.clone();
+        }
+        t.created_at = existing
+            .iter()
+            .find(|x| x.id == t.id)
+            .map_or(clock.now_ms(), |x| x.created_at);
+        store.put_tenant(t).await?;
+    }
+    Ok(())
 }
 
 fn stopped(rx: &watch::Receiver<bool>) -> impl std::future::Future<Output = ()> + use<> {

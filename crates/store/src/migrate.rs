@@ -32,6 +32,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "status_filters",
         include_str!("../migrations/0007_status_filters.sql"),
     ),
+    (8, "tenants", include_str!("../migrations/0008_tenants.sql")),
 ];
 
 /// Applies every migration not yet recorded in `schema_migrations`; returns how many ran.

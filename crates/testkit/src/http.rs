@@ -46,6 +46,7 @@ impl Api {
             "GET" => self.http.get(url),
             "POST" => self.http.post(url),
             "DELETE" => self.http.delete(url),
+            "PUT" => self.http.put(url),
             m => panic!("method {m}"),
         };
         if !key.is_empty() {

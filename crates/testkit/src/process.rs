@@ -72,7 +72,7 @@ pub struct GatewayProcess {
     lines: Lines,
     /// `http://127.0.0.1:PORT` of its API.
     pub base: String,
-    /// The admin key, printed on the first start of a fresh store only.
+    /// The admin key, written on the first start of a fresh store only.
     pub key: Option<String>,
     /// When its start-up banner was complete.
     pub ready_at: Instant,
@@ -98,6 +98,14 @@ impl GatewayProcess {
             }
             if line.starts_with("sk_") {
                 key = Some(line.trim().to_owned());
+            }
+            // Not a terminal: the key is in a 0600 file, the banner says where.
+            if let Some(rest) = line.trim().strip_prefix("admin API key written to ")
+                && let Some(path) = rest.split(" (mode").next()
+            {
+                key = std::fs::read_to_string(path)
+                    .ok()
+                    .map(|k| k.trim().to_owned());
             }
             if line.trim_start().starts_with("stop with Ctrl-C") {
                 break;

@@ -31,6 +31,7 @@ pub fn message(to: &str, segments: u32) -> NewMessage {
     NewMessage {
         id: MessageId::new(),
         api_key_id: None,
+        tenant: Some("default".into()),
         to: Msisdn::parse(to).unwrap(),
         from: None,
         text: "x".repeat(segments as usize * 150),
@@ -46,22 +47,55 @@ pub fn message(to: &str, segments: u32) -> NewMessage {
     }
 }
 
-/// Creates an API key named `name` in `store`, an admin key or one scoped to its own
-/// messages, and returns it with its secret: for tests that call the API as a client, or
-/// check callbacks signed with the key's hash.
+/// Creates an API key named `name` in `store`, an admin key (tenant `default`) or one in a
+/// tenant of its own (named after the key, as keys from before tenants were migrated), and
+/// returns it with its secret: for tests that call the API as a client, or check callbacks
+/// signed with the key's hash.
 pub async fn api_key(store: &dyn Store, name: &str, admin: bool) -> GeneratedKey {
     let key = keys::generate();
+    let tenant = if admin {
+        "default".to_owned()
+    } else {
+        key.id.clone()
+    };
+    let scopes = if admin {
+        vec!["admin".to_owned()]
+    } else {
+        keys::default_scopes()
+    };
+    insert_key(store, &key, name, &tenant, scopes, admin).await;
+    key
+}
+
+/// Creates a non-admin key of `tenant` with `scopes` and returns it with its secret.
+pub async fn tenant_key(store: &dyn Store, tenant: &str, scopes: &[&str]) -> GeneratedKey {
+    let key = keys::generate();
+    let scopes = scopes.iter().map(|s| (*s).to_owned()).collect();
+    insert_key(store, &key, tenant, tenant, scopes, false).await;
+    key
+}
+
+async fn insert_key(
+    store: &dyn Store,
+    key: &GeneratedKey,
+    name: &str,
+    tenant: &str,
+    scopes: Vec<String>,
+    admin: bool,
+) {
     store
         .create_api_key(ApiKey {
             id: key.id.clone(),
             name: name.into(),
             prefix: key.prefix.clone(),
             admin,
+            tenant: tenant.into(),
+            scopes,
+            rate_limit: None,
             created_at: 0,
             revoked_at: None,
             secret_hash: key.hash.clone(),
         })
         .await
         .unwrap();
-    key
 }

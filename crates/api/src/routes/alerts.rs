@@ -66,6 +66,7 @@ pub async fn list_alerts(
     caller: Caller,
     QueryParams(p): QueryParams<AlertParams>,
 ) -> ApiResult<Json<Page<AlertView>>> {
+    caller.require("iot")?;
     let alert_state = p
         .state
         .as_deref()
@@ -82,7 +83,7 @@ pub async fn list_alerts(
         state: alert_state,
         device_id: p.device,
         rule_id: p.rule,
-        owner: caller.scope(),
+        owner: caller.tenant_filter(),
         before: cursor(p.cursor.as_deref())?,
         limit: limit(p.limit)?,
     };
@@ -105,10 +106,9 @@ pub async fn get_alert(
     caller: Caller,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<AlertView>> {
+    caller.require("iot")?;
     match iot_service(&state)?.store().alert(id).await? {
-        Some(a) if a.owner.is_none() || caller.may_see(a.owner.as_deref()) => {
-            Ok(Json(AlertView::from(&a)))
-        }
+        Some(a) if caller.sees(a.owner.as_ref()) => Ok(Json(AlertView::from(&a))),
         _ => Err(ApiError::not_found("alert")),
     }
 }
@@ -124,10 +124,10 @@ pub async fn ack_alert(
     caller: Caller,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<AlertView>> {
+    caller.require("iot")?;
     let iot = iot_service(&state)?;
     let stored = iot.store().alert(id).await?;
-    let Some(stored) = stored.filter(|a| a.owner.is_none() || caller.may_see(a.owner.as_deref()))
-    else {
+    let Some(stored) = stored.filter(|a| caller.sees(a.owner.as_ref())) else {
         return Err(ApiError::not_found("alert"));
     };
     if stored.state == AlertState::Resolved {
@@ -143,12 +143,11 @@ pub async fn ack_alert(
 }
 
 async fn check_device(state: &AppState, caller: &Caller, id: &str) -> ApiResult<()> {
+    caller.require("iot")?;
     let (caller, id) = (caller.clone(), id.to_owned());
     iot_service(state)?
         .call(move |e, _| match e.device(&id) {
-            Some(d) if d.device.owner.is_none() || caller.may_see(d.device.owner.as_deref()) => {
-                Ok(())
-            }
+            Some(d) if caller.sees(d.device.owner.as_ref()) => Ok(()),
             _ => Err(IotError::NotFound(format!("device '{id}'"))),
         })
         .await?;
@@ -170,7 +169,7 @@ pub async fn send_command(
     JsonBody(body): JsonBody<CommandRequest>,
 ) -> ApiResult<impl IntoResponse> {
     check_device(&state, &caller, &id).await?;
-    let owner = Some(caller.0.id.clone());
+    let owner = None; // the device's tenant
     let cmd = iot_service(&state)?
         .call(move |e, now| e.send_command(&id, body, owner, now))
         .await?;

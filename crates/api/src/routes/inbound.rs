@@ -36,9 +36,10 @@ pub struct InboundParams {
     security(("bearer" = [])))]
 pub async fn list_inbound(
     State(state): State<Arc<AppState>>,
-    _caller: Caller,
+    caller: Caller,
     QueryParams(p): QueryParams<InboundParams>,
 ) -> ApiResult<Json<Page<InboundView>>> {
+    caller.require("inbound:read")?;
     let limit = match p.limit.unwrap_or(50) {
         l @ 1..=500 => l,
         l => {
@@ -68,6 +69,7 @@ pub async fn list_inbound(
     let rows = state
         .store
         .list_inbound(&InboundQuery {
+            tenant: caller.tenant_filter(),
             since,
             before,
             from: p.from,
@@ -96,7 +98,7 @@ pub async fn sim_inbound(
     JsonBody(body): JsonBody<SimInbound>,
 ) -> ApiResult<StatusCode> {
     // Any sender can be played here, an on-call contact's `ACK` included: admins only.
-    if caller.scope().is_some() {
+    if !caller.0.admin {
         return Err(ApiError::forbidden(
             "only admin keys may inject inbound SMS through the simulator (any sender could be faked)",
         ));

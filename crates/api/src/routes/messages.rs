@@ -10,7 +10,7 @@ use serde::Deserialize;
 use smsgate_core::clock::parse_rfc3339;
 use smsgate_core::intake::{Rejection, SendRequest};
 use smsgate_core::message::{MessageId, Status};
-use smsgate_core::store::MessageQuery;
+use smsgate_core::store::{MessageQuery, Tenant};
 use utoipa::IntoParams;
 
 use crate::AppState;
@@ -25,7 +25,24 @@ use crate::extract::{JsonBody, QueryParams};
 /// Most messages in one batch request.
 pub const MAX_BATCH: usize = 1000;
 
-fn to_request(m: SendMessage, caller: &Caller) -> Result<SendRequest, Rejection> {
+fn to_request(
+    m: SendMessage,
+    caller: &Caller,
+    tenant: Option<&Tenant>,
+) -> Result<SendRequest, Rejection> {
+    if let (Some(t), Some(from)) = (tenant, m.from.as_deref())
+        && !t.sender_ids.is_empty()
+        && !t.sender_ids.iter().any(|s| s == from)
+    {
+        return Err(Rejection::new(
+            "sender_not_allowed",
+            format!(
+                "tenant '{}' may send from {} only, not '{from}'",
+                t.id,
+                t.sender_ids.join(", ")
+            ),
+        ));
+    }
     let send_at = match m.send_at.as_deref() {
         Some(s) => Some(parse_rfc3339(s).map_err(|e| Rejection::new("invalid_send_at", e))?),
         None => None,
@@ -42,7 +59,39 @@ fn to_request(m: SendMessage, caller: &Caller) -> Result<SendRequest, Rejection>
         priority: m.priority.unwrap_or_default(),
         idempotency_key: m.idempotency_key,
         api_key_id: Some(caller.0.id.clone()),
+        tenant: Some(caller.tenant().to_owned()),
     })
+}
+
+/// The caller's tenant as configured (sender ids, quota).
+async fn tenant_of(state: &AppState, caller: &Caller) -> ApiResult<Option<Tenant>> {
+    Ok(state
+        .tenants
+        .get(state.store.as_ref(), caller.tenant())
+        .await?)
+}
+
+/// 429 `quota_exceeded` when `n` more messages would pass the tenant's queue quota (other
+/// tenants are not affected: each has its own count).
+async fn admit_quota(state: &AppState, tenant: Option<&Tenant>, n: u64) -> ApiResult<()> {
+    let Some((t, quota)) = tenant.and_then(|t| Some((t, t.queue_quota?))) else {
+        return Ok(());
+    };
+    state
+        .tenants
+        .admit(&state.store, &t.id, quota, n, state.clock.now_ms())
+        .await?
+        .map_err(|full| {
+            ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "quota_exceeded",
+                format!(
+                    "tenant '{}' has {} messages waiting, its queue quota is {}; retry after \
+                     the Retry-After delay",
+                    t.id, full.depth, full.max
+                ),
+            )
+        })
 }
 
 /// Send one message.
@@ -58,8 +107,29 @@ pub async fn send(
     caller: Caller,
     JsonBody(body): JsonBody<SendMessage>,
 ) -> ApiResult<impl IntoResponse> {
-    let req = to_request(body, &caller)?;
+    caller.require("messages:send")?;
+    let tenant = tenant_of(&state, &caller).await?;
+    if let Some(url) = &body.callback_url
+        && !caller.0.admin
+    {
+        let nets = tenant
+            .as_ref()
+            .map(|t| t.allow_networks.clone())
+            .unwrap_or_default();
+        crate::routes::check_outbound_url(&state, url, Some(&nets))?;
+    }
+    let req = to_request(body, &caller, tenant.as_ref()).map_err(|r| {
+        if r.code == "sender_not_allowed" {
+            ApiError::forbidden(r.message)
+        } else {
+            r.into()
+        }
+    })?;
+    admit_quota(&state, tenant.as_ref(), 1).await?;
     let a = state.intake.send(req).await?;
+    if !a.duplicate {
+        state.tenants.accepted(caller.tenant(), 1);
+    }
     let mut headers = HeaderMap::new();
     if a.duplicate {
         headers.insert("Idempotent-Replayed", HeaderValue::from_static("true"));
@@ -84,6 +154,8 @@ pub async fn send_batch(
     caller: Caller,
     JsonBody(body): JsonBody<SendBatch>,
 ) -> ApiResult<impl IntoResponse> {
+    caller.require("messages:send")?;
+    let tenant = tenant_of(&state, &caller).await?;
     if body.messages.is_empty() {
         return Err(ApiError::bad_request("empty_batch", "messages is empty"));
     }
@@ -102,10 +174,17 @@ pub async fn send_batch(
         .map(|raw| {
             serde_json::from_value::<SendMessage>(raw)
                 .map_err(|e| Rejection::new("invalid_json", e.to_string()))
-                .and_then(|m| to_request(m, &caller))
+                .and_then(|m| to_request(m, &caller, tenant.as_ref()))
         })
-        .collect();
+        .collect::<Vec<_>>();
+    let valid = requests.iter().filter(|r| r.is_ok()).count() as u64;
+    admit_quota(&state, tenant.as_ref(), valid).await?;
     let results = state.intake.send_many(requests).await?;
+    let fresh = results
+        .iter()
+        .filter(|r| r.as_ref().is_ok_and(|a| !a.duplicate))
+        .count() as u64;
+    state.tenants.accepted(caller.tenant(), fresh);
     let mut accepted = 0;
     let mut entries = Vec::with_capacity(results.len());
     for (index, result) in results.into_iter().enumerate() {
@@ -160,9 +239,10 @@ pub async fn get_one(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<MessageView>> {
+    caller.require("messages:read")?;
     let id = parse_id(&id)?;
     match state.store.message(id).await? {
-        Some((m, events)) if caller.may_see(m.api_key_id.as_deref()) => {
+        Some((m, events)) if caller.may_see(m.tenant.as_deref()) => {
             Ok(Json(MessageView::new(&m, Some(&events))))
         }
         _ => Err(ApiError::not_found("message")),
@@ -218,6 +298,7 @@ pub async fn list(
     caller: Caller,
     QueryParams(p): QueryParams<ListParams>,
 ) -> ApiResult<Json<Page<MessageView>>> {
+    caller.require("messages:read")?;
     let status = p
         .status
         .as_deref()
@@ -236,7 +317,7 @@ pub async fn list(
             .transpose()?;
     let limit = page_limit(p.limit)?;
     let q = MessageQuery {
-        api_key_id: caller.scope(),
+        tenant: caller.tenant_filter(),
         status,
         to,
         since: parse_since(p.since.as_deref())?,
@@ -264,9 +345,10 @@ pub async fn cancel(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<MessageView>> {
+    caller.require("messages:send")?;
     let id = parse_id(&id)?;
     match state.store.message(id).await? {
-        Some((m, _)) if caller.may_see(m.api_key_id.as_deref()) => {}
+        Some((m, _)) if caller.may_see(m.tenant.as_deref()) => {}
         _ => return Err(ApiError::not_found("message")),
     }
     let m = state

@@ -1,5 +1,6 @@
 //! Route handlers, grouped by resource.
 
+pub mod admin;
 pub mod alerts;
 pub mod inbound;
 pub mod messages;
@@ -20,4 +21,55 @@ pub(crate) fn iot_service(state: &AppState) -> Result<&smsgate_iot::task::IotSer
             "the IoT engine is not running",
         )
     })
+}
+
+/// 422 `url_not_allowed` when what the URL itself says (an IP literal, `localhost`) is outside
+/// the reach of a tenant with `tenant_networks` allowed (`None`: an admin's URL, which may
+/// reach internal networks but never link-local ones). A host name is checked again at every
+/// connection.
+pub(crate) fn check_outbound_url(
+    state: &AppState,
+    url: &str,
+    tenant_networks: Option<&[String]>,
+) -> Result<(), ApiError> {
+    let mut allow = state.allow_networks.clone();
+    allow.extend(
+        smsgate_core::outbound::parse_networks(tenant_networks.unwrap_or_default())
+            .unwrap_or_default(),
+    );
+    let reach = smsgate_core::outbound::Reach {
+        trusted: tenant_networks.is_none(),
+        allow,
+    };
+    reach.check_url(url).map_err(|m| {
+        tracing::info!(url, reason = %m, "outbound URL refused");
+        ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "url_not_allowed",
+            m,
+        )
+    })
+}
+
+/// Records an action in the audit log; a failure to record is logged, not the caller's.
+pub(crate) async fn audit(
+    state: &AppState,
+    caller: &crate::auth::Caller,
+    action: &str,
+    target: &str,
+    detail: serde_json::Value,
+) {
+    let entry = smsgate_core::store::AuditEntry {
+        id: 0,
+        at: state.clock.now_ms(),
+        key_id: Some(caller.0.id.clone()),
+        tenant: Some(caller.0.tenant.clone()),
+        action: action.to_owned(),
+        target: target.to_owned(),
+        detail: (!detail.is_null()).then_some(detail),
+    };
+    tracing::info!(key = %caller.0.id, action, target, "audit");
+    if let Err(e) = state.store.append_audit(entry).await {
+        tracing::error!(error = %e, action, target, "writing the audit log failed");
+    }
 }

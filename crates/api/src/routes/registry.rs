@@ -31,11 +31,9 @@ trait Entry: Serialize + DeserializeOwned + Clone + Send + 'static {
     type View: Serialize + Send + 'static;
     fn id(&self) -> &str;
     fn set_id(&mut self, id: String);
-    /// The owning key, for entries that have one.
-    fn owner(&self) -> Option<&str> {
-        None
-    }
-    fn set_owner(&mut self, _owner: Option<String>) {}
+    /// The owning tenant (`None`: `default`).
+    fn owner(&self) -> Option<&str>;
+    fn set_owner(&mut self, owner: Option<String>);
     fn all(e: &Engine) -> Vec<Self>;
     fn view(e: &Engine, v: &Self) -> Self::View;
     fn put(e: &mut Engine, v: Self, put: Put, now: i64) -> Result<Self, IotError>;
@@ -78,7 +76,7 @@ impl Entry for Device {
     }
 }
 
-/// `Entry` for an unowned kind shown as stored, with its engine methods.
+/// `Entry` for a kind shown as stored, with its engine methods.
 macro_rules! plain_entry {
     ($ty:ty, $kind:literal, $all:ident, $put:ident, $delete:ident) => {
         impl Entry for $ty {
@@ -89,6 +87,12 @@ macro_rules! plain_entry {
             }
             fn set_id(&mut self, id: String) {
                 self.id = id;
+            }
+            fn owner(&self) -> Option<&str> {
+                self.owner.as_deref()
+            }
+            fn set_owner(&mut self, owner: Option<String>) {
+                self.owner = owner;
             }
             fn all(e: &Engine) -> Vec<Self> {
                 e.$all()
@@ -138,12 +142,14 @@ impl Entry for Rule {
     }
 }
 
-/// Whether the caller may see an entry: admins everything, others unowned entries and their own.
+/// Whether the caller may see an entry: admins everything, others their tenant's (an entry
+/// without a tenant, from the config, is `default`'s).
 fn visible(caller: &Caller, owner: Option<&str>) -> bool {
-    owner.is_none() || caller.may_see(owner)
+    caller.may_see(Some(owner.unwrap_or(smsgate_core::store::DEFAULT_TENANT)))
 }
 
 async fn list<T: Entry>(state: &AppState, caller: Caller) -> ApiResult<Vec<T::View>> {
+    caller.require("iot")?;
     let views = iot_service(state)?
         .call(move |e, _| {
             Ok(T::all(e)
@@ -157,6 +163,7 @@ async fn list<T: Entry>(state: &AppState, caller: Caller) -> ApiResult<Vec<T::Vi
 }
 
 async fn get<T: Entry>(state: &AppState, caller: Caller, id: String) -> ApiResult<T::View> {
+    caller.require("iot")?;
     let view = iot_service(state)?
         .call(move |e, _| {
             T::all(e)
@@ -198,6 +205,18 @@ async fn put<T: Entry>(
     mut v: T,
     mode: Put,
 ) -> ApiResult<T::View> {
+    caller.require("iot")?;
+    if !caller.0.admin
+        && let Some(t) = v.owner()
+        && t != caller.tenant()
+    {
+        return Err(ApiError::forbidden(format!(
+            "this key belongs to tenant '{}' and cannot put a {} into tenant '{t}'",
+            caller.tenant(),
+            T::KIND
+        )));
+    }
+    let (audit_caller, audit_id) = (caller.clone(), v.id().to_owned());
     let view = iot_service(state)?
         .call(move |e, now| {
             let existing = T::all(e).into_iter().find(|x| x.id() == v.id());
@@ -205,20 +224,35 @@ async fn put<T: Entry>(
                 Some(x) if !visible(&caller, x.owner()) => {
                     return Err(IotError::conflict(
                         "already_exists",
-                        format!("{} '{}' belongs to another API key", T::KIND, v.id()),
+                        format!("{} '{}' belongs to another tenant", T::KIND, v.id()),
                     ));
                 }
-                Some(x) => v.set_owner(x.owner().map(str::to_owned)),
-                None => v.set_owner(Some(caller.0.id.clone())),
+                // An entry stays in its tenant; only an admin may name another one.
+                Some(x) if !caller.0.admin || v.owner().is_none() => {
+                    v.set_owner(x.owner().map(str::to_owned));
+                }
+                Some(_) => {}
+                None if caller.0.admin && v.owner().is_some() => {}
+                None => v.set_owner(Some(caller.tenant().to_owned())),
             }
             let stored = T::put(e, v, mode, now)?;
             Ok(T::view(e, &stored))
         })
         .await?;
+    crate::routes::audit(
+        state,
+        &audit_caller,
+        &format!("{}.put", T::KIND),
+        &audit_id,
+        serde_json::Value::Null,
+    )
+    .await;
     Ok(view)
 }
 
 async fn delete<T: Entry>(state: &AppState, caller: Caller, id: String) -> ApiResult<StatusCode> {
+    caller.require("iot")?;
+    let (audit_caller, audit_id) = (caller.clone(), id.clone());
     iot_service(state)?
         .call(
             move |e, now| match T::all(e).into_iter().find(|x| x.id() == id) {
@@ -227,6 +261,14 @@ async fn delete<T: Entry>(state: &AppState, caller: Caller, id: String) -> ApiRe
             },
         )
         .await?;
+    crate::routes::audit(
+        state,
+        &audit_caller,
+        &format!("{}.delete", T::KIND),
+        &audit_id,
+        serde_json::Value::Null,
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT)
 }
 

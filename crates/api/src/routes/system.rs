@@ -12,7 +12,7 @@ use smsgate_core::store::QueueStats;
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiResult, ErrorBody};
 
 /// Each connector's state, counters and details.
 #[utoipa::path(get, path = "/v1/connectors", tag = "system",
@@ -36,11 +36,7 @@ pub async fn list_smpp_sessions(
     State(state): State<Arc<AppState>>,
     caller: Caller,
 ) -> ApiResult<Json<serde_json::Value>> {
-    if caller.scope().is_some() {
-        return Err(ApiError::forbidden(
-            "only admin keys may list the SMPP server's sessions",
-        ));
-    }
+    caller.require_admin()?;
     let sessions = state
         .smpp_sessions
         .as_ref()

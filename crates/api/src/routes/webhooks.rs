@@ -52,6 +52,10 @@ fn check_pattern(p: &str) -> Result<(), ApiError> {
     }
 }
 
+/// Subscriptions one tenant may have: each one costs a POST per event, so a runaway script
+/// must not multiply the gateway's work.
+pub const MAX_WEBHOOKS_PER_TENANT: usize = 25;
+
 /// Subscribe a URL to events. The secret is returned only here.
 #[utoipa::path(post, path = "/v1/webhooks", tag = "webhooks", request_body = CreateWebhook,
     responses((status = 201, body = WebhookView), (status = 400, body = ErrorBody)),
@@ -61,7 +65,31 @@ pub async fn create_webhook(
     caller: Caller,
     JsonBody(body): JsonBody<CreateWebhook>,
 ) -> ApiResult<impl IntoResponse> {
+    caller.require("webhooks")?;
     check_url(&body.url).map_err(|m| ApiError::bad_request("invalid_url", m))?;
+    let tenant = caller.tenant_filter();
+    if let Some(t) = &tenant {
+        let allowed = state
+            .tenants
+            .get(state.store.as_ref(), t)
+            .await?
+            .map(|t| t.allow_networks)
+            .unwrap_or_default();
+        crate::routes::check_outbound_url(&state, &body.url, Some(&allowed))?;
+        let count = state.store.list_webhooks(Some(t)).await?.len();
+        if count >= MAX_WEBHOOKS_PER_TENANT {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "too_many_webhooks",
+                format!(
+                    "tenant '{t}' has {count} webhooks, the limit is {MAX_WEBHOOKS_PER_TENANT}; \
+                     delete one first (one subscription can take several events)"
+                ),
+            ));
+        }
+    } else {
+        crate::routes::check_outbound_url(&state, &body.url, None)?;
+    }
     if body.events.is_empty() {
         return Err(ApiError::bad_request(
             "invalid_event",
@@ -95,7 +123,8 @@ pub async fn create_webhook(
     let secret = body.secret.unwrap_or_else(|| random_id("whsec_", 24));
     let hook = Webhook {
         id: random_id("wh_", 8),
-        api_key_id: caller.scope(),
+        api_key_id: Some(caller.0.id.clone()),
+        tenant,
         url: body.url,
         events: body.events,
         statuses,
@@ -103,6 +132,14 @@ pub async fn create_webhook(
         created_at: state.clock.now_ms(),
     };
     state.store.create_webhook(hook.clone()).await?;
+    crate::routes::audit(
+        &state,
+        &caller,
+        "webhook.create",
+        &hook.id,
+        serde_json::json!({"url": hook.url, "events": hook.events}),
+    )
+    .await;
     let mut view = WebhookView::new(&hook);
     view.secret = Some(secret);
     Ok((StatusCode::CREATED, Json(view)))
@@ -115,7 +152,8 @@ pub async fn list_webhooks(
     State(state): State<Arc<AppState>>,
     caller: Caller,
 ) -> ApiResult<Json<Vec<WebhookView>>> {
-    let scope = caller.scope();
+    caller.require("webhooks")?;
+    let scope = caller.tenant_filter();
     let hooks = state.store.list_webhooks(scope.as_deref()).await?;
     Ok(Json(hooks.iter().map(WebhookView::new).collect()))
 }
@@ -129,8 +167,17 @@ pub async fn delete_webhook(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let scope = caller.scope();
+    caller.require("webhooks")?;
+    let scope = caller.tenant_filter();
     if state.store.delete_webhook(&id, scope.as_deref()).await? {
+        crate::routes::audit(
+            &state,
+            &caller,
+            "webhook.delete",
+            &id,
+            serde_json::Value::Null,
+        )
+        .await;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("webhook"))

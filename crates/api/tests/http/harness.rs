@@ -75,6 +75,7 @@ impl Server {
             sim: Some(Arc::clone(&phone) as Arc<dyn InboundInjector>),
             iot: None,
             smpp_sessions: None,
+            allow_networks: Vec::new(),
         });
         let app = smsgate_api::router(state, options.max_body_bytes);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

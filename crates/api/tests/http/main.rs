@@ -21,4 +21,5 @@ mod harness;
 mod listing;
 mod messages;
 mod queue;
+mod tenants;
 mod webhooks;

@@ -26,9 +26,11 @@ pub struct QueueFull {
     pub max: u64,
 }
 
-/// The cached queue depth and the bound.
+/// The cached queue depth and the bound: of the whole queue, or of one tenant's messages (its
+/// `queue_quota`, see [`QueueGate::for_tenant`]).
 #[derive(Default)]
 pub struct QueueGate {
+    tenant: Option<String>,
     counted: AtomicU64,
     accepted_since: AtomicU64,
     counted_at: AtomicI64,
@@ -36,6 +38,14 @@ pub struct QueueGate {
 }
 
 impl QueueGate {
+    /// A gate that counts only `tenant`'s waiting messages.
+    pub fn for_tenant(tenant: &str) -> Self {
+        Self {
+            tenant: Some(tenant.to_owned()),
+            ..Self::default()
+        }
+    }
+
     /// Refuses `n` more messages when the queue is at `max` (0: no bound).
     pub fn admit(
         self: &Arc<Self>,
@@ -56,9 +66,13 @@ impl QueueGate {
                 // message committed but not yet noted may be counted twice until the next
                 // recount: the bound errs on the safe side by at most the requests in flight.
                 let before = gate.accepted_since.load(Ordering::Relaxed);
-                match store.stats().await {
-                    Ok(s) => {
-                        gate.counted.store(s.waiting, Ordering::Relaxed);
+                let counted = match &gate.tenant {
+                    Some(t) => store.tenant_waiting(t).await,
+                    None => store.stats().await.map(|s| s.waiting),
+                };
+                match counted {
+                    Ok(waiting) => {
+                        gate.counted.store(waiting, Ordering::Relaxed);
                         gate.accepted_since.fetch_sub(before, Ordering::Relaxed);
                         gate.counted_at.store(now_ms, Ordering::Relaxed);
                     }
@@ -70,7 +84,7 @@ impl QueueGate {
         let depth =
             self.counted.load(Ordering::Relaxed) + self.accepted_since.load(Ordering::Relaxed);
         if depth + n > max {
-            tracing::warn!(depth, max, "queue full: refusing new messages");
+            tracing::warn!(depth, max, tenant = ?self.tenant, "queue full: refusing new messages");
             return Err(QueueFull { depth, max });
         }
         Ok(())

@@ -67,6 +67,8 @@ pub struct SendRequest {
     pub idempotency_key: Option<String>,
     /// The submitting API key.
     pub api_key_id: Option<String>,
+    /// The tenant the message belongs to.
+    pub tenant: Option<String>,
 }
 
 /// Why a request was refused; `code` is what API clients match on.
@@ -182,6 +184,7 @@ pub fn prepare(req: SendRequest, limits: &IntakeLimits, now: i64) -> Result<NewM
     Ok(NewMessage {
         id: MessageId::new(),
         api_key_id: req.api_key_id,
+        tenant: req.tenant,
         to,
         from,
         text: req.text,

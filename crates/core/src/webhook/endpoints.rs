@@ -285,6 +285,7 @@ mod tests {
                 body: "{}".into(),
                 attempts: 0,
                 created_at: 0,
+                tenant: None,
             },
             origin: Origin::Event(seq),
         }

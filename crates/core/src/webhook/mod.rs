@@ -105,41 +105,55 @@ fn wants_status(filter: &[Status], status: Option<Status>) -> bool {
     }
 }
 
-fn owner_of(ev: &OutboxEvent) -> Option<&str> {
+/// The tenant an event belongs to: its message's, or the `tenant` in its data (inbound SMS,
+/// alerts, commands, telemetry); `None` for nobody's (only admin subscriptions get it).
+fn tenant_of(ev: &OutboxEvent) -> Option<&str> {
     match &ev.message {
-        Some((_, _, m)) => m.api_key_id.as_deref(),
+        Some((_, _, m)) => m.tenant.as_deref(),
         None => ev
             .data
             .as_ref()
-            .and_then(|d| d.get("api_key_id"))
+            .and_then(|d| d.get("tenant"))
             .and_then(|v| v.as_str()),
     }
 }
 
-/// The deliveries one outbox event turns into: one per matching subscription (a subscription
-/// of a non-admin key only sees that key's messages) plus the message's own callback URL.
+/// Looks up the key that owns a message (by id; `None` for messages without one): its
+/// callback signing secret and whether it is an admin key.
+pub type CallbackKey<'a> = dyn Fn(Option<&str>) -> Option<(String, bool)> + 'a;
+
+/// The deliveries one outbox event turns into: one per matching subscription (a tenant's
+/// subscription only gets that tenant's events, an admin's every event) plus the message's own
+/// callback URL.
 ///
-/// `callback_secret` gives the signing secret of a key's per-message callbacks (the key's
-/// secret hash).
+/// `callback_key` gives the signing secret of a key's per-message callbacks (the key's
+/// secret hash) and whether it is an admin key (whose callbacks may reach internal addresses).
 pub fn deliveries_for(
     ev: &OutboxEvent,
     hooks: &[Webhook],
-    callback_secret: &dyn Fn(Option<&str>) -> Option<String>,
+    callback_key: &CallbackKey<'_>,
     now: i64,
 ) -> Vec<Delivery> {
-    let owner = owner_of(ev);
+    let tenant = tenant_of(ev);
     let status = ev.message.as_ref().map(|(s, _, _)| *s);
     let targets: Vec<&Webhook> = hooks
         .iter()
-        .filter(|h| h.api_key_id.is_none() || h.api_key_id.as_deref() == owner)
+        .filter(|h| h.tenant.is_none() || h.tenant.as_deref() == tenant)
         .filter(|h| h.events.iter().any(|p| pattern_matches(p, &ev.event)))
         .filter(|h| wants_status(&h.statuses, status))
         .collect();
     let callback = match &ev.message {
-        Some((_, _, m)) if wants_status(&m.callback_statuses, status) => m
-            .callback_url
-            .as_ref()
-            .and_then(|url| Some((url, callback_secret(m.api_key_id.as_deref())?))),
+        Some((_, _, m)) if wants_status(&m.callback_statuses, status) => {
+            m.callback_url.as_ref().and_then(|url| {
+                let (secret, admin) = callback_key(m.api_key_id.as_deref())?;
+                let tenant = (!admin).then(|| {
+                    m.tenant
+                        .clone()
+                        .unwrap_or_else(|| crate::store::DEFAULT_TENANT.to_owned())
+                });
+                Some((url, secret, tenant))
+            })
+        }
         _ => None,
     };
     // Most events go to nobody (a filter passes only outcomes): no body is built for them.
@@ -166,9 +180,10 @@ pub fn deliveries_for(
             body: body.clone(),
             attempts: 0,
             created_at: now,
+            tenant: h.tenant.clone(),
         });
     }
-    if let Some((url, secret)) = callback {
+    if let Some((url, secret, tenant)) = callback {
         out.push(Delivery {
             id: id(out.len()),
             webhook_id: None,
@@ -177,6 +192,7 @@ pub fn deliveries_for(
             body,
             attempts: 0,
             created_at: now,
+            tenant,
         });
     }
     out
@@ -197,6 +213,8 @@ pub struct WebhookConfig {
     pub max_buffered: usize,
     /// Retry schedule (also how long a failing endpoint is paused).
     pub backoff: Backoff,
+    /// `[webhooks] allow_networks`: internal networks every tenant's deliveries may reach.
+    pub allow_networks: Vec<crate::outbound::Cidr>,
 }
 
 impl Default for WebhookConfig {
@@ -207,6 +225,7 @@ impl Default for WebhookConfig {
             per_endpoint: 32,
             max_buffered: 20_000,
             backoff: Backoff::new(Duration::from_secs(5), Duration::from_secs(3600)),
+            allow_networks: Vec::new(),
         }
     }
 }

@@ -13,7 +13,7 @@
 //! the stored cursor are delivered again after the restart (at-least-once; `evt_<seq>` is the
 //! same id both times, so a receiver can drop the repeat).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -111,7 +111,8 @@ pub async fn run(
                 let Some((key, job)) = p.endpoints.next(now) else {
                     break;
                 };
-                in_flight.push(post(p.client.clone(), p.clock, key, job));
+                let client = p.client_for(job.delivery.tenant.as_deref());
+                in_flight.push(post(client, p.clock, key, job));
             }
         }
         if recording.as_ref().is_some_and(|h| h.is_finished())
@@ -177,7 +178,12 @@ struct Pipeline {
     store: Arc<dyn Store>,
     clock: Clock,
     config: WebhookConfig,
-    client: reqwest::Client,
+    /// One HTTP client per reach (admin, or a tenant with its allowed networks): each
+    /// resolver refuses what that reach may not connect to.
+    clients: HashMap<Option<String>, (crate::outbound::Reach, reqwest::Client)>,
+    /// Each tenant's `allow_networks`, re-read every few seconds.
+    tenant_networks: HashMap<String, Vec<crate::outbound::Cidr>>,
+    tenants_read_at: Option<Instant>,
     endpoints: Endpoints,
     tracker: Tracker,
     /// The last outbox position read.
@@ -193,13 +199,6 @@ struct Pipeline {
 
 impl Pipeline {
     fn new(store: Arc<dyn Store>, clock: Clock, config: WebhookConfig, cursor: i64) -> Self {
-        let client = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .tcp_nodelay(true)
-            .pool_max_idle_per_host(config.per_endpoint)
-            .user_agent(concat!("smsgate/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_default();
         let endpoints = Endpoints::new(Limits {
             per_endpoint: config.per_endpoint.max(1),
             max_queued: (config.max_buffered / 4).max(1),
@@ -210,7 +209,9 @@ impl Pipeline {
             store,
             clock,
             config,
-            client,
+            clients: HashMap::new(),
+            tenant_networks: HashMap::new(),
+            tenants_read_at: None,
             endpoints,
             tracker: Tracker::new(cursor),
             read_pos: cursor,
@@ -220,9 +221,64 @@ impl Pipeline {
         }
     }
 
+    /// What a delivery for `tenant` may reach (`None`: an admin's, internal networks too).
+    fn reach_of(&self, tenant: Option<&str>) -> crate::outbound::Reach {
+        let mut allow = self.config.allow_networks.clone();
+        if let Some(t) = tenant
+            && let Some(nets) = self.tenant_networks.get(t)
+        {
+            allow.extend(nets.iter().copied());
+        }
+        crate::outbound::Reach {
+            trusted: tenant.is_none(),
+            allow,
+        }
+    }
+
+    /// The client whose resolver applies `tenant`'s reach.
+    fn client_for(&mut self, tenant: Option<&str>) -> (crate::outbound::Reach, reqwest::Client) {
+        let key = tenant.map(str::to_owned);
+        if let Some(c) = self.clients.get(&key) {
+            return c.clone();
+        }
+        let reach = self.reach_of(tenant);
+        let client =
+            crate::outbound::client(reach.clone(), self.config.timeout, self.config.per_endpoint);
+        self.clients.insert(key, (reach.clone(), client.clone()));
+        (reach, client)
+    }
+
+    /// Re-reads the tenants' allowed networks every few seconds; a tenant whose list changed
+    /// gets a new client.
+    async fn refresh_tenants(&mut self) -> StoreResult<()> {
+        if self
+            .tenants_read_at
+            .is_some_and(|t| t.elapsed() < Duration::from_secs(5))
+        {
+            return Ok(());
+        }
+        self.tenants_read_at = Some(Instant::now());
+        let mut nets = HashMap::new();
+        for t in self.store.list_tenants().await? {
+            match crate::outbound::parse_networks(&t.allow_networks) {
+                Ok(n) if !n.is_empty() => {
+                    nets.insert(t.id, n);
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(tenant = %t.id, error = %e, "ignoring allow_networks"),
+            }
+        }
+        if nets != self.tenant_networks {
+            self.tenant_networks = nets;
+            self.clients.clear();
+        }
+        Ok(())
+    }
+
     /// Reads the next outbox events and queues their deliveries; true when it reached the
     /// newest event.
     async fn read_events(&mut self) -> StoreResult<bool> {
+        self.refresh_tenants().await?;
         let mut hooks = self.store.list_webhooks(None).await?;
         let page = loop {
             let statuses = wanted_statuses(&hooks);
@@ -255,7 +311,7 @@ impl Pipeline {
         let secret_of = |key_id: Option<&str>| {
             keys.iter()
                 .find(|k| Some(k.id.as_str()) == key_id || (key_id.is_none() && k.admin))
-                .map(|k| k.secret_hash.clone())
+                .map(|k| (k.secret_hash.clone(), k.admin))
         };
         let now = self.clock.now_ms();
         for ev in &events {
@@ -455,12 +511,18 @@ fn wanted_statuses(hooks: &[crate::store::Webhook]) -> Option<Vec<crate::message
 
 /// POSTs one delivery, signed; the error says what the endpoint or the network answered.
 async fn post(
-    client: reqwest::Client,
+    client: (crate::outbound::Reach, reqwest::Client),
     clock: Clock,
     key: String,
     job: Job,
 ) -> (String, Job, Result<(), String>) {
     let d = &job.delivery;
+    let (reach, client) = client;
+    // An address in the URL itself never reaches the resolver: checked here.
+    if let Err(e) = reach.check_url(&d.url) {
+        tracing::warn!(url = %d.url, delivery = %d.id, error = %e, "webhook refused by the outbound policy");
+        return (key, job, Err(e));
+    }
     let signature = sign(&d.secret, clock.now_ms() / 1000, &d.body);
     let res = client
         .post(&d.url)

@@ -42,6 +42,9 @@ impl Default for Setup {
                 per_endpoint: 4,
                 max_buffered: 1000,
                 backoff: Backoff::new(Duration::from_millis(50), Duration::from_millis(200)),
+                // Receivers in these tests listen on loopback, which tenant keys may not
+                // reach unless it is allowed (the outbound policy's own tests clear this).
+                allow_networks: vec![smsgate_core::outbound::Cidr::parse("127.0.0.0/8").unwrap()],
             },
         }
     }
@@ -184,6 +187,23 @@ impl Loops {
         self.subscribe_to_statuses(url, events, &[], secret).await;
     }
 
+    /// Subscribes `url` to `tenant`'s events (a tenant key's subscription).
+    pub async fn subscribe_for_tenant(&self, url: &str, tenant: &str, secret: &str) {
+        self.store
+            .create_webhook(Webhook {
+                id: format!("wh_{}", MessageId::new()),
+                api_key_id: None,
+                tenant: Some(tenant.into()),
+                url: url.into(),
+                events: vec!["*".into()],
+                statuses: Vec::new(),
+                secret: secret.into(),
+                created_at: Clock::system().now_ms(),
+            })
+            .await
+            .unwrap();
+    }
+
     /// Subscribes `url` to `events`, and of `message.status` only to `statuses` (all when
     /// empty).
     pub async fn subscribe_to_statuses(
@@ -197,6 +217,7 @@ impl Loops {
             .create_webhook(Webhook {
                 id: format!("wh_{}", MessageId::new()),
                 api_key_id: None,
+                tenant: None,
                 url: url.into(),
                 events: events.iter().map(|e| (*e).to_owned()).collect(),
                 statuses: statuses.to_vec(),

@@ -16,4 +16,5 @@
 mod dispatch;
 mod harness;
 mod ingest;
+mod outbound;
 mod webhooks;

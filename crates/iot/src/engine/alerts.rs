@@ -8,12 +8,23 @@ use serde_json::json;
 
 use super::{Engine, ago};
 use crate::error::IotError;
-use crate::model::{Alert, AlertState, RuleKind};
+use crate::model::{Alert, AlertState, Device, Rule, RuleKind, tenant_of};
 use crate::template::{self, DEFAULT_ALERT, DEFAULT_RESOLVED, DEFAULT_SILENCE};
 use crate::view;
 
 fn ms(d: Duration) -> i64 {
     d.as_millis() as i64
+}
+
+/// Whether a rule's scope covers a device: the same tenant (a rule never sees, messages about
+/// or commands another tenant's devices), then its device, device group and tag filters.
+pub(super) fn rule_covers(r: &Rule, d: &Device) -> bool {
+    tenant_of(r.owner.as_ref()) == tenant_of(d.owner.as_ref())
+        && r.device.as_ref().is_none_or(|x| *x == d.id)
+        && r.device_group
+            .as_ref()
+            .is_none_or(|g| d.group.as_ref() == Some(g))
+        && r.tag.as_ref().is_none_or(|t| d.tags.contains(t))
 }
 
 impl Engine {
@@ -26,14 +37,7 @@ impl Engine {
         self.rules
             .values()
             .filter(|r| r.rule.enabled && r.rule.kind == kind)
-            .filter(|r| r.rule.device.as_ref().is_none_or(|x| *x == d.id))
-            .filter(|r| {
-                r.rule
-                    .device_group
-                    .as_ref()
-                    .is_none_or(|g| d.group.as_ref() == Some(g))
-            })
-            .filter(|r| r.rule.tag.as_ref().is_none_or(|t| d.tags.contains(t)))
+            .filter(|r| rule_covers(&r.rule, d))
             .map(|r| r.rule.id.clone())
             .collect()
     }
@@ -163,7 +167,7 @@ impl Engine {
             resolved_at: None,
             next_escalation_at: (levels.len() > 1).then(|| now + ms(levels[0].delay)),
             notified: Vec::new(),
-            owner: rule.owner.clone().or(device.owner.clone()),
+            owner: Some(tenant_of(rule.owner.as_ref().or(device.owner.as_ref())).to_owned()),
         };
         let last_seen = match state.last_seen_at {
             Some(t) => ago(now - t),

@@ -4,8 +4,9 @@
 use smsgate_core::message::InboundMessage;
 use smsgate_core::number::Msisdn;
 
+use super::alerts::rule_covers;
 use super::{Engine, ago};
-use crate::model::{AlertState, Format, TelemetryRecord, TelemetryStatus};
+use crate::model::{AlertState, Format, TelemetryRecord, TelemetryStatus, tenant_of};
 use crate::reply::{self, PersonCommand};
 use crate::telemetry::{self, Readings, summary};
 use crate::view;
@@ -109,7 +110,7 @@ impl Engine {
             .and_then(|d| d.row.device.owner.clone());
         self.event(
             "device.telemetry",
-            view::telemetry_event(&record, owner.as_deref()),
+            view::telemetry_event(&record, tenant_of(owner.as_ref())),
         );
         self.batch.telemetry.push(record);
     }
@@ -147,11 +148,15 @@ impl Engine {
                 return;
             }
         };
-        let Some(number) = self.contacts.get(contact_id).map(|c| c.number.clone()) else {
+        let Some((number, owner)) = self
+            .contacts
+            .get(contact_id)
+            .map(|c| (c.number.clone(), c.owner.clone()))
+        else {
             return;
         };
         let validity = self.config.alert_validity;
-        self.queue_sms(&number, &answer, None, validity, None, now);
+        self.queue_sms(&number, &answer, None, validity, owner.as_ref(), now);
     }
 
     fn ack_by_sms(&mut self, id: i64, contact_id: &str, now: i64) -> String {
@@ -162,20 +167,32 @@ impl Engine {
         }
     }
 
+    /// `STATUS <device>`: only for members of a group with `allow_status`, and only about the
+    /// devices that group's rules cover (in the contact's own tenant): a number that can text
+    /// the gateway learns nothing about other sites' devices.
     fn status_text(&self, contact_id: &str, name: &str, now: i64) -> String {
-        let allowed = self.groups.values().any(|g| {
-            g.allow_status
-                && g.levels
-                    .iter()
-                    .any(|l| l.contacts.iter().any(|c| c == contact_id))
-        });
-        if !allowed {
+        let groups: Vec<&str> = self
+            .groups
+            .values()
+            .filter(|g| {
+                g.allow_status
+                    && g.levels
+                        .iter()
+                        .any(|l| l.contacts.iter().any(|c| c == contact_id))
+            })
+            .map(|g| g.id.as_str())
+            .collect();
+        if groups.is_empty() {
             return "STATUS is not enabled for you (ask for allow_status on your group).".into();
         }
         let wanted = name.trim();
         let Some(dev) = self.devices.values().find(|d| {
-            d.row.device.id.eq_ignore_ascii_case(wanted)
-                || d.row.device.name.eq_ignore_ascii_case(wanted)
+            (d.row.device.id.eq_ignore_ascii_case(wanted)
+                || d.row.device.name.eq_ignore_ascii_case(wanted))
+                && self.rules.values().any(|r| {
+                    r.rule.group.as_deref().is_some_and(|g| groups.contains(&g))
+                        && rule_covers(&r.rule, &d.row.device)
+                })
         }) else {
             return format!("Unknown device '{wanted}'.");
         };

@@ -390,7 +390,7 @@ impl Engine {
         text: &str,
         encoding: Option<&str>,
         validity: Duration,
-        owner: Option<&String>,
+        tenant: Option<&String>,
         now: i64,
     ) -> Option<MessageId> {
         let req = SendRequest {
@@ -402,7 +402,7 @@ impl Engine {
                 humantime::format_duration(validity.max(Duration::from_secs(1))).to_string(),
             ),
             priority: Priority::High,
-            api_key_id: owner.cloned(),
+            tenant: Some(crate::model::tenant_of(tenant).to_owned()),
             ..SendRequest::default()
         };
         match intake::prepare(req, &self.limits, now) {

@@ -7,6 +7,7 @@
 //! conditions, templates) when written, so a bad one is refused at the request instead of
 //! failing later at evaluation. A write that changes nothing adds nothing to the batch.
 
+use crate::model::tenant_of;
 use regex::Regex;
 
 use super::{DeviceEntry, DeviceRow, Engine, Put, RuleEntry, commands};
@@ -275,7 +276,7 @@ impl Engine {
             ));
         }
         for c in g.levels.iter().flat_map(|l| &l.contacts) {
-            self.need_contact(c)?;
+            self.need_contact(c, g.owner.as_ref())?;
         }
         self.groups.insert(g.id.clone(), g.clone());
         self.batch.now = now;
@@ -314,8 +315,12 @@ impl Engine {
         if self.rules.get(&r.id).is_some_and(|x| x.rule == r) {
             return Ok(r);
         }
+        let tenant = tenant_of(r.owner.as_ref());
         if let Some(g) = &r.group
-            && !self.groups.contains_key(g)
+            && self
+                .groups
+                .get(g)
+                .is_none_or(|g| tenant_of(g.owner.as_ref()) != tenant)
         {
             return Err(IotError::invalid(
                 "unknown_group",
@@ -323,10 +328,13 @@ impl Engine {
             ));
         }
         for c in &r.contacts {
-            self.need_contact(c)?;
+            self.need_contact(c, r.owner.as_ref())?;
         }
         if let Some(d) = &r.device
-            && !self.devices.contains_key(d)
+            && self
+                .devices
+                .get(d)
+                .is_none_or(|d| tenant_of(d.row.device.owner.as_ref()) != tenant)
         {
             return Err(IotError::invalid(
                 "unknown_device",
@@ -370,8 +378,14 @@ impl Engine {
         Ok(())
     }
 
-    fn need_contact(&self, id: &str) -> Result<(), IotError> {
-        if self.contacts.contains_key(id) {
+    /// A contact named by a group or rule must exist in the same tenant (another tenant's
+    /// contact is reported as unknown: its existence is not the caller's business).
+    fn need_contact(&self, id: &str, tenant: Option<&String>) -> Result<(), IotError> {
+        if self
+            .contacts
+            .get(id)
+            .is_some_and(|c| tenant_of(c.owner.as_ref()) == tenant_of(tenant))
+        {
             Ok(())
         } else {
             Err(IotError::invalid(

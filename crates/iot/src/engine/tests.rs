@@ -69,6 +69,7 @@ fn sms(e: &mut Engine, from: &str, text: &str, at: i64) {
         connector: "sim".into(),
         received_at: at,
         incomplete: false,
+        tenant: None,
     };
     e.handle_inbound(&m, at);
 }
@@ -510,4 +511,156 @@ fn the_registry_refuses_what_would_break_it() {
         e.delete_rule("hot", T0),
         Err(IotError::NotFound(_))
     ));
+}
+
+const CAROL: &str = "+4915100000009";
+const BOLT_PUMP: &str = "+4915100000008";
+
+/// Tenant `bolt` beside the default tenant's pump-3, Alice and Bob: its own contact Carol,
+/// group and device.
+fn with_bolt(e: &mut Engine) {
+    e.put_contact(
+        from_json(json!({"id": "carol", "number": CAROL, "tenant": "bolt"})),
+        Put::Create,
+        T0,
+    )
+    .unwrap();
+    e.put_group(
+        from_json(
+            json!({"id": "bolt-oncall", "allow_status": true, "tenant": "bolt",
+                         "levels": [{"contacts": ["carol"]}]}),
+        ),
+        Put::Create,
+        T0,
+    )
+    .unwrap();
+    e.put_device(
+        from_json(json!({"id": "bolt-pump", "number": BOLT_PUMP, "tenant": "bolt"})),
+        Put::Create,
+        T0,
+    )
+    .unwrap();
+    take(e);
+}
+
+#[test]
+fn another_tenants_rule_neither_names_nor_matches_nor_commands_a_device() {
+    let mut e = engine_with(hot_rule());
+    with_bolt(&mut e);
+    let named = e.put_rule(
+        from_json(
+            json!({"id": "spy", "condition": "T > 0", "device": "pump-3",
+                         "group": "bolt-oncall", "tenant": "bolt"}),
+        ),
+        Put::Create,
+        T0,
+    );
+    assert!(
+        matches!(
+            named,
+            Err(IotError::Invalid {
+                code: "unknown_device",
+                ..
+            })
+        ),
+        "{named:?}"
+    );
+    // A bolt rule over every device, with an action: it sees bolt's devices only.
+    e.put_rule(
+        from_json(
+            json!({"id": "spy", "condition": "T > 0", "group": "bolt-oncall",
+                         "tenant": "bolt", "action": {"command": "OFF"}}),
+        ),
+        Put::Create,
+        T0,
+    )
+    .unwrap();
+    sms(&mut e, PUMP, "T=85", T0 + MIN);
+    let (out, _, b) = take(&mut e);
+    assert!(
+        out.iter().all(|(to, _)| to != CAROL && to != PUMP),
+        "bolt's rule neither told Carol about pump-3 nor sent it OFF: {out:?}"
+    );
+    assert!(
+        b.alerts.iter().all(|a| a.rule_id == "hot"),
+        "{:?}",
+        b.alerts
+    );
+    sms(&mut e, BOLT_PUMP, "T=85", T0 + 2 * MIN);
+    let (out, _, _) = take(&mut e);
+    assert!(out.iter().any(|(to, _)| to == CAROL), "{out:?}");
+    assert!(
+        out.iter().any(|(to, t)| to == BOLT_PUMP && t == "OFF"),
+        "{out:?}"
+    );
+    assert!(
+        out.iter().all(|(to, _)| to != ALICE),
+        "default's rule ignores bolt's device"
+    );
+}
+
+#[test]
+fn a_group_or_rule_names_contacts_of_its_own_tenant_only() {
+    let mut e = engine_with(hot_rule());
+    with_bolt(&mut e);
+    let g = e.put_group(
+        from_json(json!({"id": "steal", "tenant": "bolt",
+                         "levels": [{"contacts": ["alice"]}]})),
+        Put::Create,
+        T0,
+    );
+    assert!(
+        matches!(
+            g,
+            Err(IotError::Invalid {
+                code: "unknown_contact",
+                ..
+            })
+        ),
+        "{g:?}"
+    );
+    let r = e.put_rule(
+        from_json(
+            json!({"id": "steal", "condition": "T > 0", "group": "oncall",
+                         "tenant": "bolt"}),
+        ),
+        Put::Create,
+        T0,
+    );
+    assert!(
+        matches!(
+            r,
+            Err(IotError::Invalid {
+                code: "unknown_group",
+                ..
+            })
+        ),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn status_answers_only_about_devices_the_askers_groups_cover() {
+    let mut e = engine_with(hot_rule());
+    with_bolt(&mut e);
+    sms(&mut e, BOLT_PUMP, "T=20", T0);
+    take(&mut e);
+    sms(&mut e, ALICE, "STATUS bolt-pump", T0 + MIN);
+    assert_eq!(take(&mut e).0[0].1, "Unknown device 'bolt-pump'.");
+    // Carol's group has no rule yet: no device is hers to ask about.
+    sms(&mut e, CAROL, "STATUS bolt-pump", T0 + MIN);
+    assert_eq!(take(&mut e).0[0].1, "Unknown device 'bolt-pump'.");
+    e.put_rule(
+        from_json(
+            json!({"id": "bolt-hot", "condition": "T > 80", "group": "bolt-oncall",
+                         "tenant": "bolt"}),
+        ),
+        Put::Create,
+        T0,
+    )
+    .unwrap();
+    sms(&mut e, CAROL, "STATUS bolt-pump", T0 + MIN);
+    assert!(take(&mut e).0[0].1.starts_with("bolt-pump: T=20"));
+    sms(&mut e, CAROL, "STATUS pump-3", T0 + MIN);
+    assert_eq!(take(&mut e).0[0].1, "Unknown device 'pump-3'.");
 }

@@ -15,6 +15,7 @@ pub async fn run(path: Option<PathBuf>) -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config, path: Option<PathBuf>) -> anyhow::Result<()> {
+    let key_file = admin_key_file(&config.store.url);
     let gw = Gateway::start(config).await?;
     println!("smsgate is running");
     println!("  dashboard and API: http://{}/", gw.addr);
@@ -26,8 +27,7 @@ async fn serve(config: Config, path: Option<PathBuf>) -> anyhow::Result<()> {
         println!("  SMPP over TLS:     {addr}");
     }
     if let Some(key) = &gw.first_admin_key {
-        println!("  admin API key (shown once, store it now):");
-        println!("{key}");
+        show_first_key(key, key_file.as_deref())?;
     }
     println!("  stop with Ctrl-C (SIGINT) or SIGTERM; in-flight work finishes first");
     use std::io::Write;
@@ -60,4 +60,93 @@ async fn reload_on_sighup(gw: &Gateway, path: Option<&Path>) {
         }
     }
     std::future::pending().await
+}
+
+/// Where the first admin key is written: `admin.key` beside a SQLite database file (its data
+/// directory, 0700 when smsgate created it); `None` for an in-memory store.
+fn admin_key_file(store_url: &str) -> Option<PathBuf> {
+    let path = store_url
+        .strip_prefix("sqlite://")
+        .or_else(|| store_url.strip_prefix("sqlite:"))?;
+    let path = path.split('?').next()?;
+    if path.is_empty() || path.contains(":memory:") {
+        return None;
+    }
+    let dir = Path::new(path).parent()?;
+    Some(if dir.as_os_str().is_empty() {
+        PathBuf::from("admin.key")
+    } else {
+        dir.join("admin.key")
+    })
+}
+
+/// The first admin key goes to a file only its owner can read, and to the terminal when there
+/// is one; never to a log or a pipe (a service manager would keep it in its journal).
+fn show_first_key(key: &str, file: Option<&Path>) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    if let Some(file) = file {
+        write_private(file, &format!("{key}\n")).map_err(|e| {
+            anyhow::anyhow!("cannot write the admin key to {}: {e}", file.display())
+        })?;
+        println!(
+            "  admin API key written to {} (mode 0600; read it, store it, then delete the file)",
+            file.display()
+        );
+    }
+    if std::io::stdout().is_terminal() || file.is_none() {
+        println!("  admin API key (shown once, store it now):");
+        println!("{key}");
+    }
+    Ok(())
+}
+
+/// Creates `path` with mode 0600 (owner read/write only) and writes `text`.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    f.write_all(text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_file_lies_beside_the_database() {
+        assert_eq!(
+            admin_key_file("sqlite://smsgate-data/smsgate.db"),
+            Some(PathBuf::from("smsgate-data/admin.key"))
+        );
+        assert_eq!(
+            admin_key_file("sqlite:///var/lib/smsgate/db.sqlite?mode=rwc"),
+            Some(PathBuf::from("/var/lib/smsgate/admin.key"))
+        );
+        assert_eq!(admin_key_file("sqlite::memory:"), None);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_key_file_is_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("smsgate-key-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("admin.key");
+        write_private(&file, "sk_test\n").unwrap();
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "sk_test\n");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

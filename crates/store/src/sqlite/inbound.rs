@@ -1,6 +1,8 @@
 //! Received SMS (`inbound_messages`). Each one is stored with its `message.inbound` outbox
 //! event in the same transaction, so webhooks see every message the gateway took from the
-//! network; the IoT engine reads the same rows after its own cursor (`iot`).
+//! network; the IoT engine reads the same rows after its own cursor (`iot`). Each is assigned the
+//! tenant that owns it when stored (see [`tenant_for`]), so listings and webhooks show it to
+//! that tenant only.
 
 use smsgate_core::connector::InboundSms;
 use smsgate_core::message::{InboundMessage, MessageId};
@@ -17,11 +19,13 @@ pub(super) async fn insert_inbound(
 ) -> Result<Vec<MessageId>, sqlx::Error> {
     let now = d.1;
     let mut ids = Vec::with_capacity(d.0.len());
+    let routes = inbound_routes(&mut *c).await?;
     for m in &d.0 {
         let id = MessageId::new();
+        let tenant = tenant_for(&mut *c, &routes, m).await?;
         sqlx::query(
             "INSERT INTO inbound_messages (id, from_number, to_number, body, connector, \
-             received_at, incomplete) VALUES (?, ?, ?, ?, ?, ?, ?)",
+             received_at, incomplete, tenant) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(id.to_string())
         .bind(&m.from)
@@ -30,12 +34,13 @@ pub(super) async fn insert_inbound(
         .bind(&m.connector)
         .bind(now)
         .bind(m.incomplete as i64)
+        .bind(&tenant)
         .execute(&mut *c)
         .await?;
         let data = serde_json::json!({
             "id": id.to_string(), "from": m.from, "to": m.to, "text": m.text,
             "connector": m.connector, "incomplete": m.incomplete,
-            "received_at": smsgate_core::clock::rfc3339(now),
+            "received_at": smsgate_core::clock::rfc3339(now), "tenant": tenant,
         })
         .to_string();
         push_event(
@@ -54,6 +59,69 @@ pub(super) async fn insert_inbound(
     Ok(ids)
 }
 
+/// Each tenant's `inbound` numbers and prefixes (`+4930*`), as `(pattern, tenant)`.
+async fn inbound_routes(c: &mut SqliteConnection) -> Result<Vec<(String, String)>, sqlx::Error> {
+    let rows = sqlx::query("SELECT id, inbound FROM tenants WHERE inbound IS NOT NULL")
+        .fetch_all(c)
+        .await?;
+    let mut out = Vec::new();
+    for r in &rows {
+        let tenant: String = r.try_get(0)?;
+        for p in super::json_list(r.try_get(1)?)? {
+            out.push((p, tenant.clone()));
+        }
+    }
+    // Longest pattern first: `+4930123` before `+4930*`.
+    out.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
+    Ok(out)
+}
+
+/// Whether a route pattern (`+4930123`, `+4930*`, `12345`) covers a recipient; a leading `+`
+/// is optional on both sides (networks differ in how they give numbers).
+fn route_matches(pattern: &str, to: &str) -> bool {
+    let to = to.trim_start_matches('+');
+    match pattern.strip_suffix('*') {
+        Some(prefix) => to.starts_with(prefix.trim_start_matches('+')),
+        None => to == pattern.trim_start_matches('+'),
+    }
+}
+
+/// The tenant an inbound SMS belongs to: the owner of the device or contact that sent it, the
+/// tenant whose inbound numbers cover its recipient, or the tenant that last sent a message to
+/// its sender; `None` when nothing claims it.
+async fn tenant_for(
+    c: &mut SqliteConnection,
+    routes: &[(String, String)],
+    m: &InboundSms,
+) -> Result<Option<String>, sqlx::Error> {
+    let plus = format!("+{}", m.from.trim_start_matches('+'));
+    let bare = m.from.trim_start_matches('+');
+    for table in ["iot_devices", "iot_contacts"] {
+        let owner: Option<String> = sqlx::query_scalar(&format!(
+            "SELECT COALESCE(json_extract(doc, '$.tenant'), json_extract(doc, '$.owner'), \
+             'default') FROM {table} WHERE number IN (?, ?) LIMIT 1"
+        ))
+        .bind(&plus)
+        .bind(bare)
+        .fetch_optional(&mut *c)
+        .await?;
+        if owner.is_some() {
+            return Ok(owner);
+        }
+    }
+    if let Some((_, tenant)) = routes.iter().find(|(p, _)| route_matches(p, &m.to)) {
+        return Ok(Some(tenant.clone()));
+    }
+    let last: Option<Option<String>> = sqlx::query_scalar(
+        "SELECT tenant FROM messages WHERE to_number IN (?, ?) ORDER BY id DESC LIMIT 1",
+    )
+    .bind(&plus)
+    .bind(bare)
+    .fetch_optional(&mut *c)
+    .await?;
+    Ok(last.flatten())
+}
+
 pub(super) async fn list_inbound<'e>(
     ex: impl SqliteExecutor<'e>,
     q: &InboundQuery,
@@ -61,6 +129,9 @@ pub(super) async fn list_inbound<'e>(
     let mut b: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
         "SELECT {INBOUND_COLUMNS} FROM inbound_messages WHERE 1=1"
     ));
+    if let Some(t) = &q.tenant {
+        b.push(" AND tenant = ").push_bind(t.clone());
+    }
     if let Some(since) = q.since {
         b.push(" AND received_at >= ").push_bind(since);
     }
@@ -78,7 +149,7 @@ pub(super) async fn list_inbound<'e>(
 
 /// The `inbound_messages` columns in the order [`inbound_from_row`] reads them.
 pub(super) const INBOUND_COLUMNS: &str =
-    "id, from_number, to_number, body, connector, received_at, incomplete";
+    "id, from_number, to_number, body, connector, received_at, incomplete, tenant";
 
 pub(super) fn inbound_from_row(r: &SqliteRow) -> Result<InboundMessage, sqlx::Error> {
     Ok(InboundMessage {
@@ -89,5 +160,20 @@ pub(super) fn inbound_from_row(r: &SqliteRow) -> Result<InboundMessage, sqlx::Er
         connector: r.try_get(4)?,
         received_at: r.try_get(5)?,
         incomplete: r.try_get::<i64, _>(6)? != 0,
+        tenant: r.try_get(7)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::route_matches;
+
+    #[test]
+    fn routes_match_numbers_and_prefixes_with_or_without_plus() {
+        assert!(route_matches("+4930123", "4930123"));
+        assert!(route_matches("4930*", "+49301234"));
+        assert!(!route_matches("+4930*", "+4940123"));
+        assert!(!route_matches("+4930123", "+49301234"));
+        assert!(route_matches("12345", "12345"));
+    }
 }

@@ -307,7 +307,8 @@ pub(crate) async fn alerts(pool: &SqlitePool, q: &AlertQuery) -> Result<Vec<Aler
         b.push(" AND rule_id = ").push_bind(r.clone());
     }
     if let Some(o) = &q.owner {
-        b.push(" AND owner = ").push_bind(o.clone());
+        b.push(" AND COALESCE(owner, 'default') = ")
+            .push_bind(o.clone());
     }
     if let Some(before) = q.before {
         b.push(" AND id < ").push_bind(before);

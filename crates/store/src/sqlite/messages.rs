@@ -23,7 +23,8 @@ use super::{CHUNK, json_list, parse_id, parse_status, status_list, status_list_t
 /// The `messages` columns in the order [`message_from_row`] reads them.
 pub(super) const MESSAGE_COLUMNS: &str = "id, api_key_id, to_number, from_id, body, encoding, \
     segments, status, priority, callback_url, idempotency_key, created_at, updated_at, send_at, \
-    expires_at, attempts, connector, error_code, error_message, undelivered_via, callback_statuses";
+    expires_at, attempts, connector, error_code, error_message, undelivered_via, callback_statuses, \
+    tenant";
 
 /// [`MESSAGE_COLUMNS`] qualified with the table alias `m.`, for queries that join `messages`.
 pub(super) fn joined_message_columns() -> String {
@@ -58,6 +59,7 @@ pub(super) fn message_from_row(r: &SqliteRow, o: usize) -> Result<Message, sqlx:
         error_message: r.try_get(o + 18)?,
         undelivered_via: json_list(r.try_get(o + 19)?)?,
         callback_statuses: status_list(r.try_get(o + 20)?)?,
+        tenant: r.try_get(o + 21)?,
     })
 }
 
@@ -79,8 +81,8 @@ pub(super) async fn list_messages<'e>(
 ) -> Result<Vec<Message>, sqlx::Error> {
     let mut b: QueryBuilder<Sqlite> =
         QueryBuilder::new(format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE 1=1"));
-    if let Some(k) = &q.api_key_id {
-        b.push(" AND api_key_id = ").push_bind(k.clone());
+    if let Some(t) = &q.tenant {
+        b.push(" AND tenant = ").push_bind(t.clone());
     }
     if let Some(s) = q.status {
         b.push(" AND status = ").push_bind(s.as_str());
@@ -266,7 +268,7 @@ pub(super) async fn insert_rows(
     let mut b: QueryBuilder<Sqlite> = QueryBuilder::new(
         "INSERT INTO messages (id, api_key_id, to_number, from_id, body, encoding, segments, \
          status, priority, callback_url, idempotency_key, created_at, updated_at, send_at, \
-         expires_at, next_attempt_at, callback_statuses) ",
+         expires_at, next_attempt_at, callback_statuses, tenant) ",
     );
     b.push_values(rows, |mut r, m| {
         r.push_bind(m.id.to_string())
@@ -285,7 +287,8 @@ pub(super) async fn insert_rows(
             .push_bind(m.send_at)
             .push_bind(m.expires_at)
             .push_bind(m.send_at)
-            .push_bind(status_list_text(&m.callback_statuses));
+            .push_bind(status_list_text(&m.callback_statuses))
+            .push_bind(m.tenant.clone());
     });
     b.build().execute(&mut *c).await?;
     let mut e: QueryBuilder<Sqlite> =

@@ -15,7 +15,7 @@
 //! - `receipt_retry`: an `undelivered` receipt that sends the message again;
 //! - `events`: the timeline and outbox rows;
 //! - `webhooks`: webhooks, the outbox cursor and the delivery queue;
-//! - `keys`: API keys;
+//! - `keys`: API keys, tenants and the audit log;
 //! - `inbound`: received SMS;
 //! - `northbound`: the SMPP server's submissions, parts and feeds (migration 0002);
 //! - `iot`: the IoT engine's tables (migration 0003).
@@ -40,8 +40,8 @@ use smsgate_core::connector::{InboundSms, Receipt};
 use smsgate_core::message::{InboundMessage, Message, MessageEvent, MessageId, NewMessage, Status};
 use smsgate_core::northbound::{Feed, NorthboundStore, PartProgress, StoredSubmission, Submission};
 use smsgate_core::store::{
-    Accepted, ApiKey, Attempt, Delivery, InboundQuery, MessageQuery, OutboxPage, QueueStats, Store,
-    StoreError, StoreResult, Webhook, WebhookProgress,
+    Accepted, ApiKey, Attempt, AuditEntry, Delivery, InboundQuery, MessageQuery, OutboxPage,
+    QueueStats, Store, StoreError, StoreResult, Tenant, Webhook, WebhookProgress,
 };
 use smsgate_iot::engine::{Batch, Snapshot};
 use smsgate_iot::model::{Alert, Command, TelemetryRecord};
@@ -329,20 +329,53 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn put_tenant(&self, tenant: Tenant) -> StoreResult<()> {
+        self.writer
+            .write(tenant, |c, d| Box::pin(keys::put_tenant(c, d)))
+            .await
+    }
+
+    async fn list_tenants(&self) -> StoreResult<Vec<Tenant>> {
+        keys::list_tenants(&self.pool).await.map_err(db_err)
+    }
+
+    async fn tenant_waiting(&self, tenant: &str) -> StoreResult<u64> {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM messages WHERE tenant = ? AND next_attempt_at IS NOT NULL",
+        )
+        .bind(tenant)
+        .fetch_one(&self.pool)
+        .await
+        .map(|n| n as u64)
+        .map_err(db_err)
+    }
+
+    async fn append_audit(&self, entry: AuditEntry) -> StoreResult<()> {
+        self.writer
+            .write(entry, |c, d| Box::pin(keys::append_audit(c, d)))
+            .await
+    }
+
+    async fn list_audit(&self, before: Option<i64>, limit: u32) -> StoreResult<Vec<AuditEntry>> {
+        keys::list_audit(&self.pool, before, limit)
+            .await
+            .map_err(db_err)
+    }
+
     async fn create_webhook(&self, hook: Webhook) -> StoreResult<()> {
         self.writer
             .write(hook, |c, d| Box::pin(webhooks::create_webhook(c, d)))
             .await
     }
 
-    async fn list_webhooks(&self, api_key_id: Option<&str>) -> StoreResult<Vec<Webhook>> {
-        webhooks::list_webhooks(&self.pool, api_key_id)
+    async fn list_webhooks(&self, tenant: Option<&str>) -> StoreResult<Vec<Webhook>> {
+        webhooks::list_webhooks(&self.pool, tenant)
             .await
             .map_err(db_err)
     }
 
-    async fn delete_webhook(&self, id: &str, api_key_id: Option<&str>) -> StoreResult<bool> {
-        let d = (id.to_owned(), api_key_id.map(str::to_owned));
+    async fn delete_webhook(&self, id: &str, tenant: Option<&str>) -> StoreResult<bool> {
+        let d = (id.to_owned(), tenant.map(str::to_owned));
         self.writer
             .write(d, |c, d| Box::pin(webhooks::delete_webhook(c, d)))
             .await

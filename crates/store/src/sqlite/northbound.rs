@@ -241,6 +241,7 @@ fn inbound_from_data(seq: i64, at: i64, data: &str) -> Result<FeedItem, sqlx::Er
             connector: text("connector")?,
             received_at: at,
             incomplete: v["incomplete"].as_bool().unwrap_or(false),
+            tenant: v["tenant"].as_str().map(str::to_owned),
         },
     })
 }

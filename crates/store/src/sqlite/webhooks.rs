@@ -28,6 +28,7 @@ fn webhook_from_row(r: &SqliteRow) -> Result<Webhook, sqlx::Error> {
         secret: r.try_get(4)?,
         created_at: r.try_get(5)?,
         statuses: status_list(r.try_get(6)?)?,
+        tenant: r.try_get(7)?,
     })
 }
 
@@ -37,8 +38,8 @@ pub(super) async fn create_webhook(
 ) -> Result<(), sqlx::Error> {
     let events = serde_json::to_string(&w.events).unwrap_or_else(|_| "[]".into());
     sqlx::query(
-        "INSERT INTO webhooks (id, api_key_id, url, events, secret, created_at, statuses) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO webhooks (id, api_key_id, url, events, secret, created_at, statuses, \
+         tenant) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&w.id)
     .bind(&w.api_key_id)
@@ -47,6 +48,7 @@ pub(super) async fn create_webhook(
     .bind(&w.secret)
     .bind(w.created_at)
     .bind(status_list_text(&w.statuses))
+    .bind(&w.tenant)
     .execute(c)
     .await?;
     Ok(())
@@ -54,13 +56,13 @@ pub(super) async fn create_webhook(
 
 pub(super) async fn list_webhooks<'e>(
     ex: impl SqliteExecutor<'e>,
-    api_key_id: Option<&str>,
+    tenant: Option<&str>,
 ) -> Result<Vec<Webhook>, sqlx::Error> {
-    let cols = "id, api_key_id, url, events, secret, created_at, statuses";
-    let rows = match api_key_id {
+    let cols = "id, api_key_id, url, events, secret, created_at, statuses, tenant";
+    let rows = match tenant {
         Some(k) => {
             sqlx::query(&format!(
-                "SELECT {cols} FROM webhooks WHERE api_key_id = ? ORDER BY created_at"
+                "SELECT {cols} FROM webhooks WHERE tenant = ? ORDER BY created_at"
             ))
             .bind(k)
             .fetch_all(ex)
@@ -80,9 +82,9 @@ pub(super) async fn delete_webhook(
     d: &(String, Option<String>),
 ) -> Result<bool, sqlx::Error> {
     let n = match &d.1 {
-        Some(key) => sqlx::query("DELETE FROM webhooks WHERE id = ? AND api_key_id = ?")
+        Some(tenant) => sqlx::query("DELETE FROM webhooks WHERE id = ? AND tenant = ?")
             .bind(&d.0)
-            .bind(key)
+            .bind(tenant)
             .execute(&mut *c)
             .await?
             .rows_affected(),
@@ -191,7 +193,7 @@ pub(super) async fn record_progress(
     for chunk in p.failed.chunks(64) {
         let mut b: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT OR IGNORE INTO webhook_deliveries (id, webhook_id, url, secret, body, \
-             attempts, state, next_attempt_at, last_error, created_at, updated_at) ",
+             attempts, state, next_attempt_at, last_error, created_at, updated_at, tenant) ",
         );
         b.push_values(chunk, |mut r, f| {
             let x = &f.delivery;
@@ -205,7 +207,8 @@ pub(super) async fn record_progress(
                 .push_bind(f.retry_at)
                 .push_bind(f.error.as_str())
                 .push_bind(x.created_at)
-                .push_bind(now);
+                .push_bind(now)
+                .push_bind(x.tenant.as_deref());
         });
         b.build().execute(&mut *c).await?;
     }
@@ -230,7 +233,7 @@ pub(super) async fn claim_deliveries(
         "UPDATE webhook_deliveries SET next_attempt_at = ?, attempts = attempts + 1 \
          WHERE id IN (SELECT id FROM webhook_deliveries WHERE state = 'pending' \
                       AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?) \
-         RETURNING id, webhook_id, url, secret, body, attempts, created_at",
+         RETURNING id, webhook_id, url, secret, body, attempts, created_at, tenant",
     )
     .bind(now + lease)
     .bind(now)
@@ -247,6 +250,7 @@ pub(super) async fn claim_deliveries(
                 body: r.try_get(4)?,
                 attempts: (r.try_get::<i64, _>(5)? - 1).max(0) as u32,
                 created_at: r.try_get(6)?,
+                tenant: r.try_get(7)?,
             })
         })
         .collect()

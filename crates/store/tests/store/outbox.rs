@@ -63,6 +63,7 @@ async fn deleting_a_webhook_drops_its_stored_retries() {
             .create_webhook(Webhook {
                 id: id.into(),
                 api_key_id: None,
+                tenant: None,
                 url: "http://127.0.0.1:9/hook".into(),
                 events: vec!["message.status".into()],
                 statuses: Vec::new(),
@@ -81,6 +82,7 @@ async fn deleting_a_webhook_drops_its_stored_retries() {
             body: "{}".into(),
             attempts: 1,
             created_at: 0,
+            tenant: None,
         },
         retry_at: 0,
         error: "HTTP 500".into(),
