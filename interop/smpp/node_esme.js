@@ -45,7 +45,7 @@ session.on('deliver_sm', (pdu) => {
   }
 });
 
-session.bind_transceiver({ system_id: 'node', password: 'pw' }, (pdu) => {
+session.bind_transceiver({ system_id: 'node', password: 'pw-12345' }, (pdu) => {
   if (pdu.command_status !== 0) fail(`bind status ${pdu.command_status}`);
   expected = submits.length;
   for (const s of submits) {

@@ -10,7 +10,7 @@
 //                   for its receipt: `DATA_SM <id>`, `RECEIPT <id> <state>`, `OK`.
 //   drop <n> <k>    bind as transceiver, submit n messages at once, print `ACK <id>` per
 //                   response, destroy the socket right after the k-th (`DROPPED`) and exit 0.
-// Account: system_id `node`, password `pw`.
+// Account: system_id `node`, password `pw-12345`.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -46,7 +46,7 @@ if (scenario === 'badpass') {
   s.bind_transceiver({ system_id: 'node', password: 'wrong' }, (pdu) => {
     console.log(`BIND ${pdu.command_status}`);
     const t = connect();
-    t.bind_transceiver({ system_id: 'nobody', password: 'pw' }, (pdu2) => {
+    t.bind_transceiver({ system_id: 'nobody', password: 'pw-12345' }, (pdu2) => {
       console.log(`BIND ${pdu2.command_status}`);
       s.destroy();
       t.destroy();
@@ -55,7 +55,7 @@ if (scenario === 'badpass') {
   });
 } else if (scenario === 'away') {
   const s = connect();
-  s.bind_transmitter({ system_id: 'node', password: 'pw' }, (b) => {
+  s.bind_transmitter({ system_id: 'node', password: 'pw-12345' }, (b) => {
     if (b.command_status !== 0) fail(`bind ${b.command_status}`);
     submit(s, 1, (resp) => {
       if (resp.command_status !== 0) fail(`submit ${resp.command_status}`);
@@ -78,7 +78,7 @@ if (scenario === 'badpass') {
               r.unbind(() => { r.close(); process.exit(0); });
             }
           });
-          r.bind_receiver({ system_id: 'node', password: 'pw' }, (b2) => {
+          r.bind_receiver({ system_id: 'node', password: 'pw-12345' }, (b2) => {
             if (b2.command_status !== 0) fail(`rebind ${b2.command_status}`);
           });
         });
@@ -91,7 +91,7 @@ if (scenario === 'badpass') {
   const s = connect();
   let acked = 0;
   let dropped = false;
-  s.bind_transceiver({ system_id: 'node', password: 'pw' }, (b) => {
+  s.bind_transceiver({ system_id: 'node', password: 'pw-12345' }, (b) => {
     if (b.command_status !== 0) fail(`bind ${b.command_status}`);
     for (let i = 0; i < n; i++) {
       submit(s, i, (resp) => {
@@ -121,7 +121,7 @@ if (scenario === 'badpass') {
       s.unbind(() => { s.close(); process.exit(0); });
     }
   });
-  s.bind_transceiver({ system_id: 'node', password: 'pw' }, (b) => {
+  s.bind_transceiver({ system_id: 'node', password: 'pw-12345' }, (b) => {
     if (b.command_status !== 0) fail(`bind ${b.command_status}`);
     s.data_sm({
       source_addr: 'nodetest',

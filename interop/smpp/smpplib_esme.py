@@ -56,7 +56,7 @@ def main() -> int:
     client.set_message_sent_handler(on_sent)
     client.set_message_received_handler(on_deliver)
     client.connect()
-    client.bind_transceiver(system_id="pyesme", password="pw")
+    client.bind_transceiver(system_id="pyesme", password="pw-12345")
 
     messages = ["Hello from smpplib", "Привет из Python ✓", "Long message " * 30]
     for text in messages:

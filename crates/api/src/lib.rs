@@ -172,8 +172,87 @@ async fn openapi_json() -> axum::Json<utoipa::openapi::OpenApi> {
     axum::Json(ApiDoc::openapi())
 }
 
+/// What bounds each request: its body size (413 beyond) and how long it may take, reading
+/// its body included (408 `request_timeout` beyond: a client that trickles a body holds no
+/// handler for longer).
+#[derive(Clone, Copy, Debug)]
+pub struct HttpOptions {
+    /// Largest request body.
+    pub max_body_bytes: usize,
+    /// Longest time from the request's head to its answer.
+    pub request_timeout: std::time::Duration,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 1 << 20,
+            request_timeout: std::time::Duration::from_secs(30),
+        }
+    }
+}
+
 /// The whole HTTP API. `max_body_bytes` caps every request body (413 beyond).
 pub fn router(state: Arc<AppState>, max_body_bytes: usize) -> Router {
+    router_with(
+        state,
+        HttpOptions {
+            max_body_bytes,
+            ..HttpOptions::default()
+        },
+    )
+}
+
+/// [`router`] with every bound chosen.
+pub fn router_with(state: Arc<AppState>, options: HttpOptions) -> Router {
+    let timeout = options.request_timeout;
+    routes(state, options.max_body_bytes)
+        .layer(axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| async move {
+                use axum::response::IntoResponse;
+                match tokio::time::timeout(timeout, next.run(req)).await {
+                    Ok(res) => res,
+                    Err(_) => {
+                        tracing::info!(?timeout, "request timed out");
+                        error::ApiError::new(
+                            axum::http::StatusCode::REQUEST_TIMEOUT,
+                            "request_timeout",
+                            format!("the request took longer than {timeout:?}; send it again"),
+                        )
+                        .into_response()
+                    }
+                }
+            },
+        ))
+        .layer(axum::middleware::map_response(security_headers))
+}
+
+/// Headers on every answer: no MIME sniffing, no framing (clickjacking), no referrer; the
+/// dashboard page gets a Content Security Policy that lets only its own inline script run and
+/// only talk to this origin.
+async fn security_headers(mut res: axum::response::Response) -> axum::response::Response {
+    use axum::http::HeaderValue;
+    use axum::http::header;
+    let h = res.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    let html = h
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    if html && let Ok(v) = HeaderValue::from_str(dashboard::content_security_policy()) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    res
+}
+
+fn routes(state: Arc<AppState>, max_body_bytes: usize) -> Router {
     use routes::{
         admin as ad, alerts as a, inbound as i, messages as m, registry as r, system as s,
         webhooks as w,

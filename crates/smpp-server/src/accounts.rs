@@ -240,7 +240,7 @@ mod tests {
 
     fn config(window: usize, tps: u32) -> SmppServerConfig {
         let text = format!(
-            "listen = \"127.0.0.1:0\"\n[[accounts]]\nsystem_id = \"app\"\npassword = \"pw\"\nwindow = {window}\nmax_tps = {tps}\n"
+            "listen = \"127.0.0.1:0\"\n[[accounts]]\nsystem_id = \"app\"\npassword = \"pw-12345\"\nwindow = {window}\nmax_tps = {tps}\n"
         );
         figment::Figment::new()
             .merge(figment::providers::Toml::string(&text))
@@ -251,13 +251,13 @@ mod tests {
     #[test]
     fn credentials_are_told_apart() {
         let accounts = Accounts::new(&config(1, 0));
-        assert!(accounts.authenticate("app", "pw").is_ok());
+        assert!(accounts.authenticate("app", "pw-12345").is_ok());
         assert_eq!(
             accounts.authenticate("app", "px").unwrap_err(),
             AuthError::WrongPassword
         );
         assert_eq!(
-            accounts.authenticate("nobody", "pw").unwrap_err(),
+            accounts.authenticate("nobody", "pw-12345").unwrap_err(),
             AuthError::UnknownSystemId
         );
     }
@@ -265,7 +265,7 @@ mod tests {
     #[test]
     fn the_window_is_held_until_the_permit_drops() {
         let accounts = Accounts::new(&config(2, 0));
-        let a = accounts.authenticate("app", "pw").unwrap();
+        let a = accounts.authenticate("app", "pw-12345").unwrap();
         let now = Instant::now();
         let p1 = a.admit(now).unwrap();
         let _p2 = a.admit(now).unwrap();
@@ -277,7 +277,7 @@ mod tests {
     #[test]
     fn max_tps_allows_a_second_of_burst_then_refills() {
         let accounts = Accounts::new(&config(100, 3));
-        let a = accounts.authenticate("app", "pw").unwrap();
+        let a = accounts.authenticate("app", "pw-12345").unwrap();
         let t0 = Instant::now();
         for _ in 0..3 {
             drop(a.admit(t0).unwrap());

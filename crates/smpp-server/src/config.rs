@@ -98,7 +98,7 @@ pub struct AccountConfig {
     /// The `system_id` the client binds with: 1 to 15 characters (SMPP 3.4 §4.1.1). Its
     /// messages are owned by `smpp:<system_id>`.
     pub system_id: String,
-    /// The password: 1 to 8 characters (SMPP 3.4 §4.1.1).
+    /// The password: 6 to 8 characters (SMPP 3.4 §4.1.1 allows at most 8).
     pub password: String,
     /// This account's window; default `[smpp_server] window`.
     #[serde(default)]
@@ -162,6 +162,10 @@ pub fn owner(system_id: &str) -> String {
     format!("smpp:{system_id}")
 }
 
+/// The shortest account password accepted: SMPP caps passwords at 8 characters, so every one
+/// that is allowed matters.
+pub const MIN_PASSWORD: usize = 6;
+
 fn printable(s: &str) -> bool {
     s.chars().all(|c| c.is_ascii_graphic())
 }
@@ -220,10 +224,12 @@ impl SmppServerConfig {
                      (SMPP 3.4 §4.1.1)"
                 );
             }
-            if a.password.is_empty() || a.password.chars().count() > 8 || !printable(&a.password) {
+            let len = a.password.chars().count();
+            if !(MIN_PASSWORD..=8).contains(&len) || !printable(&a.password) {
                 bail!(
-                    "{at}.password (account '{sid}') must be 1 to 8 printable ASCII characters \
-                     (SMPP 3.4 §4.1.1)"
+                    "{at}.password (account '{sid}') must be {MIN_PASSWORD} to 8 printable ASCII \
+                     characters (SMPP 3.4 §4.1.1 allows at most 8; fewer than {MIN_PASSWORD} \
+                     are guessed too easily)"
                 );
             }
             if !seen.insert(sid.as_str()) {
@@ -312,16 +318,20 @@ mod tests {
         assert!(e.to_string().contains("accounts[0].password"), "{e}");
         let e = parse("[[accounts]]\nsystem_id = \"app\"\npassword = \"\"\n").unwrap_err();
         assert!(e.to_string().contains("password"), "{e}");
+        let e = parse("[[accounts]]\nsystem_id = \"app\"\npassword = \"pw\"\n").unwrap_err();
+        assert!(e.to_string().contains("6 to 8"), "too short: {e}");
         let e = parse(
-            "[[accounts]]\nsystem_id = \"a\"\npassword = \"p\"\n[[accounts]]\nsystem_id = \"a\"\npassword = \"q\"\n",
+            "[[accounts]]\nsystem_id = \"a\"\npassword = \"pw-12345\"\n[[accounts]]\nsystem_id = \"a\"\npassword = \"qw-12345\"\n",
         )
         .unwrap_err();
         assert!(e.to_string().contains("unique"), "{e}");
-        let e = parse("[[accounts]]\nsystem_id = \"a\"\npassword = \"p\"\ninbound = [\"+49x\"]\n")
-            .unwrap_err();
+        let e = parse(
+            "[[accounts]]\nsystem_id = \"a\"\npassword = \"pw-12345\"\ninbound = [\"+49x\"]\n",
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("inbound prefix"), "{e}");
-        let e =
-            parse("[[accounts]]\nsystem_id = \"a\"\npassword = \"p\"\nwindow = 0\n").unwrap_err();
+        let e = parse("[[accounts]]\nsystem_id = \"a\"\npassword = \"pw-12345\"\nwindow = 0\n")
+            .unwrap_err();
         assert!(e.to_string().contains("window"), "{e}");
         let e = parse("[[accounts]]\nsystem_id = \"a\"\npasword = \"p\"\n").unwrap_err();
         assert!(e.to_string().contains("pasword"), "{e}");

@@ -28,6 +28,8 @@ pub struct GatewayHandler {
     pub accounts: Arc<Accounts>,
     /// Store, limits, clock, signals.
     pub assembler: Assembler,
+    /// Failed binds by address and `system_id`.
+    pub backoff: super::backoff::BindBackoff,
 }
 
 fn send_request(incoming: &Incoming, text: String, account: &Account, now: i64) -> SendRequest {
@@ -284,18 +286,31 @@ impl Handler for GatewayHandler {
     async fn authenticate(
         &self,
         _session: SessionId,
+        peer: &str,
         bind: &BindRequest,
     ) -> Result<Arc<Account>, CommandStatus> {
         // One answer for every refused bind (`ESME_RBINDFAIL`), so a client cannot tell an
         // unknown system_id from a wrong password and guess accounts; the log says which.
+        let now = Instant::now();
+        if let Some(until) = self.backoff.paused(peer, &bind.system_id, now) {
+            info!(system_id = %bind.system_id, peer, wait = ?until.duration_since(now),
+                "bind refused: too many failed binds from this address or for this system_id");
+            return Err(CommandStatus::EsmeRbindfail);
+        }
         match self.accounts.authenticate(&bind.system_id, &bind.password) {
-            Ok(account) => Ok(account),
-            Err(AuthError::UnknownSystemId) => {
-                info!(system_id = %bind.system_id, "bind refused: no account has this system_id");
-                Err(CommandStatus::EsmeRbindfail)
+            Ok(account) => {
+                self.backoff.succeeded(peer, &bind.system_id);
+                Ok(account)
             }
-            Err(AuthError::WrongPassword) => {
-                info!(system_id = %bind.system_id, "bind refused: wrong password");
+            Err(e) => {
+                self.backoff.failed(peer, &bind.system_id, now);
+                match e {
+                    AuthError::UnknownSystemId => info!(system_id = %bind.system_id, peer,
+                        "bind refused: no account has this system_id"),
+                    AuthError::WrongPassword => {
+                        info!(system_id = %bind.system_id, peer, "bind refused: wrong password")
+                    }
+                }
                 Err(CommandStatus::EsmeRbindfail)
             }
         }

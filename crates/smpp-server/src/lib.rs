@@ -21,6 +21,7 @@
 //! # Layout
 //! - `config`: `[smpp_server]` and `[[smpp_server.accounts]]`, validated at load.
 //! - `accounts`: credentials, per-account window and `max_tps`, bound sessions.
+//! - `backoff`: failed binds pause further binds per address and per `system_id`.
 //! - `decode`: `submit_sm` → [`decode::Incoming`] or a [`decode::Refusal`] with its status.
 //! - `record`: what is stored per submit, and the receipt / inbound `deliver_sm` builders.
 //! - `handler`: the `smsgate_smpp::server::Handler` the server calls.
@@ -46,6 +47,7 @@
 
 pub mod accounts;
 pub mod assembly;
+mod backoff;
 pub mod config;
 pub mod decode;
 pub mod feed;
@@ -180,6 +182,7 @@ pub async fn start(
     let handler = Arc::new(handler::GatewayHandler {
         accounts: Arc::clone(&accounts),
         assembler: assembler.clone(),
+        backoff: backoff::BindBackoff::default(),
     });
     let server_config = ServerConfig {
         system_id: config.system_id.clone(),

@@ -54,6 +54,21 @@ pub struct HttpConfig {
     pub listen: SocketAddr,
     /// Largest request body. Default 1 MiB (a full batch of 1,000 messages fits).
     pub max_body_bytes: usize,
+    /// Time a client has to send a request's headers, and the longest an idle keep-alive
+    /// connection is kept. Default `"10s"` (a slowloris client is cut off after it).
+    #[serde(with = "humantime_serde")]
+    pub header_timeout: Duration,
+    /// Longest time from a request's headers to its answer, reading the body included
+    /// (408 `request_timeout` after it). Default `"30s"`.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// Client connections open at once (0: no limit); more are closed when accepted, logged.
+    /// Default 1024.
+    pub max_connections: usize,
+    /// PEM certificate chain (leaf first): with `tls_key`, the API is served over HTTPS only.
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<std::path::PathBuf>,
 }
 
 impl Default for HttpConfig {
@@ -61,6 +76,11 @@ impl Default for HttpConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             max_body_bytes: 1 << 20,
+            header_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            max_connections: 1024,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -167,6 +187,12 @@ impl Config {
         }
         if let Some(s) = &self.smpp_server {
             s.validate()?;
+        }
+        if self.http.tls_cert.is_some() != self.http.tls_key.is_some() {
+            bail!("[http] tls_cert and tls_key go together: set both to serve HTTPS, or neither");
+        }
+        if self.http.header_timeout.is_zero() || self.http.request_timeout.is_zero() {
+            bail!("[http] header_timeout and request_timeout must be more than 0s");
         }
         smsgate_core::outbound::parse_networks(&self.webhooks.allow_networks)
             .map_err(|e| anyhow::anyhow!("[webhooks] allow_networks: {e}"))?;

@@ -255,13 +255,37 @@ async fn spawn(p: Parts, stop_rx: &watch::Receiver<bool>) -> anyhow::Result<(Tas
         smpp_sessions: smpp.as_ref().map(|s| Arc::clone(&s.sessions)),
         allow_networks,
     });
-    let app = smsgate_api::router(state, config.http.max_body_bytes);
-    let addr = listener.local_addr()?;
-    let http = tokio::spawn(
-        axum::serve(listener, app)
-            .with_graceful_shutdown(stopped(stop_rx))
-            .into_future(),
+    let app = smsgate_api::router_with(
+        state,
+        smsgate_api::HttpOptions {
+            max_body_bytes: config.http.max_body_bytes,
+            request_timeout: config.http.request_timeout,
+        },
     );
+    let addr = listener.local_addr()?;
+    let tls = match (&config.http.tls_cert, &config.http.tls_key) {
+        (Some(cert), Some(key)) => Some(
+            smsgate_smpp::tls::ServerTls {
+                cert_file: cert.clone(),
+                key_file: key.clone(),
+                client_ca_file: None,
+            }
+            .acceptor()
+            .map_err(|e| anyhow::anyhow!("[http] tls_cert/tls_key: {e}"))?,
+        ),
+        _ => None,
+    };
+    let limits = crate::http_server::Limits {
+        header_timeout: config.http.header_timeout,
+        max_connections: config.http.max_connections,
+        tls,
+    };
+    let http = tokio::spawn(crate::http_server::serve(
+        listener,
+        app,
+        limits,
+        stopped(stop_rx),
+    ));
     let started = Started {
         addr,
         first_admin_key,

@@ -3,6 +3,7 @@
 //! # Layout
 //! - [`config`]: the TOML file and environment overrides.
 //! - [`gateway`]: wiring and orderly shutdown.
+//! - [`http_server`]: the HTTP listener (header timeout, connection limit, HTTPS).
 //! - [`cli`]: the command line (`serve`, `send`, `status`, `messages`, `keys`, `migrate`, `sim`,
 //!   `route`); [`cli::iot`]: `devices`, `alerts`, `contacts`, `groups`, `rules`, `iot`, the IoT
 //!   engine from a terminal.
@@ -18,5 +19,6 @@ pub mod client;
 pub mod config;
 pub mod csv;
 pub mod gateway;
+pub mod http_server;
 pub mod sim_sink;
 pub mod sim_smsc;

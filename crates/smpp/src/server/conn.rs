@@ -148,10 +148,11 @@ impl<H: Handler, T: AsyncRead + AsyncWrite + Send + 'static> ServerConn<H, T> {
         match event {
             Event::BindRequest(request) => {
                 let (server, tx, id) = (self.server.clone(), self.tx.clone(), self.id);
+                let peer = self.link.peer.clone();
                 // In the session's span, so the handler's log lines name the peer.
                 tokio::spawn(
                     async move {
-                        let result = server.handler.authenticate(id, &request).await;
+                        let result = server.handler.authenticate(id, &peer, &request).await;
                         let _ = tx.send(ServerCommand::Auth { request, result });
                     }
                     .in_current_span(),

@@ -38,6 +38,7 @@ pub trait Handler: Send + Sync + 'static {
     fn authenticate(
         &self,
         session: SessionId,
+        peer: &str,
         bind: &BindRequest,
     ) -> impl Future<Output = Result<Self::Account, CommandStatus>> + Send;
 

@@ -37,6 +37,7 @@ impl Handler for SimHandler {
     async fn authenticate(
         &self,
         session: SessionId,
+        _peer: &str,
         bind: &BindRequest,
     ) -> Result<SimAccount, CommandStatus> {
         let accounts = &self.0.config.accounts;

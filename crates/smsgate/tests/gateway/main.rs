@@ -20,6 +20,7 @@ mod modem;
 mod receipt_retry;
 mod restart;
 mod routing;
+mod security;
 mod sim_smsc;
 mod smpp_connector;
 mod smpp_interop;

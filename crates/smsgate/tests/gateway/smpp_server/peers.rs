@@ -9,8 +9,8 @@ use super::*;
 async fn interop_gateway() -> TestGateway {
     gateway(json!({
         "accounts": [
-            {"system_id": "node", "password": "pw"},
-            {"system_id": "pyesme", "password": "pw"},
+            {"system_id": "node", "password": "pw-12345"},
+            {"system_id": "pyesme", "password": "pw-12345"},
         ],
     }))
     .await
@@ -24,8 +24,8 @@ fn port(t: &TestGateway) -> String {
 async fn interop_tls_gateway() -> TestGateway {
     let mut extra = tls_keys(false);
     extra["accounts"] = json!([
-        {"system_id": "node", "password": "pw"},
-        {"system_id": "pyesme", "password": "pw"},
+        {"system_id": "node", "password": "pw-12345"},
+        {"system_id": "pyesme", "password": "pw-12345"},
     ]);
     gateway(extra).await
 }

@@ -159,13 +159,13 @@ async fn a_client_that_sends_but_never_reads_is_cut_off() {
 async fn the_account_window_and_max_tps_answer_throttled() {
     let t = gateway(json!({
         "accounts": [
-            {"system_id": "slow", "password": "pw", "max_tps": 2},
-            {"system_id": "narrow", "password": "pw", "window": 1},
+            {"system_id": "slow", "password": "pw-12345", "max_tps": 2},
+            {"system_id": "narrow", "password": "pw-12345", "window": 1},
         ],
     }))
     .await;
     for (account, expect_ok) in [("slow", Some(2)), ("narrow", None)] {
-        let (c, _events) = bind_as(&t.gw, BindType::Transmitter, account, "pw")
+        let (c, _events) = bind_as(&t.gw, BindType::Transmitter, account, "pw-12345")
             .await
             .unwrap();
         let mut set = tokio::task::JoinSet::new();
@@ -298,5 +298,45 @@ async fn a_connection_dropped_mid_window_loses_nothing_that_was_acknowledged() {
     for id in &acked {
         assert!(stored.iter().any(|m| &m.id.to_string() == id));
     }
+    t.gw.shutdown().await;
+}
+
+/// One bind on a fresh connection; the `command_status` of its answer.
+async fn bind_status(t: &TestGateway, system_id: &str, password: &str) -> u32 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(t.gw.smpp_addr.unwrap())
+        .await
+        .unwrap();
+    s.write_all(&raw_bind(system_id, password, 1))
+        .await
+        .unwrap();
+    let mut header = [0u8; 16];
+    tokio::time::timeout(Duration::from_secs(5), s.read_exact(&mut header))
+        .await
+        .expect("a bind response")
+        .unwrap();
+    u32::from_be_bytes(header[8..12].try_into().unwrap())
+}
+
+#[tokio::test]
+async fn a_client_that_keeps_retrying_binds_is_paused_even_with_the_right_password() {
+    let t = gateway(json!({})).await;
+    for i in 0..4 {
+        assert_eq!(bind_status(&t, "app1", &format!("guess{i}")).await, 0x0D);
+    }
+    // Past three failures binds from this address (and for app1) pause: even the right
+    // password gets the same ESME_RBINDFAIL, so guessing on costs time.
+    assert_eq!(bind_status(&t, "app1", "secret1").await, 0x0D, "paused");
+    assert_eq!(
+        bind_status(&t, "app2", "secret2").await,
+        0x0D,
+        "per address too"
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        bind_status(&t, "app1", "secret1").await,
+        0,
+        "bound after the pause"
+    );
     t.gw.shutdown().await;
 }
