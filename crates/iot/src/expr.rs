@@ -19,6 +19,37 @@ use crate::error::IotError;
 use crate::model::Device;
 use crate::telemetry::Readings;
 
+/// Longest condition source.
+pub const MAX_CONDITION: usize = 1024;
+
+/// Deepest nesting of `(`, `[` and `{` (and of unary `!`/`-` runs) a condition may have.
+pub const MAX_NESTING: usize = 32;
+
+/// The deepest bracket nesting in `source` (brackets inside string literals count too: a
+/// condition that needs 32 levels is not a condition a person writes).
+fn nesting(source: &str) -> usize {
+    let (mut depth, mut max, mut run) = (0usize, 0usize, 0usize);
+    for c in source.chars() {
+        match c {
+            '(' | '[' | '{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        run = if c == '!' || c == '-' {
+            run + 1
+        } else if c.is_whitespace() {
+            run
+        } else {
+            0
+        };
+        max = max.max(run);
+    }
+    max
+}
+
 /// A compiled condition.
 pub struct Condition {
     source: String,
@@ -43,8 +74,13 @@ impl Condition {
         if source.trim().is_empty() {
             return Err(invalid("it is empty".into()));
         }
-        if source.len() > 4096 {
-            return Err(invalid("longer than 4096 characters".into()));
+        if source.len() > MAX_CONDITION {
+            return Err(invalid(format!("longer than {MAX_CONDITION} characters")));
+        }
+        // The parser recurses per nesting level; a stack overflow is not a panic that
+        // `catch_unwind` could stop, so deep nesting is refused before parsing.
+        if nesting(source) > MAX_NESTING {
+            return Err(invalid(format!("nested deeper than {MAX_NESTING} levels")));
         }
         // The parser is third-party code fed by API users: a panic in it must not take the
         // gateway down.
@@ -162,6 +198,25 @@ pub fn json_to_cel(v: &serde_json::Value) -> Value {
 mod tests {
     use super::*;
     use crate::telemetry::parse;
+
+    #[test]
+    fn deep_or_long_conditions_are_refused_before_the_parser_sees_them() {
+        let deep = format!("{}temp > 1{}", "(".repeat(2000), ")".repeat(2000));
+        let e = Condition::compile("condition", &deep[..MAX_CONDITION.min(deep.len())])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("nested deeper"), "{e}");
+        let negations = format!("{}true", "!".repeat(500));
+        assert!(Condition::compile("condition", &negations).is_err());
+        let long = format!("temp > 1{}", " && temp > 1".repeat(200));
+        assert!(
+            Condition::compile("condition", &long)
+                .unwrap_err()
+                .to_string()
+                .contains("longer")
+        );
+        assert!(Condition::compile("condition", "((temp > 80) && (pressure < 2))").is_ok());
+    }
 
     fn device() -> Device {
         serde_json::from_value(serde_json::json!({

@@ -105,6 +105,10 @@ pub struct Contact {
     pub name: String,
     /// Mobile number (E.164); SMS from it are read as `ACK` / `STATUS` replies.
     pub number: String,
+    /// When set, an `ACK` from this contact must carry it (`ACK 42 7391`): for sites where a
+    /// sender number can be spoofed. The API never shows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin: Option<String>,
     /// The tenant it belongs to; `None`: `default`. Set by the gateway from the key.
     #[serde(default, rename = "tenant", alias = "owner")]
     pub owner: Option<String>,

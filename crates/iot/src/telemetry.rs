@@ -23,6 +23,9 @@ pub enum ParseError {
     /// Nothing to read.
     #[error("the message is empty")]
     Empty,
+    /// More readings than [`MAX_READINGS`] in one message.
+    #[error("{0} readings in one message; at most 64 are read")]
+    TooMany(usize),
     /// A `kv` device sent something that is not `key=value`.
     #[error("'{0}' is not key=value")]
     NotKeyValue(String),
@@ -46,7 +49,7 @@ pub fn parse(text: &str, format: Format, pattern: Option<&Regex>) -> Result<Read
     if text.is_empty() {
         return Err(ParseError::Empty);
     }
-    match format {
+    let readings = match format {
         Format::Auto if text.starts_with('{') => parse_json(text),
         Format::Auto => parse_kv(text, false),
         Format::Kv => parse_kv(text, true),
@@ -55,8 +58,16 @@ pub fn parse(text: &str, format: Format, pattern: Option<&Regex>) -> Result<Read
             Some(re) => parse_regex(text, re),
             None => Err(ParseError::NoPattern),
         },
+    }?;
+    if readings.len() > MAX_READINGS {
+        return Err(ParseError::TooMany(readings.len()));
     }
+    Ok(readings)
 }
+
+/// Readings one message may carry: every reading is kept per device and shown to every rule
+/// and template, so a long (or hostile) message must not grow them without bound.
+pub const MAX_READINGS: usize = 64;
 
 /// Whether `key` can name a reading: a letter or `_` first, then letters, digits, `_`, `-`, `.`.
 pub fn is_key(key: &str) -> bool {

@@ -22,12 +22,31 @@ pub const DEFAULT_RESOLVED: &str =
 /// The silent-device alert text when a silence rule names no template.
 pub const DEFAULT_SILENCE: &str = "{{severity|upper}} {{rule.name}}: {{device.name}} silent since {{last_seen}}. Reply ACK {{alert.id}}";
 
+/// Longest template source: an SMS text needs no more.
+pub const MAX_TEMPLATE: usize = 1024;
+
+/// Work one rendering may do (minijinja fuel: about one unit per instruction): plenty for a
+/// text, nothing like enough for `{% for i in range(100000) %}` on the one IoT task.
+const FUEL: u64 = 20_000;
+
+/// Longest rendered text kept (the intake refuses longer SMS anyway).
+const MAX_OUTPUT: usize = 2000;
+
 fn env() -> Environment<'static> {
-    Environment::new()
+    let mut env = Environment::new();
+    env.set_fuel(Some(FUEL));
+    env.set_recursion_limit(16);
+    env
 }
 
 /// Checks that `source` compiles; `field` names the rule field in the error.
 pub fn check(field: &str, source: &str) -> Result<(), IotError> {
+    if source.len() > MAX_TEMPLATE {
+        return Err(IotError::invalid(
+            "invalid_template",
+            format!("{field} is longer than {MAX_TEMPLATE} characters"),
+        ));
+    }
     let env = env();
     env.template_from_str(source).map(|_| ()).map_err(|e| {
         IotError::invalid(
@@ -67,12 +86,19 @@ pub fn context(
     Value::Object(ctx)
 }
 
+fn cut(s: &str) -> String {
+    match s.char_indices().nth(MAX_OUTPUT) {
+        Some((i, _)) => s[..i].to_owned(),
+        None => s.to_owned(),
+    }
+}
+
 /// Renders `source` over `ctx`; a template that fails at run time falls back to `fallback`.
 pub fn render(source: &str, fallback: &str, ctx: &Value) -> String {
     let env = env();
     let ctx = minijinja::Value::from(minijinja::value::Serde(ctx));
     match env.render_str(source, &ctx) {
-        Ok(s) => s.trim().to_owned(),
+        Ok(s) => cut(s.trim()),
         Err(e) => {
             tracing::warn!(error = %e, "alert template failed; using the default text");
             env.render_str(fallback, &ctx)
@@ -132,6 +158,22 @@ mod tests {
             render(DEFAULT_ALERT, DEFAULT_ALERT, &ctx),
             "CRITICAL Overheat: Pump 3 temp=85.2C. Reply ACK 42"
         );
+    }
+
+    #[test]
+    fn a_runaway_template_runs_out_of_fuel_and_the_default_text_is_sent() {
+        let (d, r, a) = fixtures();
+        let readings = crate::telemetry::parse("temp=85.2C", Default::default(), None).unwrap();
+        let ctx = context(&d, &r, &a, &readings, "");
+        let started = std::time::Instant::now();
+        let text = render(
+            "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}",
+            DEFAULT_ALERT,
+            &ctx,
+        );
+        assert_eq!(text, "CRITICAL Overheat: Pump 3 temp=85.2C. Reply ACK 42");
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        assert!(check("template", &"x".repeat(MAX_TEMPLATE + 1)).is_err());
     }
 
     #[test]

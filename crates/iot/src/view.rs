@@ -221,3 +221,21 @@ impl From<&DeviceRow> for DeviceView {
         }
     }
 }
+
+/// A contact as the API shows it: the registry entry with its PIN withheld.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct ContactView {
+    /// The registry entry; `pin` is never shown.
+    #[serde(flatten)]
+    pub contact: crate::model::Contact,
+    /// Whether an ACK from this contact needs its PIN.
+    pub has_pin: bool,
+}
+
+impl From<&crate::model::Contact> for ContactView {
+    fn from(c: &crate::model::Contact) -> Self {
+        let mut contact = c.clone();
+        let has_pin = contact.pin.take().is_some();
+        Self { contact, has_pin }
+    }
+}

@@ -110,7 +110,34 @@ macro_rules! plain_entry {
     };
 }
 
-plain_entry!(Contact, "contact", contacts, put_contact, delete_contact);
+impl Entry for Contact {
+    const KIND: &'static str = "contact";
+    type View = smsgate_iot::view::ContactView;
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn set_id(&mut self, id: String) {
+        self.id = id;
+    }
+    fn owner(&self) -> Option<&str> {
+        self.owner.as_deref()
+    }
+    fn set_owner(&mut self, owner: Option<String>) {
+        self.owner = owner;
+    }
+    fn all(e: &Engine) -> Vec<Self> {
+        e.contacts()
+    }
+    fn view(_: &Engine, v: &Self) -> Self::View {
+        Self::View::from(v)
+    }
+    fn put(e: &mut Engine, v: Self, put: Put, now: i64) -> Result<Self, IotError> {
+        e.put_contact(v, put, now)
+    }
+    fn delete(e: &mut Engine, id: &str, now: i64) -> Result<(), IotError> {
+        e.delete_contact(id, now)
+    }
+}
 plain_entry!(Group, "group", groups, put_group, delete_group);
 
 impl Entry for Rule {
@@ -356,7 +383,7 @@ handlers!(
 );
 handlers!(
     Contact,
-    Contact,
+    smsgate_iot::view::ContactView,
     "contacts",
     "/v1/contacts",
     "/v1/contacts/{id}",

@@ -116,8 +116,34 @@ impl Engine {
     }
 
     fn person_message(&mut self, contact_id: &str, text: &str, now: i64) {
-        let answer = match reply::parse(text) {
-            PersonCommand::Ack(None) => {
+        let mut command = reply::parse(text);
+        // `ACK 1 2` from a contact without a PIN means nothing we know: ignored, as always.
+        if matches!(command, PersonCommand::Ack(_, Some(_)))
+            && self
+                .contacts
+                .get(contact_id)
+                .is_some_and(|c| c.pin.is_none())
+        {
+            command = PersonCommand::Other;
+        }
+        // A contact with a PIN acknowledges with `ACK <alert> <PIN>` only: where a sender
+        // number can be spoofed, the number alone does not stop an alert's escalation.
+        let pin = self.contacts.get(contact_id).and_then(|c| c.pin.clone());
+        if let (Some(pin), PersonCommand::Ack(id, given)) = (&pin, &command)
+            && !given.as_deref().is_some_and(|g| same_secret(g, pin))
+        {
+            tracing::info!(
+                contact = contact_id,
+                "ACK without the contact's PIN refused"
+            );
+            let answer = match id {
+                Some(id) => format!("Alert {id} not acknowledged: reply ACK {id} <your PIN>."),
+                None => "Not acknowledged: reply ACK <alert number> <your PIN>.".to_owned(),
+            };
+            return self.answer_contact(contact_id, &answer, now);
+        }
+        let answer = match command {
+            PersonCommand::Ack(None, _) => {
                 let open = self.open_alerts_of(contact_id);
                 match open.as_slice() {
                     [] => "No open alert to acknowledge.".to_owned(),
@@ -133,7 +159,7 @@ impl Engine {
                     }
                 }
             }
-            PersonCommand::Ack(Some(id)) => match self.alerts.get(&id) {
+            PersonCommand::Ack(Some(id), _) => match self.alerts.get(&id) {
                 Some(a) if !self.may_ack(contact_id, a) => format!("Alert {id} is not yours."),
                 Some(a) if a.state == AlertState::Acknowledged => format!(
                     "Alert {id} was already acknowledged by {}.",
@@ -148,6 +174,11 @@ impl Engine {
                 return;
             }
         };
+        self.answer_contact(contact_id, &answer, now);
+    }
+
+    /// Texts `answer` back to a contact.
+    fn answer_contact(&mut self, contact_id: &str, answer: &str, now: i64) {
         let Some((number, owner)) = self
             .contacts
             .get(contact_id)
@@ -156,7 +187,7 @@ impl Engine {
             return;
         };
         let validity = self.config.alert_validity;
-        self.queue_sms(&number, &answer, None, validity, owner.as_ref(), now);
+        self.queue_sms(&number, answer, None, validity, owner.as_ref(), now);
     }
 
     fn ack_by_sms(&mut self, id: i64, contact_id: &str, now: i64) -> String {
@@ -217,4 +248,10 @@ impl Engine {
             d.name
         )
     }
+}
+
+/// Compares a given PIN with the stored one in time independent of where they differ.
+fn same_secret(given: &str, stored: &str) -> bool {
+    let (a, b) = (given.as_bytes(), stored.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -664,3 +664,32 @@ fn status_answers_only_about_devices_the_askers_groups_cover() {
     sms(&mut e, CAROL, "STATUS pump-3", T0 + MIN);
     assert_eq!(take(&mut e).0[0].1, "Unknown device 'pump-3'.");
 }
+
+#[test]
+fn a_contact_with_a_pin_acknowledges_only_with_it() {
+    let mut e = engine_with(hot_rule());
+    let mut alice = e.contacts().into_iter().find(|c| c.id == "alice").unwrap();
+    alice.pin = Some("7391".into());
+    e.put_contact(alice, Put::Replace, T0).unwrap();
+    sms(&mut e, PUMP, "T=85", T0 + MIN);
+    take(&mut e);
+    for text in ["ACK", "ACK 1", "ACK 1 0000"] {
+        sms(&mut e, ALICE, text, T0 + 2 * MIN);
+        let (out, _, _) = take(&mut e);
+        assert!(out[0].1.contains("<your PIN>"), "{text}: {out:?}");
+        assert_eq!(
+            e.alerts[&1].state,
+            AlertState::Open,
+            "{text} did not acknowledge"
+        );
+    }
+    sms(&mut e, ALICE, "ACK 1 7391", T0 + 3 * MIN);
+    let (out, _, _) = take(&mut e);
+    assert_eq!(out[0].1, "Acknowledged: 1 Overheat Pump 3.");
+    assert_eq!(e.alerts[&1].state, AlertState::Acknowledged);
+    // Bob has no PIN: his plain ACK works as before (tested above); the PIN is never shown.
+    let alice = e.contacts().into_iter().find(|c| c.id == "alice").unwrap();
+    let view = serde_json::to_value(crate::view::ContactView::from(&alice)).unwrap();
+    assert_eq!(view["has_pin"], true);
+    assert!(!view.to_string().contains("7391"), "{view}");
+}
