@@ -17,6 +17,7 @@
 //! - `routes::registry`: IoT devices, contacts, on-call groups, rules (CRUD).
 //! - `routes::alerts`: alerts and acks, device commands, telemetry history.
 //! - `routes::admin`: API keys, tenants and the audit log (admin keys only).
+//! - `routes::optouts`: the recipients a tenant must not send to.
 //! - `tenants`: the tenant list and per-tenant quota gates, cached.
 //! - `dashboard`: the single-page web dashboard at `/`.
 
@@ -150,6 +151,8 @@ impl AppState {
         routes::alerts::get_command, routes::alerts::list_telemetry,
         routes::admin::list_keys, routes::admin::create_key, routes::admin::revoke_key,
         routes::admin::list_tenants, routes::admin::put_tenant, routes::admin::list_audit,
+        routes::optouts::list_optouts, routes::optouts::create_optout,
+        routes::optouts::delete_optout,
     ),
     modifiers(&BearerAuth),
 )]
@@ -317,6 +320,14 @@ fn routes(state: Arc<AppState>, max_body_bytes: usize) -> Router {
         .route("/v1/tenants", get(ad::list_tenants))
         .route("/v1/tenants/{id}", axum::routing::put(ad::put_tenant))
         .route("/v1/audit", get(ad::list_audit))
+        .route(
+            "/v1/optouts",
+            get(routes::optouts::list_optouts).post(routes::optouts::create_optout),
+        )
+        .route(
+            "/v1/optouts/{number}",
+            axum::routing::delete(routes::optouts::delete_optout),
+        )
         .route("/v1/alerts", get(a::list_alerts))
         .route("/v1/alerts/{id}", get(a::get_alert))
         .route("/v1/alerts/{id}/ack", post(a::ack_alert))

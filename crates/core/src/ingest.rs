@@ -72,6 +72,7 @@ pub async fn run(
             }
             if !inbound.is_empty() {
                 signals.inbound.notify_one();
+                signals.keywords.notify_one();
             }
         }
     }

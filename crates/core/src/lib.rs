@@ -18,12 +18,15 @@
 //!   every channel, with the queue-depth gate.
 //! - [`signals`]: wake-ups between the loops.
 //! - [`ingest`]: connector events into the store, acknowledged after commit.
+//! - [`compliance`]: STOP/START/HELP by reply and the opt-outs the intake refuses by.
+//! - [`outbound`]: where a tenant's webhooks may connect (the SSRF policy).
 //! - [`webhook`]: the webhook pipeline: outbox to signed POSTs from per-endpoint queues, only
 //!   failures stored and retried.
 //! - [`keys`], [`clock`], [`backoff`]: API keys, injectable time, retry schedules.
 
 pub mod backoff;
 pub mod clock;
+pub mod compliance;
 pub mod connector;
 pub mod dispatcher;
 pub mod ingest;

@@ -15,4 +15,7 @@ pub struct Signals {
     pub events: Arc<Notify>,
     /// New inbound SMS are stored (the IoT engine reads them from the store after its cursor).
     pub inbound: Arc<Notify>,
+    /// New inbound SMS are stored (the compliance loop reads STOP, START and HELP after its
+    /// own cursor).
+    pub keywords: Arc<Notify>,
 }

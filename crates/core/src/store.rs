@@ -188,6 +188,38 @@ pub struct Tenant {
 /// The tenant that owns an object without one (config-seeded devices, SMPP accounts).
 pub const DEFAULT_TENANT: &str = "default";
 
+/// A recipient who must not be sent to by a tenant (texted STOP, or added through the API).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct OptOut {
+    /// The tenant it applies to.
+    pub tenant: String,
+    /// The recipient (E.164).
+    pub number: String,
+    /// The number or sender id the STOP was sent to; empty for the whole tenant.
+    #[serde(default)]
+    pub sender: String,
+    /// `keyword` (an inbound STOP), `api`, `import`.
+    pub source: String,
+    /// Unix ms.
+    #[serde(default)]
+    pub created_at: i64,
+}
+
+/// What the compliance loop (or the opt-out API) records in one commit: opt-outs added and
+/// removed (each with its `optout.created` / `optout.removed` event), the confirmation replies
+/// to queue, and how far the loop has read the inbound messages.
+#[derive(Clone, Debug, Default)]
+pub struct OptOutChanges {
+    /// New opt-outs (an existing one is kept as it is).
+    pub added: Vec<OptOut>,
+    /// Opt-outs to remove (by tenant, number and sender).
+    pub removed: Vec<OptOut>,
+    /// Replies (STOP confirmations, HELP texts) queued in the same commit.
+    pub replies: Vec<NewMessage>,
+    /// The compliance loop's new inbound cursor, when it moved.
+    pub cursor: Option<MessageId>,
+}
+
 /// One entry of the audit log: an admin action (keys, tenants, webhooks, rules).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct AuditEntry {
@@ -438,6 +470,27 @@ pub trait Store: Send + Sync + 'static {
 
     /// Messages of `tenant` waiting to be sent (queued or retrying), for its queue quota.
     async fn tenant_waiting(&self, tenant: &str) -> StoreResult<u64>;
+
+    /// Opt-outs of a tenant, or all for `None`.
+    async fn list_optouts(&self, tenant: Option<&str>) -> StoreResult<Vec<OptOut>>;
+
+    /// Records opt-out changes, their events, replies and the compliance cursor in one commit;
+    /// returns how many opt-outs were added and removed (repeats change nothing).
+    async fn record_optouts(&self, changes: OptOutChanges, now: i64) -> StoreResult<(u64, u64)>;
+
+    /// Where the compliance loop has read the inbound messages to (`None` before its first
+    /// pass).
+    async fn keyword_cursor(&self) -> StoreResult<Option<MessageId>>;
+
+    /// Inbound messages after `cursor` (all for `None`), oldest first.
+    async fn inbound_after(
+        &self,
+        cursor: Option<MessageId>,
+        limit: u32,
+    ) -> StoreResult<Vec<InboundMessage>>;
+
+    /// The newest inbound message's id.
+    async fn latest_inbound(&self) -> StoreResult<Option<MessageId>>;
 
     /// Appends to the audit log.
     async fn append_audit(&self, entry: AuditEntry) -> StoreResult<()>;

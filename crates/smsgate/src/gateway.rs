@@ -139,6 +139,7 @@ pub struct Tasks {
     loops_stop: watch::Sender<bool>,
     iot: JoinHandle<()>,
     webhooks: JoinHandle<()>,
+    compliance: JoinHandle<()>,
     connectors: Connectors,
     ingest: JoinHandle<()>,
 }
@@ -158,6 +159,7 @@ impl Tasks {
         let _ = self.loops_stop.send(true);
         let _ = tokio::time::timeout(Duration::from_secs(15), async {
             let _ = self.iot.await;
+            let _ = self.compliance.await;
             let _ = self.webhooks.await;
         })
         .await;
@@ -208,6 +210,16 @@ async fn spawn(p: Parts, stop_rx: &watch::Receiver<bool>) -> anyhow::Result<(Tas
     )
     .await
     .context("starting the IoT engine")?;
+    // Every opt-out in memory before the first request, so the intake refuses by all of them.
+    let optouts = store.list_optouts(None).await?;
+    intake.optouts().apply(&optouts, &[]);
+    let compliance = tokio::spawn(smsgate_core::compliance::run(
+        Arc::clone(&intake),
+        config.compliance.clone(),
+        Arc::clone(intake.optouts()),
+        Arc::clone(&signals.keywords),
+        stopped(&loops_rx),
+    ));
     // Checked when the config was loaded.
     let allow_networks =
         smsgate_core::outbound::parse_networks(&config.webhooks.allow_networks).unwrap_or_default();
@@ -303,6 +315,7 @@ async fn spawn(p: Parts, stop_rx: &watch::Receiver<bool>) -> anyhow::Result<(Tas
         loops_stop,
         iot,
         webhooks,
+        compliance,
         connectors,
         ingest,
     };

@@ -33,6 +33,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0007_status_filters.sql"),
     ),
     (8, "tenants", include_str!("../migrations/0008_tenants.sql")),
+    (9, "optouts", include_str!("../migrations/0009_optouts.sql")),
 ];
 
 /// Applies every migration not yet recorded in `schema_migrations`; returns how many ran.

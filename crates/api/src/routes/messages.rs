@@ -60,6 +60,7 @@ fn to_request(
         idempotency_key: m.idempotency_key,
         api_key_id: Some(caller.0.id.clone()),
         tenant: Some(caller.tenant().to_owned()),
+        skip_optout: false,
     })
 }
 

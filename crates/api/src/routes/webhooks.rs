@@ -32,6 +32,8 @@ const KNOWN_EVENTS: &[&str] = &[
     "command.failed",
     "command.timed_out",
     "device.telemetry",
+    "optout.created",
+    "optout.removed",
 ];
 
 fn check_pattern(p: &str) -> Result<(), ApiError> {

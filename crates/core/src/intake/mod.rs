@@ -47,6 +47,7 @@ pub struct Intake {
     clock: Clock,
     signals: Signals,
     gate: Arc<QueueGate>,
+    optouts: Arc<crate::compliance::OptOuts>,
 }
 
 impl Intake {
@@ -63,6 +64,7 @@ impl Intake {
             clock,
             signals,
             gate: Arc::default(),
+            optouts: Arc::default(),
         })
     }
 
@@ -96,9 +98,32 @@ impl Intake {
         self.clock
     }
 
-    /// Step 1: validates and prices one request under `[limits]`.
+    /// Step 1: validates and prices one request under `[limits]`, and refuses a recipient who
+    /// opted out of the message's tenant (`opted_out`).
     pub fn prepare(&self, req: SendRequest, now: i64) -> Result<NewMessage, Rejection> {
-        prepare(req, &self.limits, now)
+        let skip = req.skip_optout;
+        let m = prepare(req, &self.limits, now)?;
+        if !skip
+            && let Some(tenant) = &m.tenant
+            && self
+                .optouts
+                .blocks(tenant, m.to.as_str(), m.from.as_ref().map(|f| f.as_str()))
+        {
+            return Err(Rejection::new(
+                "opted_out",
+                format!(
+                    "{} replied STOP (or was opted out) and must not be sent to; see \
+                     /v1/optouts",
+                    m.to.as_str()
+                ),
+            ));
+        }
+        Ok(m)
+    }
+
+    /// The opt-outs the intake refuses by (loaded at start, kept current by every change).
+    pub fn optouts(&self) -> &Arc<crate::compliance::OptOuts> {
+        &self.optouts
     }
 
     /// Step 2: refuses `n` more messages when the queue is at its bound.

@@ -69,6 +69,8 @@ pub struct SendRequest {
     pub api_key_id: Option<String>,
     /// The tenant the message belongs to.
     pub tenant: Option<String>,
+    /// Sent even to an opted-out recipient: only the confirmation of a STOP itself.
+    pub skip_optout: bool,
 }
 
 /// Why a request was refused; `code` is what API clients match on.

@@ -11,6 +11,7 @@
 
 mod api;
 mod bench_cli;
+mod compliance;
 mod crash;
 mod dashboard;
 mod fairness;

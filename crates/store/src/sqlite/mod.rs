@@ -18,7 +18,8 @@
 //! - `keys`: API keys, tenants and the audit log;
 //! - `inbound`: received SMS;
 //! - `northbound`: the SMPP server's submissions, parts and feeds (migration 0002);
-//! - `iot`: the IoT engine's tables (migration 0003).
+//! - `iot`: the IoT engine's tables (migration 0003);
+//! - `optouts`: who a tenant must not send to, and the compliance loop's cursor (0009).
 
 mod claim;
 mod events;
@@ -27,6 +28,7 @@ mod iot;
 mod keys;
 mod messages;
 mod northbound;
+mod optouts;
 mod receipt_retry;
 mod receipts;
 mod webhooks;
@@ -40,8 +42,9 @@ use smsgate_core::connector::{InboundSms, Receipt};
 use smsgate_core::message::{InboundMessage, Message, MessageEvent, MessageId, NewMessage, Status};
 use smsgate_core::northbound::{Feed, NorthboundStore, PartProgress, StoredSubmission, Submission};
 use smsgate_core::store::{
-    Accepted, ApiKey, Attempt, AuditEntry, Delivery, InboundQuery, MessageQuery, OutboxPage,
-    QueueStats, Store, StoreError, StoreResult, Tenant, Webhook, WebhookProgress,
+    Accepted, ApiKey, Attempt, AuditEntry, Delivery, InboundQuery, MessageQuery, OptOut,
+    OptOutChanges, OutboxPage, QueueStats, Store, StoreError, StoreResult, Tenant, Webhook,
+    WebhookProgress,
 };
 use smsgate_iot::engine::{Batch, Snapshot};
 use smsgate_iot::model::{Alert, Command, TelemetryRecord};
@@ -348,6 +351,38 @@ impl Store for SqliteStore {
         .await
         .map(|n| n as u64)
         .map_err(db_err)
+    }
+
+    async fn list_optouts(&self, tenant: Option<&str>) -> StoreResult<Vec<OptOut>> {
+        optouts::list_optouts(&self.pool, tenant)
+            .await
+            .map_err(db_err)
+    }
+
+    async fn record_optouts(&self, changes: OptOutChanges, now: i64) -> StoreResult<(u64, u64)> {
+        self.writer
+            .write((changes, now), |c, d| {
+                Box::pin(optouts::record_optouts(c, d))
+            })
+            .await
+    }
+
+    async fn keyword_cursor(&self) -> StoreResult<Option<MessageId>> {
+        optouts::keyword_cursor(&self.pool).await.map_err(db_err)
+    }
+
+    async fn inbound_after(
+        &self,
+        cursor: Option<MessageId>,
+        limit: u32,
+    ) -> StoreResult<Vec<InboundMessage>> {
+        iot::inbound_after(&self.pool, cursor, limit)
+            .await
+            .map_err(db_err)
+    }
+
+    async fn latest_inbound(&self) -> StoreResult<Option<MessageId>> {
+        iot::latest_inbound(&self.pool).await.map_err(db_err)
     }
 
     async fn append_audit(&self, entry: AuditEntry) -> StoreResult<()> {

@@ -225,3 +225,32 @@ async fn eight_bit_submits_stay_eight_bit_and_octets_that_would_change_are_refus
     c.unbind().await;
     t.gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_submit_to_an_opted_out_recipient_gets_esme_rx_r_appn() {
+    let t = gateway(json!({})).await;
+    let (status, v) = t
+        .call(
+            "POST",
+            "/v1/optouts",
+            Some(json!({"number": "+4915112345678", "tenant": "default"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{v}");
+    let (c, _events) = bind(&t.gw, BindType::Transceiver).await;
+    let e = submit(&c, sm("4915112345678", 0, 0, &gsm("x"), vec![]))
+        .await
+        .unwrap_err();
+    match e {
+        SubmitError::Permanent(s) => assert_eq!(s, CommandStatus::EsmeRxRAppn),
+        other => panic!("{other:?}"),
+    }
+    // Another recipient goes through.
+    assert!(
+        submit(&c, sm("4915112345679", 0, 0, &gsm("x"), vec![]))
+            .await
+            .is_ok()
+    );
+    c.unbind().await;
+    t.gw.shutdown().await;
+}

@@ -1,0 +1,135 @@
+//! `/v1/optouts`: the recipients a tenant must not send to. Entries come from inbound STOPs
+//! (the compliance loop) and from here; a send to one is refused with 422 `opted_out`.
+//! Changes are committed with their `optout.created` / `optout.removed` events and applied to
+//! the intake at once.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::Deserialize;
+use smsgate_core::number::Msisdn;
+use smsgate_core::store::{OptOut, OptOutChanges};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{JsonBody, QueryParams};
+
+/// `POST /v1/optouts`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOptOut {
+    /// The recipient (E.164).
+    pub number: String,
+    /// Only messages from this number or sender id; default: every message of the tenant.
+    #[serde(default)]
+    pub sender: Option<String>,
+    /// The tenant (admin keys only; default the key's own).
+    #[serde(default)]
+    pub tenant: Option<String>,
+}
+
+/// Which opt-out `DELETE` removes.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct OptOutParams {
+    /// The sender it was for (default: the tenant-wide entry).
+    pub sender: Option<String>,
+    /// The tenant (admin keys only).
+    pub tenant: Option<String>,
+}
+
+fn number(n: &str) -> ApiResult<String> {
+    Msisdn::parse(n)
+        .map(|m| m.as_str().to_owned())
+        .map_err(|e| ApiError::bad_request("invalid_number", e.to_string()))
+}
+
+fn tenant_for(caller: &Caller, asked: Option<String>) -> ApiResult<String> {
+    match asked {
+        Some(t) if caller.0.admin => Ok(t),
+        Some(t) if t != caller.tenant() => Err(ApiError::forbidden(format!(
+            "this key belongs to tenant '{}', not '{t}'",
+            caller.tenant()
+        ))),
+        _ => Ok(caller.tenant().to_owned()),
+    }
+}
+
+/// The caller's tenant's opt-outs (every tenant's for an admin key).
+#[utoipa::path(get, path = "/v1/optouts", tag = "compliance",
+    responses((status = 200, body = serde_json::Value), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list_optouts(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<OptOut>>> {
+    caller.require("messages:read")?;
+    let scope = caller.tenant_filter();
+    Ok(Json(state.store.list_optouts(scope.as_deref()).await?))
+}
+
+/// Opt a recipient out: sends to it are refused with 422 `opted_out`.
+#[utoipa::path(post, path = "/v1/optouts", tag = "compliance", request_body = CreateOptOut,
+    responses((status = 201, body = serde_json::Value), (status = 400, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn create_optout(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    JsonBody(body): JsonBody<CreateOptOut>,
+) -> ApiResult<impl IntoResponse> {
+    caller.require("messages:send")?;
+    let o = OptOut {
+        tenant: tenant_for(&caller, body.tenant)?,
+        number: number(&body.number)?,
+        sender: body.sender.unwrap_or_default(),
+        source: "api".into(),
+        created_at: state.clock.now_ms(),
+    };
+    let changes = OptOutChanges {
+        added: vec![o.clone()],
+        ..OptOutChanges::default()
+    };
+    state.store.record_optouts(changes, o.created_at).await?;
+    state.intake.optouts().apply(std::slice::from_ref(&o), &[]);
+    state.signals.events.notify_one();
+    Ok((StatusCode::CREATED, Json(o)))
+}
+
+/// Opt a recipient back in.
+#[utoipa::path(delete, path = "/v1/optouts/{number}", tag = "compliance",
+    params(("number" = String, Path), OptOutParams),
+    responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn delete_optout(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(n): Path<String>,
+    QueryParams(p): QueryParams<OptOutParams>,
+) -> ApiResult<StatusCode> {
+    caller.require("messages:send")?;
+    let o = OptOut {
+        tenant: tenant_for(&caller, p.tenant)?,
+        number: number(&n)?,
+        sender: p.sender.unwrap_or_default(),
+        source: "api".into(),
+        created_at: 0,
+    };
+    let changes = OptOutChanges {
+        removed: vec![o.clone()],
+        ..OptOutChanges::default()
+    };
+    let (_, removed) = state
+        .store
+        .record_optouts(changes, state.clock.now_ms())
+        .await?;
+    if removed == 0 {
+        return Err(ApiError::not_found("opt-out"));
+    }
+    state.intake.optouts().apply(&[], std::slice::from_ref(&o));
+    state.signals.events.notify_one();
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,368 @@
+//! Opt-out by reply (STOP, START, HELP) and suppression at send time.
+//!
+//! The **loop** ([`run`]) reads inbound SMS after its own cursor. A whole message that is a
+//! stop word (`STOP`, `UNSUBSCRIBE`, `STOPP`, … — case, spaces and punctuation ignored) from
+//! number N records N as opted out of the inbound message's tenant (or of the number it was
+//! sent to, with `scope = "sender"`), answers once with the confirmation, and emits
+//! `optout.created`; a start word removes it (`optout.removed`); a help word gets the help
+//! text. Opt-out, event, reply and cursor are one commit. Inbound SMS that no tenant claims
+//! (see the store's tenant assignment) change nothing: there is nobody to opt out of.
+//!
+//! **Suppression**: [`OptOuts`] keeps every opt-out in memory (loaded at start, updated by
+//! every change), so the intake refuses a message to an opted-out recipient (`opted_out`)
+//! without a read per message.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::intake::{Intake, SendRequest};
+use crate::message::{InboundMessage, MessageId};
+use crate::store::{OptOut, OptOutChanges, StoreError};
+
+/// `[compliance]`: the keywords and answers.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ComplianceConfig {
+    /// Words that opt the sender out.
+    pub stop_words: Vec<String>,
+    /// Words that opt the sender back in.
+    pub start_words: Vec<String>,
+    /// Words that ask for help.
+    pub help_words: Vec<String>,
+    /// The answer to a stop word.
+    pub stop_reply: String,
+    /// The answer to a start word.
+    pub start_reply: String,
+    /// The answer to a help word.
+    pub help_reply: String,
+    /// `tenant` (default): a STOP stops every message of the tenant to that number; `sender`:
+    /// only those from the number or sender id it was sent to.
+    pub scope: String,
+}
+
+impl Default for ComplianceConfig {
+    fn default() -> Self {
+        let words = |w: &[&str]| w.iter().map(|s| (*s).to_owned()).collect();
+        Self {
+            stop_words: words(&[
+                "STOP",
+                "STOPALL",
+                "UNSUBSCRIBE",
+                "CANCEL",
+                "END",
+                "QUIT",
+                "STOPP",
+                "ARRET",
+                "ARRÊT",
+                "BAJA",
+                "ALTO",
+            ]),
+            start_words: words(&["START", "UNSTOP", "YES", "SUBSCRIBE"]),
+            help_words: words(&["HELP", "INFO", "HILFE", "AIDE", "AYUDA"]),
+            stop_reply: "You are unsubscribed and will receive no more messages. Reply START \
+                         to resubscribe."
+                .into(),
+            start_reply: "You are subscribed again. Reply STOP to unsubscribe.".into(),
+            help_reply: "Reply STOP to unsubscribe, START to resubscribe.".into(),
+            scope: "tenant".into(),
+        }
+    }
+}
+
+impl ComplianceConfig {
+    /// Checks the settings; the error names the key.
+    pub fn validate(&self) -> Result<(), String> {
+        if !matches!(self.scope.as_str(), "tenant" | "sender") {
+            return Err(format!(
+                "[compliance] scope = '{}': use \"tenant\" or \"sender\"",
+                self.scope
+            ));
+        }
+        for (key, reply) in [
+            ("stop_reply", &self.stop_reply),
+            ("start_reply", &self.start_reply),
+            ("help_reply", &self.help_reply),
+        ] {
+            if reply.trim().is_empty() {
+                return Err(format!("[compliance] {key} is empty"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What an inbound text asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Keyword {
+    /// Opt out.
+    Stop,
+    /// Opt back in.
+    Start,
+    /// The help text.
+    Help,
+}
+
+/// The text as keywords are compared: letters and digits only, upper case.
+fn normalize(text: &str) -> String {
+    text.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_uppercase)
+        .collect()
+}
+
+impl ComplianceConfig {
+    /// Which keyword the whole message is, if any (`" stop. "` is STOP, `"stop sending"` is
+    /// not: only a message that is nothing but the word counts).
+    pub fn classify(&self, text: &str) -> Option<Keyword> {
+        let t = normalize(text);
+        if t.is_empty() {
+            return None;
+        }
+        let is = |words: &[String]| words.iter().any(|w| normalize(w) == t);
+        if is(&self.stop_words) {
+            Some(Keyword::Stop)
+        } else if is(&self.start_words) {
+            Some(Keyword::Start)
+        } else if is(&self.help_words) {
+            Some(Keyword::Help)
+        } else {
+            None
+        }
+    }
+}
+
+/// Every opt-out, in memory: `(tenant, number)` → the senders it covers (`""`: all).
+#[derive(Debug, Default)]
+pub struct OptOuts {
+    by_number: RwLock<HashMap<(String, String), HashSet<String>>>,
+}
+
+impl OptOuts {
+    /// A set holding `list`.
+    pub fn new(list: &[OptOut]) -> Arc<Self> {
+        let set = Arc::new(Self::default());
+        set.apply(list, &[]);
+        set
+    }
+
+    /// Whether `tenant` may not send to `number` from `sender`.
+    pub fn blocks(&self, tenant: &str, number: &str, sender: Option<&str>) -> bool {
+        let map = self.by_number.read().unwrap_or_else(|e| e.into_inner());
+        map.get(&(tenant.to_owned(), number.to_owned()))
+            .is_some_and(|s| s.contains("") || sender.is_some_and(|f| s.contains(f)))
+    }
+
+    /// Applies committed changes.
+    pub fn apply(&self, added: &[OptOut], removed: &[OptOut]) {
+        let mut map = self.by_number.write().unwrap_or_else(|e| e.into_inner());
+        for o in added {
+            map.entry((o.tenant.clone(), o.number.clone()))
+                .or_default()
+                .insert(o.sender.clone());
+        }
+        for o in removed {
+            let key = (o.tenant.clone(), o.number.clone());
+            if let Some(s) = map.get_mut(&key) {
+                s.remove(&o.sender);
+                if s.is_empty() {
+                    map.remove(&key);
+                }
+            }
+        }
+    }
+
+    /// How many numbers are opted out (for metrics and tests).
+    pub fn len(&self) -> usize {
+        self.by_number
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+
+    /// Whether nobody is opted out.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// What one inbound message changes.
+fn changes_for(
+    config: &ComplianceConfig,
+    m: &InboundMessage,
+    now: i64,
+) -> Option<(Keyword, OptOut, String)> {
+    let keyword = config.classify(&m.text)?;
+    let tenant = m.tenant.clone()?;
+    let sender = if config.scope == "sender" {
+        m.to.clone()
+    } else {
+        String::new()
+    };
+    let number = format!("+{}", m.from.trim_start_matches('+'));
+    let o = OptOut {
+        tenant,
+        number,
+        sender,
+        source: "keyword".into(),
+        created_at: now,
+    };
+    let reply = match keyword {
+        Keyword::Stop => config.stop_reply.clone(),
+        Keyword::Start => config.start_reply.clone(),
+        Keyword::Help => config.help_reply.clone(),
+    };
+    Some((keyword, o, reply))
+}
+
+const PAGE: u32 = 200;
+const POLL: Duration = Duration::from_secs(1);
+
+/// Runs the compliance loop until `shutdown`: reads inbound SMS after its cursor (starting at
+/// the newest on its first run: older messages were answered by nobody and stay so), applies
+/// keywords in one commit per page, updates `optouts`.
+pub async fn run(
+    intake: Arc<Intake>,
+    config: ComplianceConfig,
+    optouts: Arc<OptOuts>,
+    wake: Arc<tokio::sync::Notify>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    let store = Arc::clone(intake.store());
+    let mut cursor: Option<MessageId> = loop {
+        let start = async {
+            match store.keyword_cursor().await? {
+                Some(c) => Ok::<_, StoreError>(Some(c)),
+                None => store.latest_inbound().await,
+            }
+        };
+        match start.await {
+            Ok(c) => break c,
+            Err(e) => {
+                tracing::error!(error = %e, "compliance loop cannot read its cursor; retrying");
+                tokio::select! {
+                    () = &mut shutdown => return,
+                    () = tokio::time::sleep(POLL) => {}
+                }
+            }
+        }
+    };
+    loop {
+        match step(&intake, &config, &optouts, cursor).await {
+            Ok((next, more)) => {
+                cursor = next;
+                if more {
+                    continue;
+                }
+            }
+            Err(StoreError::Closed) => return,
+            Err(e) => tracing::error!(error = %e, "compliance step failed; retrying"),
+        }
+        tokio::select! {
+            () = &mut shutdown => return,
+            () = wake.notified() => {}
+            () = tokio::time::sleep(POLL) => {}
+        }
+    }
+}
+
+/// One page: the new cursor and whether a full page was read.
+async fn step(
+    intake: &Intake,
+    config: &ComplianceConfig,
+    optouts: &OptOuts,
+    cursor: Option<MessageId>,
+) -> Result<(Option<MessageId>, bool), StoreError> {
+    let store = intake.store();
+    let page = store.inbound_after(cursor, PAGE).await?;
+    let Some(last) = page.last().map(|m| m.id) else {
+        return Ok((cursor, false));
+    };
+    let now = intake.clock().now_ms();
+    let mut changes = OptOutChanges {
+        cursor: Some(last),
+        ..OptOutChanges::default()
+    };
+    for m in &page {
+        let Some((keyword, o, reply)) = changes_for(config, m, now) else {
+            continue;
+        };
+        tracing::info!(number = %o.number, tenant = %o.tenant, ?keyword, "compliance keyword");
+        let request = SendRequest {
+            to: o.number.clone(),
+            text: reply,
+            from: Some(m.to.clone()).filter(|t| !t.is_empty()),
+            tenant: Some(o.tenant.clone()),
+            priority: crate::message::Priority::High,
+            validity: Some("1h".into()),
+            skip_optout: true,
+            ..SendRequest::default()
+        };
+        match intake.prepare(request, now) {
+            Ok(reply) => changes.replies.push(reply),
+            Err(e) => tracing::warn!(error = %e, "compliance reply refused by intake"),
+        }
+        match keyword {
+            Keyword::Stop => changes.added.push(o),
+            Keyword::Start => changes.removed.push(o),
+            Keyword::Help => {}
+        }
+    }
+    let (added, removed) = (changes.added.clone(), changes.removed.clone());
+    let replies = changes.replies.len() as u64;
+    store.record_optouts(changes, now).await?;
+    optouts.apply(&added, &removed);
+    if replies > 0 {
+        intake.queued(replies);
+    } else {
+        intake.signals().events.notify_one();
+    }
+    Ok((Some(last), page.len() as u32 == PAGE))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_message_that_is_the_word_counts_in_any_case_and_spacing() {
+        let c = ComplianceConfig::default();
+        for t in [
+            "STOP",
+            " stop. ",
+            "Stop!",
+            "s t o p",
+            "unsubscribe",
+            "Arrêt",
+        ] {
+            assert_eq!(c.classify(t), Some(Keyword::Stop), "{t}");
+        }
+        assert_eq!(c.classify("start"), Some(Keyword::Start));
+        assert_eq!(c.classify("help?"), Some(Keyword::Help));
+        for t in ["stop sending", "T=85", "", "..."] {
+            assert_eq!(c.classify(t), None, "{t}");
+        }
+    }
+
+    #[test]
+    fn an_opt_out_blocks_its_tenant_and_sender_only() {
+        let o = |sender: &str| OptOut {
+            tenant: "acme".into(),
+            number: "+4915112345678".into(),
+            sender: sender.into(),
+            source: "api".into(),
+            created_at: 0,
+        };
+        let set = OptOuts::new(&[o("ACME")]);
+        assert!(set.blocks("acme", "+4915112345678", Some("ACME")));
+        assert!(!set.blocks("acme", "+4915112345678", Some("OTHER")));
+        assert!(!set.blocks("bolt", "+4915112345678", Some("ACME")));
+        set.apply(&[o("")], &[]);
+        assert!(set.blocks("acme", "+4915112345678", None), "tenant-wide");
+        set.apply(&[], &[o(""), o("ACME")]);
+        assert!(set.is_empty());
+    }
+}

@@ -1,0 +1,152 @@
+//! Opt-out by reply on the simulated network: STOP → confirmation → sends refused with 422
+//! `opted_out` → START → sends work again; HELP gets the help text; the opt-out API.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use smsgate_testkit::TestGateway;
+
+const PHONE: &str = "+4915112345678";
+
+/// A key of tenant `tenant`; its secret.
+async fn tenant_key(t: &TestGateway, tenant: &str) -> String {
+    let (status, v) = t
+        .call(
+            "POST",
+            "/v1/keys",
+            Some(json!({"name": tenant, "tenant": tenant})),
+        )
+        .await;
+    assert_eq!(status, 201, "{v}");
+    v["secret"].as_str().unwrap().to_owned()
+}
+
+async fn phone_says(t: &TestGateway, text: &str) {
+    let (status, v) = t
+        .call(
+            "POST",
+            "/v1/sim/inbound",
+            Some(json!({"from": PHONE, "to": "+4930555000", "text": text})),
+        )
+        .await;
+    assert_eq!(status, 202, "{v}");
+}
+
+/// Waits until a message to the phone carries `text`.
+async fn reply_with(t: &TestGateway, key: &str, text: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, page) = t.call_as(key, "GET", "/v1/messages?limit=50", None).await;
+        if let Some(m) = page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["to"] == PHONE && m["text"].as_str().is_some_and(|b| b.contains(text)))
+        {
+            return m.clone();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no reply with '{text}': {page}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn send(t: &TestGateway, key: &str) -> (u16, Value) {
+    t.call_as(
+        key,
+        "POST",
+        "/v1/messages",
+        Some(json!({"to": PHONE, "text": "Your meter reading is due"})),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn stop_opts_out_start_opts_back_in_and_help_answers() {
+    let t = TestGateway::start(json!({})).await;
+    let acme = tenant_key(&t, "acme").await;
+    let bolt = tenant_key(&t, "bolt").await;
+    let (status, _) = send(&t, &acme).await;
+    assert_eq!(status, 202);
+    // The phone answers acme's message: STOP belongs to acme, the last to message it.
+    phone_says(&t, " Stop. ").await;
+    let confirmation = reply_with(&t, &acme, "unsubscribed").await;
+    assert_eq!(
+        confirmation["from"], "+4930555000",
+        "answered from the number texted"
+    );
+    let (status, v) = send(&t, &acme).await;
+    assert_eq!(status, 422, "{v}");
+    assert_eq!(v["error"]["code"], "opted_out");
+    let (status, v) = t
+        .call_as(
+            &acme,
+            "POST",
+            "/v1/messages/batch",
+            Some(json!({"messages": [{"to": PHONE, "text": "a"}, {"to": "+4915112345679", "text": "b"}]})),
+        )
+        .await;
+    assert_eq!(status, 202, "{v}");
+    assert_eq!(v["messages"][0]["error"]["code"], "opted_out");
+    assert_eq!(v["messages"][1]["status"], "queued");
+    // Another tenant is not affected by acme's STOP.
+    let (status, _) = send(&t, &bolt).await;
+    assert_eq!(status, 202);
+    let (_, list) = t.call_as(&acme, "GET", "/v1/optouts", None).await;
+    assert_eq!(list[0]["number"], PHONE, "{list}");
+    assert_eq!(list[0]["source"], "keyword");
+    let (_, list) = t.call_as(&bolt, "GET", "/v1/optouts", None).await;
+    assert_eq!(
+        list.as_array().unwrap().len(),
+        0,
+        "bolt sees no acme opt-out"
+    );
+    // The list through the API: add, remove, and a second remove finds nothing.
+    let (status, _) = t
+        .call_as(
+            &acme,
+            "POST",
+            "/v1/optouts",
+            Some(json!({"number": "+4915112345670"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, _) = t
+        .call_as(&acme, "DELETE", "/v1/optouts/+4915112345670", None)
+        .await;
+    assert_eq!(status, 204);
+    let (status, _) = t
+        .call_as(&acme, "DELETE", "/v1/optouts/+4915112345670", None)
+        .await;
+    assert_eq!(status, 404);
+    t.gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn start_after_stop_lets_messages_through_again_and_help_gets_the_help_text() {
+    let t = TestGateway::start(json!({})).await;
+    let acme = tenant_key(&t, "acme").await;
+    send(&t, &acme).await;
+    phone_says(&t, "STOP").await;
+    reply_with(&t, &acme, "unsubscribed").await;
+    phone_says(&t, "start").await;
+    reply_with(&t, &acme, "subscribed again").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, v) = send(&t, &acme).await;
+        if status == 202 {
+            break;
+        }
+        assert_eq!(v["error"]["code"], "opted_out");
+        assert!(tokio::time::Instant::now() < deadline, "still opted out");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    phone_says(&t, "HELP").await;
+    reply_with(&t, &acme, "Reply STOP to unsubscribe, START").await;
+    // Events for the tenant's webhooks and the audit trail of the list.
+    let (_, list) = t.call_as(&acme, "GET", "/v1/optouts", None).await;
+    assert!(list.as_array().unwrap().is_empty(), "{list}");
+    t.gw.shutdown().await;
+}

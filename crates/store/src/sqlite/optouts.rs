@@ -1,0 +1,129 @@
+//! Opt-outs (migration 0009): who a tenant must not send to. The compliance loop records an
+//! inbound STOP's opt-out, its `optout.created` event, the confirmation SMS and its inbound
+//! cursor in one commit, so a crash neither loses a STOP nor confirms it twice.
+
+use smsgate_core::message::{MessageId, NewMessage};
+use smsgate_core::store::{OptOut, OptOutChanges};
+use sqlx::{Row, SqliteConnection, SqliteExecutor};
+
+use super::events::push_event;
+use super::parse_id;
+
+const CURSOR_KEY: &str = "compliance.inbound_cursor";
+
+pub(super) async fn list_optouts<'e>(
+    ex: impl SqliteExecutor<'e>,
+    tenant: Option<&str>,
+) -> Result<Vec<OptOut>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT tenant, number, sender, source, created_at FROM optouts \
+         WHERE ? IS NULL OR tenant = ? ORDER BY tenant, number, sender",
+    )
+    .bind(tenant)
+    .bind(tenant)
+    .fetch_all(ex)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(OptOut {
+                tenant: r.try_get(0)?,
+                number: r.try_get(1)?,
+                sender: r.try_get(2)?,
+                source: r.try_get(3)?,
+                created_at: r.try_get(4)?,
+            })
+        })
+        .collect()
+}
+
+fn event_data(o: &OptOut, now: i64) -> String {
+    serde_json::json!({"tenant": o.tenant, "number": o.number, "sender": o.sender,
+        "source": o.source, "at": smsgate_core::clock::rfc3339(now)})
+    .to_string()
+}
+
+pub(super) async fn record_optouts(
+    c: &mut SqliteConnection,
+    d: &(OptOutChanges, i64),
+) -> Result<(u64, u64), sqlx::Error> {
+    let (ch, now) = (&d.0, d.1);
+    let (mut added, mut removed) = (0, 0);
+    for o in &ch.added {
+        let n = sqlx::query(
+            "INSERT OR IGNORE INTO optouts (tenant, number, sender, source, created_at) \
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&o.tenant)
+        .bind(&o.number)
+        .bind(&o.sender)
+        .bind(&o.source)
+        .bind(now)
+        .execute(&mut *c)
+        .await?
+        .rows_affected();
+        if n > 0 {
+            added += 1;
+            let data = event_data(o, now);
+            push_event(
+                c,
+                Some("optout.created"),
+                None,
+                "optout.created",
+                None,
+                None,
+                Some(&data),
+                now,
+            )
+            .await?;
+        }
+    }
+    for o in &ch.removed {
+        let n = sqlx::query("DELETE FROM optouts WHERE tenant = ? AND number = ? AND sender = ?")
+            .bind(&o.tenant)
+            .bind(&o.number)
+            .bind(&o.sender)
+            .execute(&mut *c)
+            .await?
+            .rows_affected();
+        if n > 0 {
+            removed += 1;
+            let data = event_data(o, now);
+            push_event(
+                c,
+                Some("optout.removed"),
+                None,
+                "optout.removed",
+                None,
+                None,
+                Some(&data),
+                now,
+            )
+            .await?;
+        }
+    }
+    if !ch.replies.is_empty() {
+        let rows: Vec<&NewMessage> = ch.replies.iter().collect();
+        super::messages::insert_rows(c, &rows).await?;
+    }
+    if let Some(cursor) = ch.cursor {
+        sqlx::query(
+            "INSERT INTO kv (key, value) VALUES (?, ?) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(CURSOR_KEY)
+        .bind(cursor.to_string())
+        .execute(&mut *c)
+        .await?;
+    }
+    Ok((added, removed))
+}
+
+pub(super) async fn keyword_cursor<'e>(
+    ex: impl SqliteExecutor<'e>,
+) -> Result<Option<MessageId>, sqlx::Error> {
+    let v: Option<String> = sqlx::query_scalar("SELECT value FROM kv WHERE key = ?")
+        .bind(CURSOR_KEY)
+        .fetch_optional(ex)
+        .await?;
+    v.as_deref().map(parse_id).transpose()
+}
