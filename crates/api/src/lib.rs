@@ -18,6 +18,7 @@
 //! - `routes::alerts`: alerts and acks, device commands, telemetry history.
 //! - `routes::admin`: API keys, tenants and the audit log (admin keys only).
 //! - `routes::optouts`: the recipients a tenant must not send to.
+//! - `routes::numbers`: export and erasure of what is held about one number.
 //! - `tenants`: the tenant list and per-tenant quota gates, cached.
 //! - `dashboard`: the single-page web dashboard at `/`.
 
@@ -152,7 +153,8 @@ impl AppState {
         routes::admin::list_keys, routes::admin::create_key, routes::admin::revoke_key,
         routes::admin::list_tenants, routes::admin::put_tenant, routes::admin::list_audit,
         routes::optouts::list_optouts, routes::optouts::create_optout,
-        routes::optouts::delete_optout,
+        routes::optouts::delete_optout, routes::numbers::export_number,
+        routes::numbers::erase_number,
     ),
     modifiers(&BearerAuth),
 )]
@@ -323,6 +325,14 @@ fn routes(state: Arc<AppState>, max_body_bytes: usize) -> Router {
         .route(
             "/v1/optouts",
             get(routes::optouts::list_optouts).post(routes::optouts::create_optout),
+        )
+        .route(
+            "/v1/numbers/{number}",
+            axum::routing::delete(routes::numbers::erase_number),
+        )
+        .route(
+            "/v1/numbers/{number}/export",
+            get(routes::numbers::export_number),
         )
         .route(
             "/v1/optouts/{number}",

@@ -20,6 +20,7 @@
 //! - [`ingest`]: connector events into the store, acknowledged after commit.
 //! - [`compliance`]: STOP/START/HELP by reply and the opt-outs the intake refuses by.
 //! - [`outbound`]: where a tenant's webhooks may connect (the SSRF policy).
+//! - [`retention`]: texts redacted and rows deleted after their periods.
 //! - [`webhook`]: the webhook pipeline: outbox to signed POSTs from per-endpoint queues, only
 //!   failures stored and retried.
 //! - [`keys`], [`clock`], [`backoff`]: API keys, injectable time, retry schedules.
@@ -36,6 +37,7 @@ pub mod message;
 pub mod northbound;
 pub mod number;
 pub mod outbound;
+pub mod retention;
 pub mod routing;
 pub mod signals;
 pub mod store;

@@ -220,6 +220,26 @@ pub struct OptOutChanges {
     pub cursor: Option<MessageId>,
 }
 
+/// One pass of the retention loop (see [`Store::retention`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RetentionPass {
+    /// Redact the texts of messages and inbound SMS created before this Unix ms.
+    pub redact_before: Option<i64>,
+    /// Delete messages, inbound SMS and events created before this Unix ms.
+    pub delete_before: Option<i64>,
+    /// Rows per table at most.
+    pub limit: u32,
+}
+
+/// What a retention pass did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RetentionDone {
+    /// Rows whose text was redacted.
+    pub redacted: u64,
+    /// Rows deleted.
+    pub deleted: u64,
+}
+
 /// One entry of the audit log: an admin action (keys, tenants, webhooks, rules).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct AuditEntry {
@@ -491,6 +511,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// The newest inbound message's id.
     async fn latest_inbound(&self) -> StoreResult<Option<MessageId>>;
+
+    /// Redacts and deletes what is older than the retention periods, at most `limit` rows per
+    /// table; messages still waiting to be sent are never touched.
+    async fn retention(&self, pass: RetentionPass) -> StoreResult<RetentionDone>;
+
+    /// Erases the texts of every message to and inbound SMS from `number` (of `tenant`, or
+    /// of all for `None`); returns how many were erased.
+    async fn erase_number(&self, tenant: Option<&str>, number: &str) -> StoreResult<u64>;
 
     /// Appends to the audit log.
     async fn append_audit(&self, entry: AuditEntry) -> StoreResult<()>;

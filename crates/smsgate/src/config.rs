@@ -41,6 +41,8 @@ pub struct Config {
     pub iot: smsgate_iot::EngineConfig,
     /// `[smpp_server]`: the SMPP listener for client applications; none when absent.
     pub smpp_server: Option<smsgate_smpp_server::SmppServerConfig>,
+    /// `[retention]`: when message and inbound texts are blanked, and rows deleted.
+    pub retention: smsgate_core::retention::RetentionConfig,
     /// `[compliance]`: the STOP/START/HELP words and answers, and what a STOP covers.
     pub compliance: smsgate_core::compliance::ComplianceConfig,
     /// `[[tenants]]`: tenants to create or update at start (sender ids, queue quota, inbound
@@ -199,6 +201,7 @@ impl Config {
         smsgate_core::outbound::parse_networks(&self.webhooks.allow_networks)
             .map_err(|e| anyhow::anyhow!("[webhooks] allow_networks: {e}"))?;
         self.compliance.validate().map_err(|e| anyhow::anyhow!(e))?;
+        self.retention.validate().map_err(|e| anyhow::anyhow!(e))?;
         for t in &self.tenants {
             smsgate_api::check_tenant(t)
                 .map_err(|e| anyhow::anyhow!("[[tenants]] '{}': {}", t.id, e.message))?;

@@ -140,6 +140,7 @@ pub struct Tasks {
     iot: JoinHandle<()>,
     webhooks: JoinHandle<()>,
     compliance: JoinHandle<()>,
+    retention: JoinHandle<()>,
     connectors: Connectors,
     ingest: JoinHandle<()>,
 }
@@ -160,6 +161,7 @@ impl Tasks {
         let _ = tokio::time::timeout(Duration::from_secs(15), async {
             let _ = self.iot.await;
             let _ = self.compliance.await;
+            let _ = self.retention.await;
             let _ = self.webhooks.await;
         })
         .await;
@@ -218,6 +220,13 @@ async fn spawn(p: Parts, stop_rx: &watch::Receiver<bool>) -> anyhow::Result<(Tas
         config.compliance.clone(),
         Arc::clone(intake.optouts()),
         Arc::clone(&signals.keywords),
+        stopped(&loops_rx),
+    ));
+    let retention = tokio::spawn(smsgate_core::retention::run(
+        Arc::clone(&store),
+        clock,
+        config.retention.clone(),
+        Duration::from_secs(60),
         stopped(&loops_rx),
     ));
     // Checked when the config was loaded.
@@ -316,6 +325,7 @@ async fn spawn(p: Parts, stop_rx: &watch::Receiver<bool>) -> anyhow::Result<(Tas
         iot,
         webhooks,
         compliance,
+        retention,
         connectors,
         ingest,
     };

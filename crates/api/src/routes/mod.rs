@@ -4,6 +4,7 @@ pub mod admin;
 pub mod alerts;
 pub mod inbound;
 pub mod messages;
+pub mod numbers;
 pub mod optouts;
 pub mod registry;
 pub mod routing;

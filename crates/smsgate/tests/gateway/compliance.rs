@@ -150,3 +150,39 @@ async fn start_after_stop_lets_messages_through_again_and_help_gets_the_help_tex
     assert!(list.as_array().unwrap().is_empty(), "{list}");
     t.gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_number_is_exported_and_erased_within_its_tenant() {
+    let t = TestGateway::start(json!({})).await;
+    let acme = tenant_key(&t, "acme").await;
+    let bolt = tenant_key(&t, "bolt").await;
+    send(&t, &acme).await;
+    send(&t, &bolt).await;
+    phone_says(&t, "my meter says 42").await; // bolt messaged last: bolt's
+    let (status, v) = t
+        .call_as(&bolt, "GET", &format!("/v1/numbers/{PHONE}/export"), None)
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["messages"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["inbound"][0]["text"], "my meter says 42", "{v}");
+    let (status, v) = t
+        .call_as(&bolt, "DELETE", &format!("/v1/numbers/{PHONE}"), None)
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["erased"], 2);
+    let (_, v) = t
+        .call_as(&bolt, "GET", &format!("/v1/numbers/{PHONE}/export"), None)
+        .await;
+    assert_eq!(v["messages"][0]["text"], "", "{v}");
+    assert_eq!(v["inbound"][0]["text"], "");
+    let (_, v) = t
+        .call_as(&acme, "GET", &format!("/v1/numbers/{PHONE}/export"), None)
+        .await;
+    assert_eq!(
+        v["messages"][0]["text"], "Your meter reading is due",
+        "acme's is untouched"
+    );
+    let (_, audit) = t.call("GET", "/v1/audit", None).await;
+    assert!(audit.to_string().contains("number.erase"), "{audit}");
+    t.gw.shutdown().await;
+}

@@ -19,7 +19,8 @@
 //! - `inbound`: received SMS;
 //! - `northbound`: the SMPP server's submissions, parts and feeds (migration 0002);
 //! - `iot`: the IoT engine's tables (migration 0003);
-//! - `optouts`: who a tenant must not send to, and the compliance loop's cursor (0009).
+//! - `optouts`: who a tenant must not send to, and the compliance loop's cursor (0009);
+//! - `retention`: redaction and deletion after their periods, erasure of a number.
 
 mod claim;
 mod events;
@@ -31,6 +32,7 @@ mod northbound;
 mod optouts;
 mod receipt_retry;
 mod receipts;
+mod retention;
 mod webhooks;
 mod writer;
 
@@ -43,8 +45,8 @@ use smsgate_core::message::{InboundMessage, Message, MessageEvent, MessageId, Ne
 use smsgate_core::northbound::{Feed, NorthboundStore, PartProgress, StoredSubmission, Submission};
 use smsgate_core::store::{
     Accepted, ApiKey, Attempt, AuditEntry, Delivery, InboundQuery, MessageQuery, OptOut,
-    OptOutChanges, OutboxPage, QueueStats, Store, StoreError, StoreResult, Tenant, Webhook,
-    WebhookProgress,
+    OptOutChanges, OutboxPage, QueueStats, RetentionDone, RetentionPass, Store, StoreError,
+    StoreResult, Tenant, Webhook, WebhookProgress,
 };
 use smsgate_iot::engine::{Batch, Snapshot};
 use smsgate_iot::model::{Alert, Command, TelemetryRecord};
@@ -383,6 +385,19 @@ impl Store for SqliteStore {
 
     async fn latest_inbound(&self) -> StoreResult<Option<MessageId>> {
         iot::latest_inbound(&self.pool).await.map_err(db_err)
+    }
+
+    async fn retention(&self, pass: RetentionPass) -> StoreResult<RetentionDone> {
+        self.writer
+            .write(pass, |c, d| Box::pin(retention::retention(c, d)))
+            .await
+    }
+
+    async fn erase_number(&self, tenant: Option<&str>, number: &str) -> StoreResult<u64> {
+        let d = (tenant.map(str::to_owned), number.to_owned());
+        self.writer
+            .write(d, |c, d| Box::pin(retention::erase_number(c, d)))
+            .await
     }
 
     async fn append_audit(&self, entry: AuditEntry) -> StoreResult<()> {

@@ -19,3 +19,4 @@ mod northbound;
 mod outbox;
 mod receipt_retry;
 mod receipts;
+mod retention;

@@ -1,0 +1,219 @@
+//! Retention and erasure: message and inbound bodies redacted after a period, rows deleted
+//! after a longer one, and everything about one number erased on request. Each pass touches
+//! at most `limit` rows per table, so it is one short write among the others, never a long
+//! lock in front of the intake.
+//!
+//! Ids are UUIDv7, sortable by creation time: "older than T" is `id < lower bound of T`, a
+//! range on the primary key.
+
+use smsgate_core::store::{RetentionDone, RetentionPass};
+use sqlx::SqliteConnection;
+
+/// The smallest UUIDv7 text of Unix ms `t`: every id created before `t` sorts below it.
+fn id_bound(t: i64) -> String {
+    let t = t.max(0) as u64;
+    format!(
+        "{:08x}-{:04x}-0000-0000-000000000000",
+        (t >> 16) & 0xffff_ffff,
+        t & 0xffff
+    )
+}
+
+const REDACTED_TO: &str = "retention.redacted_to";
+const INBOUND_REDACTED_TO: &str = "retention.inbound_redacted_to";
+
+async fn kv(c: &mut SqliteConnection, key: &str) -> Result<String, sqlx::Error> {
+    let v: Option<String> = sqlx::query_scalar("SELECT value FROM kv WHERE key = ?")
+        .bind(key)
+        .fetch_optional(&mut *c)
+        .await?;
+    Ok(v.unwrap_or_default())
+}
+
+async fn set_kv(c: &mut SqliteConnection, key: &str, value: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO kv (key, value) VALUES (?, ?) \
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )
+    .bind(key)
+    .bind(value)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn retention(
+    c: &mut SqliteConnection,
+    p: &RetentionPass,
+) -> Result<RetentionDone, sqlx::Error> {
+    let mut done = RetentionDone::default();
+    let limit = i64::from(p.limit.max(1));
+    if let Some(before) = p.delete_before {
+        let bound = id_bound(before);
+        // Messages no longer waiting, with their timeline, parts and SMPP submissions.
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM messages WHERE id < ? AND next_attempt_at IS NULL \
+             AND lease_until IS NULL ORDER BY id LIMIT ?",
+        )
+        .bind(&bound)
+        .bind(limit)
+        .fetch_all(&mut *c)
+        .await?;
+        for id in &ids {
+            for sql in [
+                "DELETE FROM events WHERE message_id = ?",
+                "DELETE FROM message_parts WHERE message_id = ?",
+                "DELETE FROM northbound_submissions WHERE message_id = ?",
+                "DELETE FROM messages WHERE id = ?",
+            ] {
+                sqlx::query(sql).bind(id).execute(&mut *c).await?;
+            }
+        }
+        done.deleted += ids.len() as u64;
+        let n = sqlx::query(
+            "DELETE FROM inbound_messages WHERE id IN \
+             (SELECT id FROM inbound_messages WHERE id < ? ORDER BY id LIMIT ?)",
+        )
+        .bind(&bound)
+        .bind(limit)
+        .execute(&mut *c)
+        .await?
+        .rows_affected();
+        done.deleted += n;
+        // Other events (inbound, alerts, opt-outs) the webhook pipeline is done with.
+        let cursor: i64 = kv(c, "outbox_cursor").await?.parse().unwrap_or(0);
+        let n = sqlx::query(
+            "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE message_id IS NULL \
+             AND at < ? AND seq <= ? ORDER BY seq LIMIT ?)",
+        )
+        .bind(before)
+        .bind(cursor)
+        .bind(limit)
+        .execute(&mut *c)
+        .await?
+        .rows_affected();
+        done.deleted += n;
+    }
+    if let Some(before) = p.redact_before {
+        let bound = id_bound(before);
+        let from = kv(c, REDACTED_TO).await?;
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM messages WHERE id > ? AND id < ? AND next_attempt_at IS NULL \
+             AND lease_until IS NULL ORDER BY id LIMIT ?",
+        )
+        .bind(&from)
+        .bind(&bound)
+        .bind(limit)
+        .fetch_all(&mut *c)
+        .await?;
+        for id in &ids {
+            redact_message(c, id).await?;
+        }
+        if let Some(last) = ids.last() {
+            set_kv(c, REDACTED_TO, last).await?;
+        }
+        done.redacted += ids.len() as u64;
+        let from = kv(c, INBOUND_REDACTED_TO).await?;
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM inbound_messages WHERE id > ? AND id < ? ORDER BY id LIMIT ?",
+        )
+        .bind(&from)
+        .bind(&bound)
+        .bind(limit)
+        .fetch_all(&mut *c)
+        .await?;
+        for id in &ids {
+            redact_inbound(c, id).await?;
+        }
+        if let Some(last) = ids.last() {
+            set_kv(c, INBOUND_REDACTED_TO, last).await?;
+        }
+        done.redacted += ids.len() as u64;
+    }
+    Ok(done)
+}
+
+/// A message's text, wherever it is kept: the row, and the parts an SMPP client submitted.
+async fn redact_message(c: &mut SqliteConnection, id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE messages SET body = '' WHERE id = ?")
+        .bind(id)
+        .execute(&mut *c)
+        .await?;
+    sqlx::query(
+        "UPDATE northbound_submissions SET part_content = NULL, \
+         data = json_set(data, '$.text', '') WHERE message_id = ?",
+    )
+    .bind(id)
+    .execute(&mut *c)
+    .await?;
+    Ok(())
+}
+
+/// An inbound message's text: the row and its `message.inbound` event.
+async fn redact_inbound(c: &mut SqliteConnection, id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE inbound_messages SET body = '' WHERE id = ?")
+        .bind(id)
+        .execute(&mut *c)
+        .await?;
+    sqlx::query(
+        "UPDATE events SET data = json_set(data, '$.text', '') \
+         WHERE event = 'message.inbound' AND json_extract(data, '$.id') = ?",
+    )
+    .bind(id)
+    .execute(&mut *c)
+    .await?;
+    Ok(())
+}
+
+/// Erases the texts of everything sent to or received from `number` (of one tenant, or all);
+/// returns how many messages were touched. Opt-outs stay: they are what keeps the number
+/// from being messaged again.
+pub(super) async fn erase_number(
+    c: &mut SqliteConnection,
+    d: &(Option<String>, String),
+) -> Result<u64, sqlx::Error> {
+    let (tenant, number) = (&d.0, &d.1);
+    let bare = number.trim_start_matches('+');
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM messages WHERE to_number IN (?, ?) AND (? IS NULL OR tenant = ?)",
+    )
+    .bind(number)
+    .bind(bare)
+    .bind(tenant)
+    .bind(tenant)
+    .fetch_all(&mut *c)
+    .await?;
+    for id in &ids {
+        redact_message(c, id).await?;
+    }
+    let inbound: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM inbound_messages WHERE from_number IN (?, ?) AND (? IS NULL OR tenant = ?)",
+    )
+    .bind(number)
+    .bind(bare)
+    .bind(tenant)
+    .bind(tenant)
+    .fetch_all(&mut *c)
+    .await?;
+    for id in &inbound {
+        redact_inbound(c, id).await?;
+    }
+    Ok((ids.len() + inbound.len()) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::id_bound;
+    use smsgate_core::message::MessageId;
+
+    #[test]
+    fn ids_made_before_a_time_sort_below_its_bound() {
+        let id = MessageId::new().to_string();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        assert!(id.as_str() < id_bound(now + 1).as_str(), "{id}");
+        assert!(id.as_str() > id_bound(now - 1000).as_str(), "{id}");
+    }
+}
