@@ -259,4 +259,54 @@ mod tests {
         assert!(!pattern_matches("alert.*", "message.status"));
         assert!(pattern_matches("*", "device.telemetry"));
     }
+
+    fn hook(id: &str, tenant: Option<&str>) -> Webhook {
+        Webhook {
+            id: id.into(),
+            api_key_id: None,
+            tenant: tenant.map(str::to_owned),
+            url: format!("https://h.example.com/{id}"),
+            events: vec!["message.inbound".into()],
+            statuses: Vec::new(),
+            secret: "s".repeat(16),
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn an_inbound_sms_goes_to_its_tenants_and_the_admins_subscriptions_only() {
+        let ev = |tenant: Option<&str>| OutboxEvent {
+            seq: 7,
+            event: "message.inbound".into(),
+            at: 0,
+            message: None,
+            data: Some(json!({"id": "x", "text": "T=85", "tenant": tenant})),
+        };
+        let hooks = [
+            hook("acme", Some("acme")),
+            hook("bolt", Some("bolt")),
+            hook("admin", None),
+        ];
+        let targets = |tenant| -> Vec<String> {
+            deliveries_for(&ev(tenant), &hooks, &|_| None, 0)
+                .into_iter()
+                .filter_map(|d| d.webhook_id)
+                .collect()
+        };
+        // Before tenants, a tenant's subscription never got `message.inbound`, and the text
+        // went to every admin subscription; now its own tenant's and the admin's get it.
+        assert_eq!(targets(Some("acme")), vec!["acme", "admin"]);
+        assert_eq!(
+            targets(None),
+            vec!["admin"],
+            "unassigned inbound: admins only"
+        );
+        let d = deliveries_for(&ev(Some("acme")), &hooks, &|_| None, 0);
+        assert_eq!(
+            d[0].tenant.as_deref(),
+            Some("acme"),
+            "delivered under acme's reach"
+        );
+        assert_eq!(d[1].tenant, None);
+    }
 }

@@ -307,9 +307,10 @@ impl Pipeline {
         };
         // A message without an owning key (SMPP server, IoT) signs with the gateway's first
         // admin key hash; with no key at all there is nothing to sign with and the callback is
-        // skipped.
+        // skipped. A revoked key's callbacks are skipped too: nobody may receive for it.
         let secret_of = |key_id: Option<&str>| {
             keys.iter()
+                .filter(|k| k.revoked_at.is_none())
                 .find(|k| Some(k.id.as_str()) == key_id || (key_id.is_none() && k.admin))
                 .map(|k| (k.secret_hash.clone(), k.admin))
         };

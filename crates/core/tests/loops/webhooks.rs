@@ -257,3 +257,30 @@ async fn a_hanging_endpoint_does_not_hold_back_another_and_gets_its_deliveries_l
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_revoked_keys_callbacks_are_not_made() {
+    let (loops, _network) = loops_on_the_simulated_network().await;
+    let admin_rx = Receiver::start().await;
+    let callback_rx = Receiver::start().await;
+    loops
+        .subscribe(&admin_rx.url, &["message.status"], "s3cret")
+        .await;
+    let key = smsgate_testkit::store::api_key(&*loops.store, "app", false).await;
+    assert!(loops.store.revoke_api_key(&key.id, 1).await.unwrap());
+    // A message the key queued before its revocation (here: queued with its id directly).
+    let id = loops
+        .send_request(SendRequest {
+            to: "+4915112345678".into(),
+            text: "call me back".into(),
+            callback_url: Some(callback_rx.url.clone()),
+            api_key_id: Some(key.id),
+            ..SendRequest::default()
+        })
+        .await;
+    admin_rx
+        .wait_for(|v| v["data"]["id"] == id.to_string() && v["data"]["status"] == "delivered")
+        .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(callback_rx.hits.lock().unwrap().is_empty(), "no callback for a revoked key");
+}

@@ -94,6 +94,12 @@ impl Engine {
         let st = &mut entry.row.state;
         st.last_seen_at = Some(st.last_seen_at.map_or(at, |t| t.max(at)));
         if let Some(r) = readings {
+            // Merged with what it said before, but never past the bound: a device that keeps
+            // inventing names keeps only its latest message's readings.
+            if st.readings.len() + r.len() > crate::telemetry::MAX_READINGS {
+                st.readings.retain(|k, _| r.contains_key(k));
+            }
+            // (One message carries at most MAX_READINGS: parsing refuses more.)
             st.readings.extend(r);
             st.readings_at = Some(at);
         }

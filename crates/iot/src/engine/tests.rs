@@ -693,3 +693,28 @@ fn a_contact_with_a_pin_acknowledges_only_with_it() {
     assert_eq!(view["has_pin"], true);
     assert!(!view.to_string().contains("7391"), "{view}");
 }
+
+#[test]
+fn a_device_that_keeps_inventing_reading_names_keeps_at_most_the_bound() {
+    let mut e = engine_with(hot_rule());
+    for round in 0..3 {
+        let text: Vec<String> = (0..crate::telemetry::MAX_READINGS)
+            .map(|i| format!("r{round}x{i}=1"))
+            .collect();
+        sms(&mut e, PUMP, &text.join(" "), T0 + round * MIN);
+        take(&mut e);
+        let n = e.device("pump-3").unwrap().state.readings.len();
+        assert!(
+            n <= crate::telemetry::MAX_READINGS,
+            "round {round}: {n} readings"
+        );
+    }
+    let too_many: Vec<String> = (0..65).map(|i| format!("k{i}=1")).collect();
+    sms(&mut e, PUMP, &too_many.join(" "), T0 + 10 * MIN);
+    let (_, _, b) = take(&mut e);
+    assert_eq!(
+        b.telemetry[0].status,
+        TelemetryStatus::Unparsed,
+        "65 readings are not read"
+    );
+}
