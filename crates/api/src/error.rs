@@ -71,7 +71,7 @@ impl ApiError {
 
 impl From<Rejection> for ApiError {
     fn from(r: Rejection) -> Self {
-        if r.code == "opted_out" {
+        if r.code == "opted_out" || r.code == "no_consent" {
             // Valid, and refused by policy: 422 as Twilio's 21610 is a 400 only by accident.
             return Self::new(StatusCode::UNPROCESSABLE_ENTITY, r.code, r.message);
         }

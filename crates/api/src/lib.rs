@@ -153,7 +153,9 @@ impl AppState {
         routes::admin::list_keys, routes::admin::create_key, routes::admin::revoke_key,
         routes::admin::list_tenants, routes::admin::put_tenant, routes::admin::list_audit,
         routes::optouts::list_optouts, routes::optouts::create_optout,
-        routes::optouts::delete_optout, routes::numbers::export_number,
+        routes::optouts::delete_optout, routes::optouts::list_consents,
+        routes::optouts::create_consent, routes::optouts::delete_consent,
+        routes::numbers::export_number,
         routes::numbers::erase_number,
     ),
     modifiers(&BearerAuth),
@@ -325,6 +327,14 @@ fn routes(state: Arc<AppState>, max_body_bytes: usize) -> Router {
         .route(
             "/v1/optouts",
             get(routes::optouts::list_optouts).post(routes::optouts::create_optout),
+        )
+        .route(
+            "/v1/consents",
+            get(routes::optouts::list_consents).post(routes::optouts::create_consent),
+        )
+        .route(
+            "/v1/consents/{number}",
+            axum::routing::delete(routes::optouts::delete_consent),
         )
         .route(
             "/v1/numbers/{number}",

@@ -8,6 +8,9 @@
 //! text. Opt-out, event, reply and cursor are one commit. Inbound SMS that no tenant claims
 //! (see the store's tenant assignment) change nothing: there is nobody to opt out of.
 //!
+//! START (and JOIN) also records the sender's consent: a tenant with `require_consent` sends
+//! only to numbers with one ([`Consents`]).
+//!
 //! **Suppression**: [`OptOuts`] keeps every opt-out in memory (loaded at start, updated by
 //! every change), so the intake refuses a message to an opted-out recipient (`opted_out`)
 //! without a read per message.
@@ -60,12 +63,12 @@ impl Default for ComplianceConfig {
                 "BAJA",
                 "ALTO",
             ]),
-            start_words: words(&["START", "UNSTOP", "YES", "SUBSCRIBE"]),
+            start_words: words(&["START", "UNSTOP", "YES", "SUBSCRIBE", "JOIN"]),
             help_words: words(&["HELP", "INFO", "HILFE", "AIDE", "AYUDA"]),
             stop_reply: "You are unsubscribed and will receive no more messages. Reply START \
                          to resubscribe."
                 .into(),
-            start_reply: "You are subscribed again. Reply STOP to unsubscribe.".into(),
+            start_reply: "You are subscribed. Reply STOP to unsubscribe.".into(),
             help_reply: "Reply STOP to unsubscribe, START to resubscribe.".into(),
             scope: "tenant".into(),
         }
@@ -188,6 +191,48 @@ impl OptOuts {
     }
 }
 
+/// Consent records, in memory, and which tenants require them: the intake refuses a message
+/// of such a tenant to a number without one (`no_consent`).
+#[derive(Debug, Default)]
+pub struct Consents {
+    required: RwLock<HashSet<String>>,
+    given: RwLock<HashSet<(String, String)>>,
+}
+
+impl Consents {
+    /// Whether `tenant` may not send to `number` for want of a consent record.
+    pub fn blocks(&self, tenant: &str, number: &str) -> bool {
+        let required = self.required.read().unwrap_or_else(|e| e.into_inner());
+        if !required.contains(tenant) {
+            return false;
+        }
+        let given = self.given.read().unwrap_or_else(|e| e.into_inner());
+        !given.contains(&(tenant.to_owned(), number.to_owned()))
+    }
+
+    /// Sets the tenants that require consent (at start and after a tenant changes).
+    pub fn set_required(&self, tenants: impl IntoIterator<Item = String>) {
+        *self.required.write().unwrap_or_else(|e| e.into_inner()) = tenants.into_iter().collect();
+    }
+
+    /// Forgets a number's consent records (of one tenant, or all), after an erasure.
+    pub fn forget_number(&self, tenant: Option<&str>, number: &str) {
+        let mut given = self.given.write().unwrap_or_else(|e| e.into_inner());
+        given.retain(|(t, n)| n != number || tenant.is_some_and(|x| x != t));
+    }
+
+    /// Applies committed changes.
+    pub fn apply(&self, added: &[OptOut], removed: &[OptOut]) {
+        let mut given = self.given.write().unwrap_or_else(|e| e.into_inner());
+        for o in added {
+            given.insert((o.tenant.clone(), o.number.clone()));
+        }
+        for o in removed {
+            given.remove(&(o.tenant.clone(), o.number.clone()));
+        }
+    }
+}
+
 /// What one inbound message changes.
 fn changes_for(
     config: &ComplianceConfig,
@@ -226,7 +271,6 @@ const POLL: Duration = Duration::from_secs(1);
 pub async fn run(
     intake: Arc<Intake>,
     config: ComplianceConfig,
-    optouts: Arc<OptOuts>,
     wake: Arc<tokio::sync::Notify>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
@@ -251,7 +295,7 @@ pub async fn run(
         }
     };
     loop {
-        match step(&intake, &config, &optouts, cursor).await {
+        match step(&intake, &config, cursor).await {
             Ok((next, more)) => {
                 cursor = next;
                 if more {
@@ -273,7 +317,6 @@ pub async fn run(
 async fn step(
     intake: &Intake,
     config: &ComplianceConfig,
-    optouts: &OptOuts,
     cursor: Option<MessageId>,
 ) -> Result<(Option<MessageId>, bool), StoreError> {
     let store = intake.store();
@@ -307,14 +350,20 @@ async fn step(
         }
         match keyword {
             Keyword::Stop => changes.added.push(o),
-            Keyword::Start => changes.removed.push(o),
+            Keyword::Start => {
+                // An opt-in: the opt-out goes and the consent is recorded.
+                changes.consents_added.push(o.clone());
+                changes.removed.push(o);
+            }
             Keyword::Help => {}
         }
     }
     let (added, removed) = (changes.added.clone(), changes.removed.clone());
+    let consents = changes.consents_added.clone();
     let replies = changes.replies.len() as u64;
     store.record_optouts(changes, now).await?;
-    optouts.apply(&added, &removed);
+    intake.optouts().apply(&added, &removed);
+    intake.consents().apply(&consents, &[]);
     if replies > 0 {
         intake.queued(replies);
     } else {

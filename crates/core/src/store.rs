@@ -180,6 +180,9 @@ pub struct Tenant {
     /// private ranges; never link-local).
     #[serde(default)]
     pub allow_networks: Vec<String>,
+    /// Send only to numbers with a recorded opt-in (422 `no_consent` otherwise).
+    #[serde(default)]
+    pub require_consent: bool,
     /// Unix ms.
     #[serde(default)]
     pub created_at: i64,
@@ -214,6 +217,10 @@ pub struct OptOutChanges {
     pub added: Vec<OptOut>,
     /// Opt-outs to remove (by tenant, number and sender).
     pub removed: Vec<OptOut>,
+    /// Consent records to add (`sender` unused); an existing one is kept.
+    pub consents_added: Vec<OptOut>,
+    /// Consent records to remove (by tenant and number).
+    pub consents_removed: Vec<OptOut>,
     /// Replies (STOP confirmations, HELP texts) queued in the same commit.
     pub replies: Vec<NewMessage>,
     /// The compliance loop's new inbound cursor, when it moved.
@@ -493,6 +500,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Opt-outs of a tenant, or all for `None`.
     async fn list_optouts(&self, tenant: Option<&str>) -> StoreResult<Vec<OptOut>>;
+
+    /// Consent records of a tenant, or all for `None` (an [`OptOut`] with an empty `sender`).
+    async fn list_consents(&self, tenant: Option<&str>) -> StoreResult<Vec<OptOut>>;
 
     /// Records opt-out changes, their events, replies and the compliance cursor in one commit;
     /// returns how many opt-outs were added and removed (repeats change nothing).

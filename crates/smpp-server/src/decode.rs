@@ -44,7 +44,7 @@ impl Refusal {
             "invalid_validity" => CommandStatus::EsmeRinvexpiry,
             "invalid_send_at" => CommandStatus::EsmeRinvsched,
             // SMPP 3.4 §5.1.3: the receiver's application refused it (the recipient opted out).
-            "opted_out" => CommandStatus::EsmeRxRAppn,
+            "opted_out" | "no_consent" => CommandStatus::EsmeRxRAppn,
             _ => CommandStatus::EsmeRsubmitfail,
         };
         Self::new(status, format!("{}: {}", r.code, r.message))

@@ -215,10 +215,20 @@ async fn spawn(p: Parts, stop_rx: &watch::Receiver<bool>) -> anyhow::Result<(Tas
     // Every opt-out in memory before the first request, so the intake refuses by all of them.
     let optouts = store.list_optouts(None).await?;
     intake.optouts().apply(&optouts, &[]);
+    intake
+        .consents()
+        .apply(&store.list_consents(None).await?, &[]);
+    intake.consents().set_required(
+        store
+            .list_tenants()
+            .await?
+            .into_iter()
+            .filter(|t| t.require_consent)
+            .map(|t| t.id),
+    );
     let compliance = tokio::spawn(smsgate_core::compliance::run(
         Arc::clone(&intake),
         config.compliance.clone(),
-        Arc::clone(intake.optouts()),
         Arc::clone(&signals.keywords),
         stopped(&loops_rx),
     ));

@@ -34,6 +34,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (8, "tenants", include_str!("../migrations/0008_tenants.sql")),
     (9, "optouts", include_str!("../migrations/0009_optouts.sql")),
+    (
+        10,
+        "consents",
+        include_str!("../migrations/0010_consents.sql"),
+    ),
 ];
 
 /// Applies every migration not yet recorded in `schema_migrations`; returns how many ran.

@@ -282,6 +282,13 @@ pub async fn put_tenant(
     t.created_at = existing.map_or(state.clock.now_ms(), |x| x.created_at);
     state.store.put_tenant(t.clone()).await?;
     state.tenants.invalidate().await;
+    let requiring = state.store.list_tenants().await?;
+    state.intake.consents().set_required(
+        requiring
+            .into_iter()
+            .filter(|t| t.require_consent)
+            .map(|t| t.id),
+    );
     crate::routes::audit(
         &state,
         &caller,

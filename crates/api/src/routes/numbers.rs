@@ -73,16 +73,24 @@ pub async fn export_number(
         .into_iter()
         .filter(|o| o.number == number)
         .collect();
+    let consents: Vec<_> = state
+        .store
+        .list_consents(tenant.as_deref())
+        .await?
+        .into_iter()
+        .filter(|o| o.number == number)
+        .collect();
     Ok(Json(json!({
         "number": number,
+        "consents": consents,
         "messages": messages,
         "inbound": inbound.iter().map(InboundView::from).collect::<Vec<_>>(),
         "optouts": optouts,
     })))
 }
 
-/// Erase a number's texts: messages to it and inbound SMS from it keep their status and
-/// times, their texts are blanked.
+/// Erase a number's texts and consent records: messages to it and inbound SMS from it keep
+/// their status and times, their texts are blanked.
 #[utoipa::path(delete, path = "/v1/numbers/{number}", tag = "compliance",
     params(("number" = String, Path)),
     responses((status = 200, body = serde_json::Value), (status = 400, body = ErrorBody)),
@@ -96,6 +104,10 @@ pub async fn erase_number(
     let number = number(&n)?;
     let tenant = caller.tenant_filter();
     let erased = state.store.erase_number(tenant.as_deref(), &number).await?;
+    state
+        .intake
+        .consents()
+        .forget_number(tenant.as_deref(), &number);
     crate::routes::audit(
         &state,
         &caller,

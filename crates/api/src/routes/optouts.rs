@@ -1,4 +1,5 @@
-//! `/v1/optouts`: the recipients a tenant must not send to. Entries come from inbound STOPs
+//! `/v1/optouts`: the recipients a tenant must not send to; `/v1/consents`: the recipients
+//! who opted in, which a tenant with `require_consent` may only send to. Entries come from inbound STOPs
 //! (the compliance loop) and from here; a send to one is refused with 422 `opted_out`.
 //! Changes are committed with their `optout.created` / `optout.removed` events and applied to
 //! the intake at once.
@@ -131,5 +132,87 @@ pub async fn delete_optout(
     }
     state.intake.optouts().apply(&[], std::slice::from_ref(&o));
     state.signals.events.notify_one();
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /v1/consents`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateConsent {
+    /// The recipient (E.164).
+    pub number: String,
+    /// Where the consent was given (`web form`, `paper`, …); default `api`.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// The tenant (admin keys only; default the key's own).
+    #[serde(default)]
+    pub tenant: Option<String>,
+}
+
+/// The caller's tenant's consent records (every tenant's for an admin key).
+#[utoipa::path(get, path = "/v1/consents", tag = "compliance",
+    responses((status = 200, body = serde_json::Value), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list_consents(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<OptOut>>> {
+    caller.require("messages:read")?;
+    let scope = caller.tenant_filter();
+    Ok(Json(state.store.list_consents(scope.as_deref()).await?))
+}
+
+/// Record a recipient's consent (opt-in).
+#[utoipa::path(post, path = "/v1/consents", tag = "compliance", request_body = CreateConsent,
+    responses((status = 201, body = serde_json::Value), (status = 400, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn create_consent(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    JsonBody(body): JsonBody<CreateConsent>,
+) -> ApiResult<impl IntoResponse> {
+    caller.require("messages:send")?;
+    let o = OptOut {
+        tenant: tenant_for(&caller, body.tenant)?,
+        number: number(&body.number)?,
+        sender: String::new(),
+        source: body.source.unwrap_or_else(|| "api".into()),
+        created_at: state.clock.now_ms(),
+    };
+    let changes = OptOutChanges {
+        consents_added: vec![o.clone()],
+        ..OptOutChanges::default()
+    };
+    state.store.record_optouts(changes, o.created_at).await?;
+    state.intake.consents().apply(std::slice::from_ref(&o), &[]);
+    Ok((StatusCode::CREATED, Json(o)))
+}
+
+/// Withdraw a recipient's consent.
+#[utoipa::path(delete, path = "/v1/consents/{number}", tag = "compliance",
+    params(("number" = String, Path)),
+    responses((status = 204), (status = 400, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn delete_consent(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(n): Path<String>,
+) -> ApiResult<StatusCode> {
+    caller.require("messages:send")?;
+    let o = OptOut {
+        tenant: caller.tenant().to_owned(),
+        number: number(&n)?,
+        sender: String::new(),
+        source: "api".into(),
+        created_at: 0,
+    };
+    let changes = OptOutChanges {
+        consents_removed: vec![o.clone()],
+        ..OptOutChanges::default()
+    };
+    state
+        .store
+        .record_optouts(changes, state.clock.now_ms())
+        .await?;
+    state.intake.consents().apply(&[], std::slice::from_ref(&o));
     Ok(StatusCode::NO_CONTENT)
 }

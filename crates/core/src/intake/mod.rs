@@ -48,6 +48,7 @@ pub struct Intake {
     signals: Signals,
     gate: Arc<QueueGate>,
     optouts: Arc<crate::compliance::OptOuts>,
+    consents: Arc<crate::compliance::Consents>,
 }
 
 impl Intake {
@@ -65,6 +66,7 @@ impl Intake {
             signals,
             gate: Arc::default(),
             optouts: Arc::default(),
+            consents: Arc::default(),
         })
     }
 
@@ -118,7 +120,25 @@ impl Intake {
                 ),
             ));
         }
+        if !skip
+            && let Some(tenant) = &m.tenant
+            && self.consents.blocks(tenant, m.to.as_str())
+        {
+            return Err(Rejection::new(
+                "no_consent",
+                format!(
+                    "tenant '{tenant}' requires consent and {} has given none; record it with \
+                     POST /v1/consents or let the recipient text JOIN",
+                    m.to.as_str()
+                ),
+            ));
+        }
         Ok(m)
+    }
+
+    /// The consent records the intake refuses by, for tenants that require them.
+    pub fn consents(&self) -> &Arc<crate::compliance::Consents> {
+        &self.consents
     }
 
     /// The opt-outs the intake refuses by (loaded at start, kept current by every change).

@@ -282,5 +282,8 @@ async fn a_revoked_keys_callbacks_are_not_made() {
         .wait_for(|v| v["data"]["id"] == id.to_string() && v["data"]["status"] == "delivered")
         .await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(callback_rx.hits.lock().unwrap().is_empty(), "no callback for a revoked key");
+    assert!(
+        callback_rx.hits.lock().unwrap().is_empty(),
+        "no callback for a revoked key"
+    );
 }

@@ -132,7 +132,7 @@ async fn start_after_stop_lets_messages_through_again_and_help_gets_the_help_tex
     phone_says(&t, "STOP").await;
     reply_with(&t, &acme, "unsubscribed").await;
     phone_says(&t, "start").await;
-    reply_with(&t, &acme, "subscribed again").await;
+    reply_with(&t, &acme, "You are subscribed").await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         let (status, v) = send(&t, &acme).await;
@@ -184,5 +184,73 @@ async fn a_number_is_exported_and_erased_within_its_tenant() {
     );
     let (_, audit) = t.call("GET", "/v1/audit", None).await;
     assert!(audit.to_string().contains("number.erase"), "{audit}");
+    t.gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_tenant_that_requires_consent_sends_only_after_join_or_a_recorded_opt_in() {
+    let t = TestGateway::start(json!({})).await;
+    let (status, v) = t
+        .call(
+            "PUT",
+            "/v1/tenants/acme",
+            Some(json!({"require_consent": true, "inbound": ["+4930555000"]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    let acme = tenant_key(&t, "acme").await;
+    let (status, v) = send(&t, &acme).await;
+    assert_eq!(status, 422, "{v}");
+    assert_eq!(v["error"]["code"], "no_consent");
+    // The phone texts JOIN to acme's number: consent recorded, confirmation sent.
+    phone_says(&t, "JOIN").await;
+    reply_with(&t, &acme, "You are subscribed").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while send(&t, &acme).await.0 != 202 {
+        assert!(tokio::time::Instant::now() < deadline, "still no consent");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (_, list) = t.call_as(&acme, "GET", "/v1/consents", None).await;
+    assert_eq!(list[0]["number"], PHONE, "{list}");
+    assert_eq!(list[0]["source"], "keyword");
+    // A consent recorded through the API, and withdrawn.
+    let other = "+4915112345679";
+    let (status, _) = t
+        .call_as(
+            &acme,
+            "POST",
+            "/v1/consents",
+            Some(json!({"number": other, "source": "web form"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, _) = t
+        .call_as(
+            &acme,
+            "POST",
+            "/v1/messages",
+            Some(json!({"to": other, "text": "hi"})),
+        )
+        .await;
+    assert_eq!(status, 202);
+    t.call_as(&acme, "DELETE", &format!("/v1/consents/{other}"), None)
+        .await;
+    let (status, _) = t
+        .call_as(
+            &acme,
+            "POST",
+            "/v1/messages",
+            Some(json!({"to": other, "text": "hi"})),
+        )
+        .await;
+    assert_eq!(status, 422);
+    // Erasing the number removes its consent too.
+    t.call_as(&acme, "DELETE", &format!("/v1/numbers/{PHONE}"), None)
+        .await;
+    let (status, v) = send(&t, &acme).await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (422, Some("no_consent"))
+    );
     t.gw.shutdown().await;
 }

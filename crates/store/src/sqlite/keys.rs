@@ -123,10 +123,10 @@ fn list_text(list: &[String]) -> Option<String> {
 pub(super) async fn put_tenant(c: &mut SqliteConnection, t: &Tenant) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO tenants (id, name, sender_ids, queue_quota, inbound, allow_networks, \
-         created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET \
-         name = excluded.name, sender_ids = excluded.sender_ids, \
+         created_at, require_consent) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE \
+         SET name = excluded.name, sender_ids = excluded.sender_ids, \
          queue_quota = excluded.queue_quota, inbound = excluded.inbound, \
-         allow_networks = excluded.allow_networks",
+         allow_networks = excluded.allow_networks, require_consent = excluded.require_consent",
     )
     .bind(&t.id)
     .bind(&t.name)
@@ -135,6 +135,7 @@ pub(super) async fn put_tenant(c: &mut SqliteConnection, t: &Tenant) -> Result<(
     .bind(list_text(&t.inbound))
     .bind(list_text(&t.allow_networks))
     .bind(t.created_at)
+    .bind(t.require_consent as i64)
     .execute(c)
     .await?;
     Ok(())
@@ -144,8 +145,8 @@ pub(super) async fn list_tenants<'e>(
     ex: impl SqliteExecutor<'e>,
 ) -> Result<Vec<Tenant>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT id, name, sender_ids, queue_quota, inbound, allow_networks, created_at \
-         FROM tenants ORDER BY id",
+        "SELECT id, name, sender_ids, queue_quota, inbound, allow_networks, created_at, \
+         require_consent FROM tenants ORDER BY id",
     )
     .fetch_all(ex)
     .await?;
@@ -159,6 +160,7 @@ pub(super) async fn list_tenants<'e>(
                 inbound: json_list(r.try_get(4)?)?,
                 allow_networks: json_list(r.try_get(5)?)?,
                 created_at: r.try_get(6)?,
+                require_consent: r.try_get::<i64, _>(7)? != 0,
             })
         })
         .collect()

@@ -369,6 +369,12 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn list_consents(&self, tenant: Option<&str>) -> StoreResult<Vec<OptOut>> {
+        optouts::list_consents(&self.pool, tenant)
+            .await
+            .map_err(db_err)
+    }
+
     async fn keyword_cursor(&self) -> StoreResult<Option<MessageId>> {
         optouts::keyword_cursor(&self.pool).await.map_err(db_err)
     }

@@ -1,6 +1,7 @@
 //! Opt-outs (migration 0009): who a tenant must not send to. The compliance loop records an
 //! inbound STOP's opt-out, its `optout.created` event, the confirmation SMS and its inbound
-//! cursor in one commit, so a crash neither loses a STOP nor confirms it twice.
+//! cursor in one commit, so a crash neither loses a STOP nor confirms it twice. Consent
+//! records (migration 0010) are kept the same way.
 
 use smsgate_core::message::{MessageId, NewMessage};
 use smsgate_core::store::{OptOut, OptOutChanges};
@@ -31,6 +32,31 @@ pub(super) async fn list_optouts<'e>(
                 sender: r.try_get(2)?,
                 source: r.try_get(3)?,
                 created_at: r.try_get(4)?,
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn list_consents<'e>(
+    ex: impl SqliteExecutor<'e>,
+    tenant: Option<&str>,
+) -> Result<Vec<OptOut>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT tenant, number, source, created_at FROM consents \
+         WHERE ? IS NULL OR tenant = ? ORDER BY tenant, number",
+    )
+    .bind(tenant)
+    .bind(tenant)
+    .fetch_all(ex)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(OptOut {
+                tenant: r.try_get(0)?,
+                number: r.try_get(1)?,
+                sender: String::new(),
+                source: r.try_get(2)?,
+                created_at: r.try_get(3)?,
             })
         })
         .collect()
@@ -100,6 +126,25 @@ pub(super) async fn record_optouts(
             )
             .await?;
         }
+    }
+    for o in &ch.consents_added {
+        sqlx::query(
+            "INSERT OR IGNORE INTO consents (tenant, number, source, created_at) \
+             VALUES (?, ?, ?, ?)",
+        )
+        .bind(&o.tenant)
+        .bind(&o.number)
+        .bind(&o.source)
+        .bind(now)
+        .execute(&mut *c)
+        .await?;
+    }
+    for o in &ch.consents_removed {
+        sqlx::query("DELETE FROM consents WHERE tenant = ? AND number = ?")
+            .bind(&o.tenant)
+            .bind(&o.number)
+            .execute(&mut *c)
+            .await?;
     }
     if !ch.replies.is_empty() {
         let rows: Vec<&NewMessage> = ch.replies.iter().collect();

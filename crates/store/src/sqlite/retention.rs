@@ -198,6 +198,14 @@ pub(super) async fn erase_number(
     for id in &inbound {
         redact_inbound(c, id).await?;
     }
+    // Consent records are personal data too; without one a tenant that requires consent
+    // cannot message the number again, which is what erasure asks for.
+    sqlx::query("DELETE FROM consents WHERE number = ? AND (? IS NULL OR tenant = ?)")
+        .bind(number)
+        .bind(tenant)
+        .bind(tenant)
+        .execute(&mut *c)
+        .await?;
     Ok((ids.len() + inbound.len()) as u64)
 }
 
