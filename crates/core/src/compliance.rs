@@ -271,6 +271,7 @@ const POLL: Duration = Duration::from_secs(1);
 pub async fn run(
     intake: Arc<Intake>,
     config: ComplianceConfig,
+    rules: Vec<crate::inbound_rules::InboundRule>,
     wake: Arc<tokio::sync::Notify>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
@@ -295,7 +296,7 @@ pub async fn run(
         }
     };
     loop {
-        match step(&intake, &config, cursor).await {
+        match step(&intake, &config, &rules, cursor).await {
             Ok((next, more)) => {
                 cursor = next;
                 if more {
@@ -313,10 +314,52 @@ pub async fn run(
     }
 }
 
+/// Queues what the first matching `[[inbound_rules]]` entry asks for (replies come from the
+/// number the SMS was sent to), as the inbound message's tenant.
+fn route(
+    rules: &[crate::inbound_rules::InboundRule],
+    m: &InboundMessage,
+    now: i64,
+    intake: &Intake,
+    changes: &mut OptOutChanges,
+) {
+    let Some(actions) = crate::inbound_rules::route(rules, m) else {
+        return;
+    };
+    let tenant = m
+        .tenant
+        .clone()
+        .unwrap_or_else(|| crate::store::DEFAULT_TENANT.to_owned());
+    for (to, text) in actions {
+        let reply = to.trim_start_matches('+') == m.from.trim_start_matches('+');
+        let request = SendRequest {
+            to,
+            text,
+            from: if reply {
+                Some(m.to.clone()).filter(|t| !t.is_empty())
+            } else {
+                None
+            },
+            tenant: Some(tenant.clone()),
+            priority: crate::message::Priority::High,
+            validity: Some("1h".into()),
+            ..SendRequest::default()
+        };
+        match intake.prepare(request, now) {
+            Ok(msg) => {
+                tracing::info!(from = %m.from, to = %msg.to.as_str(), "inbound rule matched");
+                changes.replies.push(msg);
+            }
+            Err(e) => tracing::warn!(error = %e, "an inbound rule's SMS was refused by intake"),
+        }
+    }
+}
+
 /// One page: the new cursor and whether a full page was read.
 async fn step(
     intake: &Intake,
     config: &ComplianceConfig,
+    rules: &[crate::inbound_rules::InboundRule],
     cursor: Option<MessageId>,
 ) -> Result<(Option<MessageId>, bool), StoreError> {
     let store = intake.store();
@@ -331,6 +374,9 @@ async fn step(
     };
     for m in &page {
         let Some((keyword, o, reply)) = changes_for(config, m, now) else {
+            if config.classify(&m.text).is_none() {
+                route(rules, m, now, intake, &mut changes);
+            }
             continue;
         };
         tracing::info!(number = %o.number, tenant = %o.tenant, ?keyword, "compliance keyword");

@@ -19,6 +19,7 @@
 //! - [`signals`]: wake-ups between the loops.
 //! - [`ingest`]: connector events into the store, acknowledged after commit.
 //! - [`compliance`]: STOP/START/HELP by reply and the opt-outs the intake refuses by.
+//! - [`inbound_rules`]: keyword routing of inbound SMS (automatic replies, forwards).
 //! - [`outbound`]: where a tenant's webhooks may connect (the SSRF policy).
 //! - [`retention`]: texts redacted and rows deleted after their periods.
 //! - [`webhook`]: the webhook pipeline: outbox to signed POSTs from per-endpoint queues, only
@@ -30,6 +31,7 @@ pub mod clock;
 pub mod compliance;
 pub mod connector;
 pub mod dispatcher;
+pub mod inbound_rules;
 pub mod ingest;
 pub mod intake;
 pub mod keys;

@@ -41,6 +41,9 @@ pub struct Config {
     pub iot: smsgate_iot::EngineConfig,
     /// `[smpp_server]`: the SMPP listener for client applications; none when absent.
     pub smpp_server: Option<smsgate_smpp_server::SmppServerConfig>,
+    /// `[[inbound_rules]]`: keyword routing of inbound SMS (replies, forwards), first match
+    /// wins.
+    pub inbound_rules: Vec<smsgate_core::inbound_rules::InboundRuleConfig>,
     /// `[retention]`: when message and inbound texts are blanked, and rows deleted.
     pub retention: smsgate_core::retention::RetentionConfig,
     /// `[compliance]`: the STOP/START/HELP words and answers, and what a STOP covers.
@@ -202,6 +205,8 @@ impl Config {
             .map_err(|e| anyhow::anyhow!("[webhooks] allow_networks: {e}"))?;
         self.compliance.validate().map_err(|e| anyhow::anyhow!(e))?;
         self.retention.validate().map_err(|e| anyhow::anyhow!(e))?;
+        smsgate_core::inbound_rules::compile(&self.inbound_rules)
+            .map_err(|e| anyhow::anyhow!(e))?;
         for t in &self.tenants {
             smsgate_api::check_tenant(t)
                 .map_err(|e| anyhow::anyhow!("[[tenants]] '{}': {}", t.id, e.message))?;

@@ -226,9 +226,13 @@ async fn spawn(p: Parts, stop_rx: &watch::Receiver<bool>) -> anyhow::Result<(Tas
             .filter(|t| t.require_consent)
             .map(|t| t.id),
     );
+    // Checked when the config was loaded.
+    let rules = smsgate_core::inbound_rules::compile(&config.inbound_rules)
+        .map_err(|e| anyhow::anyhow!(e))?;
     let compliance = tokio::spawn(smsgate_core::compliance::run(
         Arc::clone(&intake),
         config.compliance.clone(),
+        rules,
         Arc::clone(&signals.keywords),
         stopped(&loops_rx),
     ));

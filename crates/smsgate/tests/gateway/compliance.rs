@@ -254,3 +254,41 @@ async fn a_tenant_that_requires_consent_sends_only_after_join_or_a_recorded_opt_
     );
     t.gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn inbound_rules_answer_keywords_and_forward_the_rest_but_not_help_or_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = smsgate_testkit::config(dir.path(), json!({"delivery_delay": "50ms"}));
+    c.inbound_rules = serde_json::from_value(json!([
+        {"keyword": "PRICE", "reply": "Price of {rest}: 3 EUR"},
+        {"to": "+4930555*", "forward": "+4915199999999", "forward_text": "SMS from {from}: {text}"},
+    ]))
+    .unwrap();
+    let t = TestGateway::start_with(c, dir).await;
+    phone_says(&t, "price apples").await;
+    let answer = reply_with(&t, &t.key, "Price of apples: 3 EUR").await;
+    assert_eq!(answer["from"], "+4930555000");
+    phone_says(&t, "the pump is leaking").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, page) = t
+            .call("GET", "/v1/messages?to=%2B4915199999999", None)
+            .await;
+        if page["data"][0]["text"] == format!("SMS from {PHONE}: the pump is leaking") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not forwarded: {page}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A HELP is answered by the compliance text, not forwarded.
+    phone_says(&t, "HELP").await;
+    reply_with(&t, &t.key, "Reply STOP to unsubscribe, START").await;
+    let (_, page) = t
+        .call("GET", "/v1/messages?to=%2B4915199999999", None)
+        .await;
+    assert_eq!(page["data"].as_array().unwrap().len(), 1, "{page}");
+    t.gw.shutdown().await;
+}
