@@ -342,6 +342,9 @@ pub struct Alert {
     pub next_escalation_at: Option<i64>,
     /// Contact ids told so far.
     pub notified: Vec<String>,
+    /// Contact ids not told because they opted out (texted STOP) of the tenant.
+    #[serde(default)]
+    pub skipped: Vec<String>,
     /// The tenant of its rule (scopes listings and webhooks).
     pub owner: Option<String>,
 }

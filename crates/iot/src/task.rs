@@ -104,6 +104,7 @@ pub async fn start(
     }
     let alerts = snap.alerts.len();
     let mut engine = Engine::new(deps.config.clone(), deps.intake.limits().clone(), snap, now);
+    engine.set_optouts(std::sync::Arc::clone(deps.intake.optouts()));
     engine.seed(now)?;
     if let Some(batch) = engine.poll_batch() {
         deps.iot.commit_iot(batch).await?;
@@ -223,6 +224,7 @@ async fn commit(engine: &mut Engine, deps: &IotDeps) -> StoreResult<()> {
                 Ok(snap) => {
                     *engine =
                         Engine::new(deps.config.clone(), deps.intake.limits().clone(), snap, now);
+                    engine.set_optouts(std::sync::Arc::clone(deps.intake.optouts()));
                 }
                 Err(e) => tracing::error!(error = %e, "reloading the IoT engine failed"),
             }

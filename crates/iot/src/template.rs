@@ -136,6 +136,7 @@ mod tests {
             resolved_at: None,
             next_escalation_at: None,
             notified: vec![],
+            skipped: vec![],
             owner: None,
         };
         (d, r, a)

@@ -53,6 +53,8 @@ pub struct AlertView {
     pub next_escalation_at: Option<String>,
     /// Contact ids told so far.
     pub notified: Vec<String>,
+    /// Contact ids not told because they opted out.
+    pub skipped: Vec<String>,
 }
 
 impl From<&Alert> for AlertView {
@@ -73,6 +75,7 @@ impl From<&Alert> for AlertView {
             resolved_at: time(a.resolved_at),
             next_escalation_at: time(a.next_escalation_at),
             notified: a.notified.clone(),
+            skipped: a.skipped.clone(),
         }
     }
 }

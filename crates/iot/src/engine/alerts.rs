@@ -167,6 +167,7 @@ impl Engine {
             resolved_at: None,
             next_escalation_at: (levels.len() > 1).then(|| now + ms(levels[0].delay)),
             notified: Vec::new(),
+            skipped: Vec::new(),
             owner: Some(tenant_of(rule.owner.as_ref().or(device.owner.as_ref())).to_owned()),
         };
         let last_seen = match state.last_seen_at {
@@ -219,6 +220,13 @@ impl Engine {
                 tracing::warn!(contact = %c, alert = alert.id, "alert names an unknown contact");
                 continue;
             };
+            if self.opted_out(alert.owner.as_ref(), &number) {
+                tracing::info!(contact = %c, alert = alert.id, "contact opted out: not told");
+                if !alert.skipped.contains(c) {
+                    alert.skipped.push(c.clone());
+                }
+                continue;
+            }
             self.queue_sms(&number, text, None, validity, alert.owner.as_ref(), now);
             if !alert.notified.contains(c) {
                 alert.notified.push(c.clone());

@@ -227,6 +227,8 @@ pub struct Engine {
     next_prune_at: i64,
     inbound_cursor: Option<MessageId>,
     batch: Batch,
+    /// Who texted STOP: never sent to (alerts skip them and say so).
+    optouts: Option<std::sync::Arc<smsgate_core::compliance::OptOuts>>,
 }
 
 impl Engine {
@@ -256,6 +258,7 @@ impl Engine {
             next_prune_at: now,
             inbound_cursor: snap.inbound_cursor,
             batch: Batch::default(),
+            optouts: None,
         };
         for c in snap.contacts {
             e.contact_numbers.insert(c.number.clone(), c.id.clone());
@@ -405,6 +408,10 @@ impl Engine {
             tenant: Some(crate::model::tenant_of(tenant).to_owned()),
             ..SendRequest::default()
         };
+        if self.opted_out(tenant, to) {
+            tracing::info!(to, "IoT SMS not sent: the recipient opted out");
+            return None;
+        }
         match intake::prepare(req, &self.limits, now) {
             Ok(m) => {
                 let id = m.id;
@@ -416,6 +423,22 @@ impl Engine {
                 None
             }
         }
+    }
+
+    /// Uses the gateway's opt-outs: the engine's SMS go to nobody who texted STOP.
+    pub fn set_optouts(&mut self, optouts: std::sync::Arc<smsgate_core::compliance::OptOuts>) {
+        self.optouts = Some(optouts);
+    }
+
+    /// Whether `number` opted out of `tenant`'s messages.
+    fn opted_out(&self, tenant: Option<&String>, number: &str) -> bool {
+        self.optouts.as_ref().is_some_and(|o| {
+            o.blocks(
+                crate::model::tenant_of(tenant),
+                number,
+                self.config.sender.as_deref(),
+            )
+        })
     }
 
     fn event(&mut self, name: &str, data: serde_json::Value) {

@@ -718,3 +718,25 @@ fn a_device_that_keeps_inventing_reading_names_keeps_at_most_the_bound() {
         "65 readings are not read"
     );
 }
+
+#[test]
+fn an_opted_out_contact_is_skipped_and_the_alert_says_so() {
+    let mut e = engine_with(hot_rule());
+    let optouts = smsgate_core::compliance::OptOuts::new(&[smsgate_core::store::OptOut {
+        tenant: "default".into(),
+        number: ALICE.into(),
+        sender: String::new(),
+        source: "keyword".into(),
+        created_at: 0,
+    }]);
+    e.set_optouts(optouts);
+    sms(&mut e, PUMP, "T=85", T0 + MIN);
+    let (out, _, b) = take(&mut e);
+    assert!(out.iter().all(|(to, _)| to != ALICE), "{out:?}");
+    assert_eq!(b.alerts[0].skipped, vec!["alice"]);
+    assert!(b.alerts[0].notified.is_empty());
+    // Escalation goes on to Bob as usual.
+    tick(&mut e, T0 + 6 * MIN);
+    let (out, _, _) = take(&mut e);
+    assert_eq!(out[0].0, BOB);
+}
