@@ -22,6 +22,7 @@
 //! - [`inbound_rules`]: keyword routing of inbound SMS (automatic replies, forwards).
 //! - [`outbound`]: where a tenant's webhooks may connect (the SSRF policy).
 //! - [`retention`]: texts redacted and rows deleted after their periods.
+//! - [`quiet`]: quiet hours in the recipient's local time.
 //! - [`webhook`]: the webhook pipeline: outbox to signed POSTs from per-endpoint queues, only
 //!   failures stored and retried.
 //! - [`keys`], [`clock`], [`backoff`]: API keys, injectable time, retry schedules.
@@ -39,6 +40,7 @@ pub mod message;
 pub mod northbound;
 pub mod number;
 pub mod outbound;
+pub mod quiet;
 pub mod retention;
 pub mod routing;
 pub mod signals;

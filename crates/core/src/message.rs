@@ -226,6 +226,8 @@ pub struct NewMessage {
     pub send_at: i64,
     /// Unix ms after which it is expired instead of sent (`validity`).
     pub expires_at: Option<i64>,
+    /// Why `send_at` was moved (quiet hours), for a `deferred` event in its timeline.
+    pub deferred: Option<String>,
 }
 
 /// A stored message with its current state.

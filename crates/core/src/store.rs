@@ -183,6 +183,10 @@ pub struct Tenant {
     /// Send only to numbers with a recorded opt-in (422 `no_consent` otherwise).
     #[serde(default)]
     pub require_consent: bool,
+    /// `"21:00-08:00"`: `normal` and `low` messages due inside it, in the recipient's local
+    /// time, wait until it ends.
+    #[serde(default)]
+    pub quiet_hours: Option<String>,
     /// Unix ms.
     #[serde(default)]
     pub created_at: i64,

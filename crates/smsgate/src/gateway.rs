@@ -218,13 +218,17 @@ async fn spawn(p: Parts, stop_rx: &watch::Receiver<bool>) -> anyhow::Result<(Tas
     intake
         .consents()
         .apply(&store.list_consents(None).await?, &[]);
+    let tenants = store.list_tenants().await?;
     intake.consents().set_required(
-        store
-            .list_tenants()
-            .await?
-            .into_iter()
+        tenants
+            .iter()
             .filter(|t| t.require_consent)
-            .map(|t| t.id),
+            .map(|t| t.id.clone()),
+    );
+    intake.quiet_hours().set(
+        tenants
+            .iter()
+            .filter_map(|t| Some((t.id.as_str(), t.quiet_hours.as_deref()?))),
     );
     // Checked when the config was loaded.
     let rules = smsgate_core::inbound_rules::compile(&config.inbound_rules)

@@ -39,6 +39,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "consents",
         include_str!("../migrations/0010_consents.sql"),
     ),
+    (
+        11,
+        "quiet_hours",
+        include_str!("../migrations/0011_quiet_hours.sql"),
+    ),
 ];
 
 /// Applies every migration not yet recorded in `schema_migrations`; returns how many ran.

@@ -44,6 +44,7 @@ pub fn message(to: &str, segments: u32) -> NewMessage {
         created_at: 1_000,
         send_at: 1_000,
         expires_at: None,
+        deferred: None,
     }
 }
 

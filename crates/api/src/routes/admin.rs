@@ -237,6 +237,10 @@ pub fn check_tenant(t: &Tenant) -> Result<(), ApiError> {
             ));
         }
     }
+    if let Some(q) = &t.quiet_hours {
+        smsgate_core::quiet::Window::parse(q)
+            .map_err(|m| ApiError::bad_request("invalid_quiet_hours", m))?;
+    }
     if t.queue_quota == Some(0) {
         return Err(ApiError::bad_request(
             "invalid_quota",
@@ -282,12 +286,15 @@ pub async fn put_tenant(
     t.created_at = existing.map_or(state.clock.now_ms(), |x| x.created_at);
     state.store.put_tenant(t.clone()).await?;
     state.tenants.invalidate().await;
-    let requiring = state.store.list_tenants().await?;
+    let all = state.store.list_tenants().await?;
     state.intake.consents().set_required(
-        requiring
-            .into_iter()
+        all.iter()
             .filter(|t| t.require_consent)
-            .map(|t| t.id),
+            .map(|t| t.id.clone()),
+    );
+    state.intake.quiet_hours().set(
+        all.iter()
+            .filter_map(|t| Some((t.id.as_str(), t.quiet_hours.as_deref()?))),
     );
     crate::routes::audit(
         &state,

@@ -49,6 +49,7 @@ pub struct Intake {
     gate: Arc<QueueGate>,
     optouts: Arc<crate::compliance::OptOuts>,
     consents: Arc<crate::compliance::Consents>,
+    quiet: Arc<crate::quiet::QuietHours>,
 }
 
 impl Intake {
@@ -67,6 +68,7 @@ impl Intake {
             gate: Arc::default(),
             optouts: Arc::default(),
             consents: Arc::default(),
+            quiet: Arc::default(),
         })
     }
 
@@ -104,7 +106,7 @@ impl Intake {
     /// opted out of the message's tenant (`opted_out`).
     pub fn prepare(&self, req: SendRequest, now: i64) -> Result<NewMessage, Rejection> {
         let skip = req.skip_optout;
-        let m = prepare(req, &self.limits, now)?;
+        let mut m = prepare(req, &self.limits, now)?;
         if !skip
             && let Some(tenant) = &m.tenant
             && self
@@ -133,7 +135,22 @@ impl Intake {
                 ),
             ));
         }
+        if m.priority != crate::message::Priority::High
+            && let Some(tenant) = &m.tenant
+            && let Some(release) = self.quiet.release(tenant, m.to.as_str(), m.send_at)
+        {
+            m.deferred = Some(format!(
+                "quiet hours of tenant '{tenant}' in the recipient's local time; sent at {}",
+                crate::clock::rfc3339(release)
+            ));
+            m.send_at = release;
+        }
         Ok(m)
+    }
+
+    /// Each tenant's quiet hours.
+    pub fn quiet_hours(&self) -> &Arc<crate::quiet::QuietHours> {
+        &self.quiet
     }
 
     /// The consent records the intake refuses by, for tenants that require them.

@@ -199,6 +199,7 @@ pub fn prepare(req: SendRequest, limits: &IntakeLimits, now: i64) -> Result<NewM
         created_at: now,
         send_at,
         expires_at,
+        deferred: None,
     })
 }
 

@@ -292,3 +292,85 @@ async fn inbound_rules_answer_keywords_and_forward_the_rest_but_not_help_or_stop
     assert_eq!(page["data"].as_array().unwrap().len(), 1, "{page}");
     t.gw.shutdown().await;
 }
+
+/// `"HH:MM-HH:MM"` around the present moment in Berlin (a window that holds now).
+fn window_around_now_in_berlin() -> String {
+    let now = smsgate_core::clock::Clock::system().now_ms();
+    let (std, dst) = smsgate_core::quiet::zone_of(PHONE);
+    let local_min = ((now + i64::from(smsgate_core::quiet::offset_at(std, dst, now)) * 60_000)
+        .rem_euclid(86_400_000)
+        / 60_000) as i64;
+    let hm = |m: i64| {
+        format!(
+            "{:02}:{:02}",
+            m.rem_euclid(1440) / 60,
+            m.rem_euclid(1440) % 60
+        )
+    };
+    format!("{}-{}", hm(local_min - 60), hm(local_min + 60))
+}
+
+#[tokio::test]
+async fn quiet_hours_hold_bulk_messages_but_never_alerts() {
+    let t = TestGateway::start(json!({})).await;
+    let window = window_around_now_in_berlin();
+    let (status, v) = t
+        .call(
+            "PUT",
+            "/v1/tenants/acme",
+            Some(json!({"quiet_hours": window})),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    let (status, v) = t
+        .call(
+            "PUT",
+            "/v1/tenants/acme",
+            Some(json!({"quiet_hours": "9-5"})),
+        )
+        .await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (400, Some("invalid_quiet_hours"))
+    );
+    t.call(
+        "PUT",
+        "/v1/tenants/acme",
+        Some(json!({"quiet_hours": window})),
+    )
+    .await;
+    let acme = tenant_key(&t, "acme").await;
+    let before = smsgate_core::clock::Clock::system().now_ms();
+    let (status, v) = send(&t, &acme).await;
+    assert_eq!(status, 202, "{v}");
+    let bulk = v["id"].as_str().unwrap().to_owned();
+    let (status, v) = t
+        .call_as(
+            &acme,
+            "POST",
+            "/v1/messages",
+            Some(json!({"to": PHONE, "text": "Pump 3 overheating", "priority": "high"})),
+        )
+        .await;
+    assert_eq!(status, 202, "{v}");
+    let alert = v["id"].as_str().unwrap().to_owned();
+    t.wait_status(&alert, "delivered").await;
+    let (_, m) = t.call("GET", &format!("/v1/messages/{bulk}"), None).await;
+    assert_eq!(m["status"], "queued", "held: {m}");
+    let send_at = smsgate_core::clock::parse_rfc3339(m["send_at"].as_str().unwrap()).unwrap();
+    assert!(
+        send_at >= before + 59 * 60_000,
+        "held until the window ends: {m}"
+    );
+    let deferred = m["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event"] == "deferred")
+        .unwrap_or_else(|| panic!("a deferred event: {m}"));
+    assert!(
+        deferred["detail"].as_str().unwrap().contains("quiet hours"),
+        "{deferred}"
+    );
+    t.gw.shutdown().await;
+}

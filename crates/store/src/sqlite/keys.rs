@@ -123,8 +123,8 @@ fn list_text(list: &[String]) -> Option<String> {
 pub(super) async fn put_tenant(c: &mut SqliteConnection, t: &Tenant) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO tenants (id, name, sender_ids, queue_quota, inbound, allow_networks, \
-         created_at, require_consent) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE \
-         SET name = excluded.name, sender_ids = excluded.sender_ids, \
+         created_at, require_consent, quiet_hours) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (id) DO UPDATE SET quiet_hours = excluded.quiet_hours, name = excluded.name, sender_ids = excluded.sender_ids, \
          queue_quota = excluded.queue_quota, inbound = excluded.inbound, \
          allow_networks = excluded.allow_networks, require_consent = excluded.require_consent",
     )
@@ -136,6 +136,7 @@ pub(super) async fn put_tenant(c: &mut SqliteConnection, t: &Tenant) -> Result<(
     .bind(list_text(&t.allow_networks))
     .bind(t.created_at)
     .bind(t.require_consent as i64)
+    .bind(&t.quiet_hours)
     .execute(c)
     .await?;
     Ok(())
@@ -146,7 +147,7 @@ pub(super) async fn list_tenants<'e>(
 ) -> Result<Vec<Tenant>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT id, name, sender_ids, queue_quota, inbound, allow_networks, created_at, \
-         require_consent FROM tenants ORDER BY id",
+         require_consent, quiet_hours FROM tenants ORDER BY id",
     )
     .fetch_all(ex)
     .await?;
@@ -161,6 +162,7 @@ pub(super) async fn list_tenants<'e>(
                 allow_networks: json_list(r.try_get(5)?)?,
                 created_at: r.try_get(6)?,
                 require_consent: r.try_get::<i64, _>(7)? != 0,
+                quiet_hours: r.try_get(8)?,
             })
         })
         .collect()

@@ -300,7 +300,22 @@ pub(super) async fn insert_rows(
             .push_bind("queued")
             .push_bind(m.created_at);
     });
-    e.build().execute(c).await?;
+    e.build().execute(&mut *c).await?;
+    for m in rows {
+        if let Some(reason) = &m.deferred {
+            push_event(
+                c,
+                None,
+                Some(m.id),
+                "deferred",
+                Some(Status::Queued),
+                Some(reason),
+                None,
+                m.created_at,
+            )
+            .await?;
+        }
+    }
     Ok(())
 }
 
