@@ -153,7 +153,8 @@ impl AppState {
         routes::admin::list_keys, routes::admin::create_key, routes::admin::revoke_key,
         routes::admin::list_tenants, routes::admin::put_tenant, routes::admin::list_audit,
         routes::optouts::list_optouts, routes::optouts::create_optout,
-        routes::optouts::delete_optout, routes::optouts::list_consents,
+        routes::optouts::delete_optout, routes::optouts::export_optouts,
+        routes::optouts::import_optouts, routes::optouts::list_consents,
         routes::optouts::create_consent, routes::optouts::delete_consent,
         routes::numbers::export_number,
         routes::numbers::erase_number,
@@ -344,6 +345,8 @@ fn routes(state: Arc<AppState>, max_body_bytes: usize) -> Router {
             "/v1/numbers/{number}/export",
             get(routes::numbers::export_number),
         )
+        .route("/v1/optouts/export", get(routes::optouts::export_optouts))
+        .route("/v1/optouts/import", post(routes::optouts::import_optouts))
         .route(
             "/v1/optouts/{number}",
             axum::routing::delete(routes::optouts::delete_optout),

@@ -216,3 +216,93 @@ pub async fn delete_consent(
     state.intake.consents().apply(&[], std::slice::from_ref(&o));
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// The caller's tenant's opt-outs as CSV: `tenant,number,sender,source,created_at`.
+#[utoipa::path(get, path = "/v1/optouts/export", tag = "compliance",
+    responses((status = 200, description = "text/csv"), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn export_optouts(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+) -> ApiResult<impl IntoResponse> {
+    caller.require("messages:read")?;
+    let scope = caller.tenant_filter();
+    let mut csv = String::from("tenant,number,sender,source,created_at\n");
+    for o in state.store.list_optouts(scope.as_deref()).await? {
+        // Tenant ids, numbers and sources hold no comma; a sender id might.
+        let sender = if o.sender.contains([',', '"']) {
+            format!("\"{}\"", o.sender.replace('"', "\"\""))
+        } else {
+            o.sender.clone()
+        };
+        csv.push_str(&format!(
+            "{},{},{},{},{}\n",
+            o.tenant,
+            o.number,
+            sender,
+            o.source,
+            smsgate_core::clock::rfc3339(o.created_at)
+        ));
+    }
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+        csv,
+    ))
+}
+
+/// Imports opt-outs from CSV (`number[,sender]` per line, a header line allowed) into the
+/// caller's tenant; a bad line is reported with its line number and the others are imported.
+#[utoipa::path(post, path = "/v1/optouts/import", tag = "compliance",
+    request_body(content = String, content_type = "text/csv"),
+    responses((status = 200, body = serde_json::Value), (status = 400, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn import_optouts(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    body: String,
+) -> ApiResult<Json<serde_json::Value>> {
+    caller.require("messages:send")?;
+    let now = state.clock.now_ms();
+    let mut added = Vec::new();
+    let mut errors = Vec::new();
+    for (i, line) in body.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || (i == 0 && line.to_ascii_lowercase().starts_with("number")) {
+            continue;
+        }
+        let mut fields = line.splitn(2, ',');
+        let n = fields.next().unwrap_or("").trim();
+        let sender = fields
+            .next()
+            .unwrap_or("")
+            .trim()
+            .trim_matches('"')
+            .to_owned();
+        match number(n) {
+            Ok(number) => added.push(OptOut {
+                tenant: caller.tenant().to_owned(),
+                number,
+                sender,
+                source: "import".into(),
+                created_at: now,
+            }),
+            Err(e) => errors.push(serde_json::json!({"line": i + 1, "error": e.message})),
+        }
+    }
+    if added.is_empty() && errors.is_empty() {
+        return Err(ApiError::bad_request(
+            "empty_import",
+            "no line to import: send one number per line, optionally ',sender'",
+        ));
+    }
+    let changes = OptOutChanges {
+        added: added.clone(),
+        ..OptOutChanges::default()
+    };
+    let (new, _) = state.store.record_optouts(changes, now).await?;
+    state.intake.optouts().apply(&added, &[]);
+    state.signals.events.notify_one();
+    Ok(Json(serde_json::json!({
+        "imported": new, "already": added.len() as u64 - new, "errors": errors
+    })))
+}

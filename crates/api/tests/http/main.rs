@@ -20,6 +20,7 @@ mod batch;
 mod harness;
 mod listing;
 mod messages;
+mod optouts;
 mod queue;
 mod tenants;
 mod webhooks;
