@@ -59,14 +59,6 @@ fn fill(template: &str, m: &InboundMessage, rest: &str) -> String {
         .replace("{text}", &m.text)
 }
 
-fn number_matches(pattern: &str, number: &str) -> bool {
-    let number = number.trim_start_matches('+');
-    match pattern.strip_suffix('*') {
-        Some(prefix) => number.starts_with(prefix.trim_start_matches('+')),
-        None => number == pattern.trim_start_matches('+'),
-    }
-}
-
 impl InboundRule {
     /// Checks a rule; the error names it by its position (`[[inbound_rules]] #2`).
     pub fn new(index: usize, config: InboundRuleConfig) -> Result<Self, String> {
@@ -104,7 +96,10 @@ impl InboundRule {
         {
             return None;
         }
-        if c.to.as_ref().is_some_and(|p| !number_matches(p, &m.to)) {
+        if c.to
+            .as_ref()
+            .is_some_and(|p| !crate::number::pattern_matches(p, &m.to))
+        {
             return None;
         }
         let text = m.text.trim();

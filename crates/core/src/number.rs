@@ -31,6 +31,17 @@ pub enum NumberError {
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Msisdn(String);
 
+/// Whether a number pattern covers a number: `+4930123` that number, `+4930*` every number
+/// starting so, `12345` a short code; the leading `+` is optional on both sides (networks
+/// differ in how they give numbers). Tenant inbound routes and inbound rules use it.
+pub fn pattern_matches(pattern: &str, number: &str) -> bool {
+    let number = number.trim_start_matches('+');
+    match pattern.strip_suffix('*') {
+        Some(prefix) => number.starts_with(prefix.trim_start_matches('+')),
+        None => number == pattern.trim_start_matches('+'),
+    }
+}
+
 impl Msisdn {
     /// Parses `+4915112345678`, `004915112345678` or with spaces, dashes, dots and parentheses
     /// (`+49 151 1234-5678`) into E.164.
@@ -180,6 +191,15 @@ impl fmt::Display for SenderId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn patterns_match_numbers_and_prefixes_with_or_without_plus() {
+        assert!(pattern_matches("+4930123", "4930123"));
+        assert!(pattern_matches("4930*", "+49301234"));
+        assert!(!pattern_matches("+4930*", "+4940123"));
+        assert!(!pattern_matches("+4930123", "+49301234"));
+        assert!(pattern_matches("12345", "12345"));
+    }
 
     #[test]
     fn international_numbers_in_common_spellings_parse_to_e164() {

@@ -75,3 +75,10 @@ pub(crate) async fn audit(
         tracing::error!(error = %e, action, target, "writing the audit log failed");
     }
 }
+
+/// A phone number from a path or body, in E.164; 400 `invalid_number` otherwise.
+pub(crate) fn e164(n: &str) -> Result<String, ApiError> {
+    smsgate_core::number::Msisdn::parse(n)
+        .map(|m| m.as_str().to_owned())
+        .map_err(|e| ApiError::bad_request("invalid_number", e.to_string()))
+}

@@ -8,19 +8,14 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, State};
 use serde_json::{Value, json};
-use smsgate_core::number::Msisdn;
 use smsgate_core::store::{InboundQuery, MessageQuery};
 
 use crate::AppState;
 use crate::auth::Caller;
 use crate::dto::{InboundView, MessageView};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiResult, ErrorBody};
 
-fn number(n: &str) -> ApiResult<String> {
-    Msisdn::parse(n)
-        .map(|m| m.as_str().to_owned())
-        .map_err(|e| ApiError::bad_request("invalid_number", e.to_string()))
-}
+use crate::routes::e164 as number;
 
 /// Everything held about a number: messages to it, inbound SMS from it, its opt-outs (at most
 /// 10,000 of each, newest first).

@@ -11,7 +11,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::Deserialize;
-use smsgate_core::number::Msisdn;
 use smsgate_core::store::{OptOut, OptOutChanges};
 use utoipa::{IntoParams, ToSchema};
 
@@ -44,11 +43,7 @@ pub struct OptOutParams {
     pub tenant: Option<String>,
 }
 
-fn number(n: &str) -> ApiResult<String> {
-    Msisdn::parse(n)
-        .map(|m| m.as_str().to_owned())
-        .map_err(|e| ApiError::bad_request("invalid_number", e.to_string()))
-}
+use crate::routes::e164 as number;
 
 fn tenant_for(caller: &Caller, asked: Option<String>) -> ApiResult<String> {
     match asked {

@@ -12,6 +12,7 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqliteExecutor};
 
 use super::events::push_event;
 use super::parse_id;
+use smsgate_core::number::pattern_matches;
 
 pub(super) async fn insert_inbound(
     c: &mut SqliteConnection,
@@ -76,16 +77,6 @@ async fn inbound_routes(c: &mut SqliteConnection) -> Result<Vec<(String, String)
     Ok(out)
 }
 
-/// Whether a route pattern (`+4930123`, `+4930*`, `12345`) covers a recipient; a leading `+`
-/// is optional on both sides (networks differ in how they give numbers).
-fn route_matches(pattern: &str, to: &str) -> bool {
-    let to = to.trim_start_matches('+');
-    match pattern.strip_suffix('*') {
-        Some(prefix) => to.starts_with(prefix.trim_start_matches('+')),
-        None => to == pattern.trim_start_matches('+'),
-    }
-}
-
 /// The tenant an inbound SMS belongs to: the owner of the device or contact that sent it, the
 /// tenant whose inbound numbers cover its recipient, or the tenant that last sent a message to
 /// its sender; `None` when nothing claims it.
@@ -109,7 +100,7 @@ async fn tenant_for(
             return Ok(owner);
         }
     }
-    if let Some((_, tenant)) = routes.iter().find(|(p, _)| route_matches(p, &m.to)) {
+    if let Some((_, tenant)) = routes.iter().find(|(p, _)| pattern_matches(p, &m.to)) {
         return Ok(Some(tenant.clone()));
     }
     let last: Option<Option<String>> = sqlx::query_scalar(
@@ -162,18 +153,4 @@ pub(super) fn inbound_from_row(r: &SqliteRow) -> Result<InboundMessage, sqlx::Er
         incomplete: r.try_get::<i64, _>(6)? != 0,
         tenant: r.try_get(7)?,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::route_matches;
-
-    #[test]
-    fn routes_match_numbers_and_prefixes_with_or_without_plus() {
-        assert!(route_matches("+4930123", "4930123"));
-        assert!(route_matches("4930*", "+49301234"));
-        assert!(!route_matches("+4930*", "+4940123"));
-        assert!(!route_matches("+4930123", "+49301234"));
-        assert!(route_matches("12345", "12345"));
-    }
 }

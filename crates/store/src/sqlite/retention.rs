@@ -96,41 +96,56 @@ pub(super) async fn retention(
     }
     if let Some(before) = p.redact_before {
         let bound = id_bound(before);
-        let from = kv(c, REDACTED_TO).await?;
-        let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT id FROM messages WHERE id > ? AND id < ? AND next_attempt_at IS NULL \
-             AND lease_until IS NULL ORDER BY id LIMIT ?",
-        )
-        .bind(&from)
-        .bind(&bound)
-        .bind(limit)
-        .fetch_all(&mut *c)
-        .await?;
-        for id in &ids {
-            redact_message(c, id).await?;
+        for kind in [Texts::Messages, Texts::Inbound] {
+            done.redacted += redact_older(c, kind, &bound, limit).await?;
         }
-        if let Some(last) = ids.last() {
-            set_kv(c, REDACTED_TO, last).await?;
-        }
-        done.redacted += ids.len() as u64;
-        let from = kv(c, INBOUND_REDACTED_TO).await?;
-        let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT id FROM inbound_messages WHERE id > ? AND id < ? ORDER BY id LIMIT ?",
-        )
-        .bind(&from)
-        .bind(&bound)
-        .bind(limit)
-        .fetch_all(&mut *c)
-        .await?;
-        for id in &ids {
-            redact_inbound(c, id).await?;
-        }
-        if let Some(last) = ids.last() {
-            set_kv(c, INBOUND_REDACTED_TO, last).await?;
-        }
-        done.redacted += ids.len() as u64;
     }
     Ok(done)
+}
+
+/// Where texts are redacted, each table after its own cursor.
+#[derive(Clone, Copy)]
+enum Texts {
+    Messages,
+    Inbound,
+}
+
+/// Redacts up to `limit` rows of `kind` created before `bound` and after its cursor (a
+/// message still waiting to be sent is left for a later pass); moves the cursor.
+async fn redact_older(
+    c: &mut SqliteConnection,
+    kind: Texts,
+    bound: &str,
+    limit: i64,
+) -> Result<u64, sqlx::Error> {
+    let (key, sql) = match kind {
+        Texts::Messages => (
+            REDACTED_TO,
+            "SELECT id FROM messages WHERE id > ? AND id < ? AND next_attempt_at IS NULL \
+             AND lease_until IS NULL ORDER BY id LIMIT ?",
+        ),
+        Texts::Inbound => (
+            INBOUND_REDACTED_TO,
+            "SELECT id FROM inbound_messages WHERE id > ? AND id < ? ORDER BY id LIMIT ?",
+        ),
+    };
+    let from = kv(c, key).await?;
+    let ids: Vec<String> = sqlx::query_scalar(sql)
+        .bind(&from)
+        .bind(bound)
+        .bind(limit)
+        .fetch_all(&mut *c)
+        .await?;
+    for id in &ids {
+        match kind {
+            Texts::Messages => redact_message(c, id).await?,
+            Texts::Inbound => redact_inbound(c, id).await?,
+        }
+    }
+    if let Some(last) = ids.last() {
+        set_kv(c, key, last).await?;
+    }
+    Ok(ids.len() as u64)
 }
 
 /// A message's text, wherever it is kept: the row, and the parts an SMPP client submitted.
