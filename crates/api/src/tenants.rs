@@ -18,15 +18,19 @@ type TenantMap = Arc<HashMap<String, Tenant>>;
 /// The tenants as last read, and the quota gates.
 #[derive(Default)]
 pub struct TenantCache {
-    list: tokio::sync::Mutex<Option<(Instant, TenantMap)>>,
+    list: std::sync::RwLock<Option<(Instant, TenantMap)>>,
     gates: Mutex<HashMap<String, Arc<QueueGate>>>,
 }
 
 impl TenantCache {
     /// Every tenant by id, at most two seconds old.
     pub async fn all(&self, store: &dyn Store) -> StoreResult<TenantMap> {
-        let mut cached = self.list.lock().await;
-        if let Some((at, map)) = cached.as_ref()
+        // Every send reads it: a shared read lock, never held across an await.
+        if let Some((at, map)) = self
+            .list
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
             && at.elapsed() < TTL
         {
             return Ok(Arc::clone(map));
@@ -38,7 +42,8 @@ impl TenantCache {
             .map(|t| (t.id.clone(), t))
             .collect();
         let map = Arc::new(map);
-        *cached = Some((Instant::now(), Arc::clone(&map)));
+        *self.list.write().unwrap_or_else(|e| e.into_inner()) =
+            Some((Instant::now(), Arc::clone(&map)));
         Ok(map)
     }
 
@@ -49,7 +54,7 @@ impl TenantCache {
 
     /// Forgets the list, after a change through the API.
     pub async fn invalidate(&self) {
-        *self.list.lock().await = None;
+        *self.list.write().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
     /// Refuses `n` more messages of `tenant` when its quota would be passed. A tenant's first
