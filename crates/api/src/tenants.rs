@@ -26,11 +26,7 @@ impl TenantCache {
     /// Every tenant by id, at most two seconds old.
     pub async fn all(&self, store: &dyn Store) -> StoreResult<TenantMap> {
         // Every send reads it: a shared read lock, never held across an await.
-        if let Some((at, map)) = self
-            .list
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
+        if let Some((at, map)) = self.list.read().unwrap_or_else(|e| e.into_inner()).as_ref()
             && at.elapsed() < TTL
         {
             return Ok(Arc::clone(map));
