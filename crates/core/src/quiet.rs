@@ -133,14 +133,71 @@ pub fn offset_at(std_offset: i32, dst: Dst, t: i64) -> i32 {
     std_offset + if summer { 60 } else { 0 }
 }
 
-/// The zone of a number: the longest matching prefix of the table.
+/// The zone of a number: the longest matching prefix of the built-in table.
 pub fn zone_of(number: &str) -> (i32, Dst) {
+    zone_in(&[], number)
+}
+
+/// The zone of a number: the longest matching prefix of `extra` (the operator's
+/// `[[quiet_zones]]`, which win a tie) and the built-in table.
+fn zone_in(extra: &[(String, i32, Dst)], number: &str) -> (i32, Dst) {
     let n = format!("+{}", number.trim_start_matches('+'));
-    ZONES
-        .iter()
+    let built_in = ZONES.iter().map(|(p, o, d)| (*p, *o, *d));
+    let mine = extra.iter().map(|(p, o, d)| (p.as_str(), *o, *d));
+    mine.chain(built_in)
         .filter(|(p, _, _)| n.starts_with(p))
-        .max_by_key(|(p, _, _)| p.len())
-        .map_or((0, Dst::None), |(_, o, d)| (*o, *d))
+        .fold(None::<(&str, i32, Dst)>, |best, z| match best {
+            Some(b) if b.0.len() >= z.0.len() => Some(b),
+            _ => Some(z),
+        })
+        .map_or((0, Dst::None), |(_, o, d)| (o, d))
+}
+
+/// One `[[quiet_zones]]` entry: the local time of numbers starting with `prefix`, for
+/// countries with several zones or missing from the built-in table.
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZoneConfig {
+    /// `+1212`, `+61 8`, …
+    pub prefix: String,
+    /// Standard time offset from UTC, `+01:00` or `-05:00`.
+    pub utc_offset: String,
+    /// Daylight-saving rule: `eu`, `us` or `none` (default).
+    #[serde(default)]
+    pub dst: Option<String>,
+}
+
+/// Checks `[[quiet_zones]]`; the error names the entry.
+pub fn parse_zones(zones: &[ZoneConfig]) -> Result<Vec<(String, i32, Dst)>, String> {
+    zones
+        .iter()
+        .map(|z| {
+            let at = format!("[[quiet_zones]] '{}'", z.prefix);
+            let prefix = format!("+{}", z.prefix.replace(' ', "").trim_start_matches('+'));
+            if prefix.len() < 2 || !prefix[1..].bytes().all(|b| b.is_ascii_digit()) {
+                return Err(format!("{at}: the prefix must be digits, e.g. +1212"));
+            }
+            let off = z.utc_offset.trim();
+            let (sign, rest) = match off.split_at_checked(1) {
+                Some(("+", r)) => (1, r),
+                Some(("-", r)) => (-1, r),
+                _ => return Err(format!("{at}: utc_offset is written +01:00 or -05:00")),
+            };
+            let minutes = rest
+                .split_once(':')
+                .and_then(|(h, m)| Some((h.parse::<i32>().ok()?, m.parse::<i32>().ok()?)))
+                .filter(|(h, m)| *h <= 14 && *m < 60)
+                .map(|(h, m)| sign * (h * 60 + m))
+                .ok_or_else(|| format!("{at}: utc_offset is written +01:00 or -05:00"))?;
+            let dst = match z.dst.as_deref().unwrap_or("none") {
+                "eu" => Dst::Eu,
+                "us" => Dst::Us,
+                "none" => Dst::None,
+                other => return Err(format!("{at}: dst '{other}': use eu, us or none")),
+            };
+            Ok((prefix, minutes, dst))
+        })
+        .collect()
 }
 
 /// A daily window in local minutes after midnight, `start..end` (wrapping past midnight when
@@ -179,7 +236,12 @@ impl Window {
     /// When a message to `number` due at `t` may go: `t` itself outside the window, else the
     /// window's end (Unix ms).
     pub fn release(&self, number: &str, t: i64) -> Option<i64> {
-        let (std, dst) = zone_of(number);
+        self.release_in(zone_of(number), t)
+    }
+
+    /// [`Window::release`] in a given zone (standard offset, rule).
+    fn release_in(&self, zone: (i32, Dst), t: i64) -> Option<i64> {
+        let (std, dst) = zone;
         let offset = i64::from(offset_at(std, dst, t)) * 60_000;
         let local = t + offset;
         let minute = (local.rem_euclid(DAY_MS) / 60_000) as u32;
@@ -199,6 +261,7 @@ impl Window {
 #[derive(Debug, Default)]
 pub struct QuietHours {
     by_tenant: RwLock<HashMap<String, Window>>,
+    zones: RwLock<Vec<(String, i32, Dst)>>,
 }
 
 impl QuietHours {
@@ -212,10 +275,17 @@ impl QuietHours {
         *self.by_tenant.write().unwrap_or_else(|e| e.into_inner()) = map;
     }
 
+    /// Sets the operator's zones (`[[quiet_zones]]`, checked by [`parse_zones`]).
+    pub fn set_zones(&self, zones: Vec<(String, i32, Dst)>) {
+        *self.zones.write().unwrap_or_else(|e| e.into_inner()) = zones;
+    }
+
     /// When a message of `tenant` to `number` due at `t` is released, if quiet hours hold it.
     pub fn release(&self, tenant: &str, number: &str, t: i64) -> Option<i64> {
         let map = self.by_tenant.read().unwrap_or_else(|e| e.into_inner());
-        map.get(tenant)?.release(number, t)
+        let window = map.get(tenant)?;
+        let zones = self.zones.read().unwrap_or_else(|e| e.into_inner());
+        window.release_in(zone_in(&zones, number), t)
     }
 }
 
@@ -264,6 +334,59 @@ mod tests {
             "the longest prefix wins"
         );
         assert_eq!(zone_of("+999123"), (0, Dst::None));
+    }
+
+    #[test]
+    fn operator_zones_refine_the_table_by_the_longest_prefix() {
+        let zones = parse_zones(&[
+            ZoneConfig {
+                prefix: "+61 8".into(),
+                utc_offset: "+08:00".into(),
+                dst: None,
+            },
+            ZoneConfig {
+                prefix: "+1212".into(),
+                utc_offset: "-05:00".into(),
+                dst: Some("us".into()),
+            },
+        ])
+        .unwrap();
+        assert_eq!(zone_in(&zones, "+61891234567"), (480, Dst::None), "Perth");
+        assert_eq!(
+            zone_in(&zones, "+61291234567"),
+            (600, Dst::None),
+            "Sydney: the table"
+        );
+        assert_eq!(zone_in(&zones, "+12125550100"), (-300, Dst::Us));
+        let q = QuietHours::default();
+        q.set([("acme", "21:00-08:00")]);
+        q.set_zones(zones);
+        // 2026-12-07 14:00 UTC is 22:00 in Perth: held until 08:00 Perth, 00:00 UTC.
+        let t = utc(2026, 12, 7, 14, 0);
+        assert_eq!(
+            q.release("acme", "+61891234567", t),
+            Some(utc(2026, 12, 8, 0, 0))
+        );
+        // Midnight in Sydney (the table's +10:00): held until 08:00 there, 22:00 UTC.
+        assert_eq!(
+            q.release("acme", "+61291234567", t),
+            Some(utc(2026, 12, 7, 22, 0))
+        );
+        assert_eq!(
+            q.release("bolt", "+61891234567", t),
+            None,
+            "no quiet hours for bolt"
+        );
+        let bad = |off: &str, dst: Option<&str>| {
+            parse_zones(&[ZoneConfig {
+                prefix: "+99".into(),
+                utc_offset: off.into(),
+                dst: dst.map(str::to_owned),
+            }])
+            .unwrap_err()
+        };
+        assert!(bad("1:00", None).contains("utc_offset"));
+        assert!(bad("+01:00", Some("au")).contains("dst"));
     }
 
     #[test]

@@ -44,6 +44,9 @@ pub struct Config {
     /// `[[inbound_rules]]`: keyword routing of inbound SMS (replies, forwards), first match
     /// wins.
     pub inbound_rules: Vec<smsgate_core::inbound_rules::InboundRuleConfig>,
+    /// `[[quiet_zones]]`: the local time of number prefixes the built-in table lacks or gets
+    /// too coarse (countries with several zones), for quiet hours.
+    pub quiet_zones: Vec<smsgate_core::quiet::ZoneConfig>,
     /// `[retention]`: when message and inbound texts are blanked, and rows deleted.
     pub retention: smsgate_core::retention::RetentionConfig,
     /// `[compliance]`: the STOP/START/HELP words and answers, and what a STOP covers.
@@ -205,6 +208,7 @@ impl Config {
             .map_err(|e| anyhow::anyhow!("[webhooks] allow_networks: {e}"))?;
         self.compliance.validate().map_err(|e| anyhow::anyhow!(e))?;
         self.retention.validate().map_err(|e| anyhow::anyhow!(e))?;
+        smsgate_core::quiet::parse_zones(&self.quiet_zones).map_err(|e| anyhow::anyhow!(e))?;
         smsgate_core::inbound_rules::compile(&self.inbound_rules)
             .map_err(|e| anyhow::anyhow!(e))?;
         for t in &self.tenants {

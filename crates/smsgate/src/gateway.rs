@@ -225,6 +225,10 @@ async fn spawn(p: Parts, stop_rx: &watch::Receiver<bool>) -> anyhow::Result<(Tas
             .filter(|t| t.require_consent)
             .map(|t| t.id.clone()),
     );
+    // Checked when the config was loaded.
+    intake
+        .quiet_hours()
+        .set_zones(smsgate_core::quiet::parse_zones(&config.quiet_zones).unwrap_or_default());
     intake.quiet_hours().set(
         tenants
             .iter()
