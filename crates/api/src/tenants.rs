@@ -13,7 +13,7 @@ use smsgate_core::store::{Store, StoreResult, Tenant};
 const TTL: Duration = Duration::from_secs(2);
 
 /// Tenants by id.
-type TenantMap = Arc<HashMap<String, Tenant>>;
+pub type TenantMap = Arc<HashMap<String, Tenant>>;
 
 /// The tenants as last read, and the quota gates.
 #[derive(Default)]
@@ -49,7 +49,7 @@ impl TenantCache {
     }
 
     /// Forgets the list, after a change through the API.
-    pub async fn invalidate(&self) {
+    pub fn invalidate(&self) {
         *self.list.write().unwrap_or_else(|e| e.into_inner()) = None;
     }
 

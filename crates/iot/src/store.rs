@@ -9,7 +9,6 @@
 //! taken (its effects and the cursor past it) or not at all, and is taken again after a crash.
 
 use async_trait::async_trait;
-use smsgate_core::message::{InboundMessage, MessageId};
 use smsgate_core::store::StoreResult;
 
 use crate::engine::{Batch, Snapshot};
@@ -63,16 +62,6 @@ pub trait IotStore: Send + Sync + 'static {
 
     /// Applies a batch in one transaction (see the module doc).
     async fn commit_iot(&self, batch: Batch) -> StoreResult<()>;
-
-    /// Inbound messages stored after `cursor` (from the first when `None`), oldest first.
-    async fn inbound_after(
-        &self,
-        cursor: Option<MessageId>,
-        limit: u32,
-    ) -> StoreResult<Vec<InboundMessage>>;
-
-    /// The newest inbound message, where a fresh engine starts reading.
-    async fn latest_inbound(&self) -> StoreResult<Option<MessageId>>;
 
     /// Alerts, newest first.
     async fn alerts(&self, q: &AlertQuery) -> StoreResult<Vec<Alert>>;

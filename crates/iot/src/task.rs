@@ -90,7 +90,7 @@ pub async fn start(
     let mut snap = deps.iot.load_iot().await?;
     if snap.inbound_cursor.is_none() {
         // A fresh engine starts at the newest inbound SMS, not at the start of history.
-        let latest = deps.iot.latest_inbound().await?;
+        let latest = deps.store.latest_inbound().await?;
         if latest.is_some() {
             deps.iot
                 .commit_iot(Batch {
@@ -162,8 +162,9 @@ async fn step(
     deps: &IotDeps,
     last_status_poll: &mut tokio::time::Instant,
 ) -> bool {
+    // The inbound messages are the message store's (the compliance loop reads them too).
     let inbound = match deps
-        .iot
+        .store
         .inbound_after(engine.inbound_cursor(), INBOUND_PAGE)
         .await
     {

@@ -165,7 +165,7 @@ pub async fn create_key(
         state.clock.now_ms(),
     )?;
     state.store.create_api_key(key.clone()).await?;
-    state.tenants.invalidate().await;
+    state.tenants.invalidate();
     crate::routes::audit(
         &state,
         &caller,
@@ -285,7 +285,7 @@ pub async fn put_tenant(
         .find(|x| x.id == t.id);
     t.created_at = existing.map_or(state.clock.now_ms(), |x| x.created_at);
     state.store.put_tenant(t.clone()).await?;
-    state.tenants.invalidate().await;
+    state.tenants.invalidate();
     let all = state.store.list_tenants().await?;
     state.intake.consents().set_required(
         all.iter()

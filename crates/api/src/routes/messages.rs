@@ -64,12 +64,9 @@ fn to_request(
     })
 }
 
-/// The caller's tenant as configured (sender ids, quota).
-async fn tenant_of(state: &AppState, caller: &Caller) -> ApiResult<Option<Tenant>> {
-    Ok(state
-        .tenants
-        .get(state.store.as_ref(), caller.tenant())
-        .await?)
+/// Every tenant as configured (sender ids, quota), shared: a send borrows its tenant from it.
+async fn tenants(state: &AppState) -> ApiResult<crate::tenants::TenantMap> {
+    Ok(state.tenants.all(state.store.as_ref()).await?)
 }
 
 /// 429 `quota_exceeded` when `n` more messages would pass the tenant's queue quota (other
@@ -109,24 +106,22 @@ pub async fn send(
     JsonBody(body): JsonBody<SendMessage>,
 ) -> ApiResult<impl IntoResponse> {
     caller.require("messages:send")?;
-    let tenant = tenant_of(&state, &caller).await?;
+    let all = tenants(&state).await?;
+    let tenant = all.get(caller.tenant());
     if let Some(url) = &body.callback_url
         && !caller.0.admin
     {
-        let nets = tenant
-            .as_ref()
-            .map(|t| t.allow_networks.clone())
-            .unwrap_or_default();
-        crate::routes::check_outbound_url(&state, url, Some(&nets))?;
+        let nets = tenant.map_or(&[][..], |t| &t.allow_networks);
+        crate::routes::check_outbound_url(&state, url, Some(nets))?;
     }
-    let req = to_request(body, &caller, tenant.as_ref()).map_err(|r| {
+    let req = to_request(body, &caller, tenant).map_err(|r| {
         if r.code == "sender_not_allowed" {
             ApiError::forbidden(r.message)
         } else {
             r.into()
         }
     })?;
-    admit_quota(&state, tenant.as_ref(), 1).await?;
+    admit_quota(&state, tenant, 1).await?;
     let a = state.intake.send(req).await?;
     if !a.duplicate {
         state.tenants.accepted(caller.tenant(), 1);
@@ -156,7 +151,8 @@ pub async fn send_batch(
     JsonBody(body): JsonBody<SendBatch>,
 ) -> ApiResult<impl IntoResponse> {
     caller.require("messages:send")?;
-    let tenant = tenant_of(&state, &caller).await?;
+    let all = tenants(&state).await?;
+    let tenant = all.get(caller.tenant());
     if body.messages.is_empty() {
         return Err(ApiError::bad_request("empty_batch", "messages is empty"));
     }
@@ -175,11 +171,11 @@ pub async fn send_batch(
         .map(|raw| {
             serde_json::from_value::<SendMessage>(raw)
                 .map_err(|e| Rejection::new("invalid_json", e.to_string()))
-                .and_then(|m| to_request(m, &caller, tenant.as_ref()))
+                .and_then(|m| to_request(m, &caller, tenant))
         })
         .collect::<Vec<_>>();
     let valid = requests.iter().filter(|r| r.is_ok()).count() as u64;
-    admit_quota(&state, tenant.as_ref(), valid).await?;
+    admit_quota(&state, tenant, valid).await?;
     let results = state.intake.send_many(requests).await?;
     let fresh = results
         .iter()

@@ -506,20 +506,6 @@ impl IotStore for SqliteStore {
             .await
     }
 
-    async fn inbound_after(
-        &self,
-        cursor: Option<MessageId>,
-        limit: u32,
-    ) -> StoreResult<Vec<InboundMessage>> {
-        iot::inbound_after(&self.pool, cursor, limit)
-            .await
-            .map_err(db_err)
-    }
-
-    async fn latest_inbound(&self) -> StoreResult<Option<MessageId>> {
-        iot::latest_inbound(&self.pool).await.map_err(db_err)
-    }
-
     async fn alerts(&self, q: &AlertQuery) -> StoreResult<Vec<Alert>> {
         iot::alerts(&self.pool, q).await.map_err(db_err)
     }

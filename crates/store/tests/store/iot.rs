@@ -78,7 +78,7 @@ async fn engine_batches_commit_whole_and_load_back_after_a_restart() {
         .await
         .unwrap();
     let mut e = engine(&*b.iot).await;
-    let msgs = b.iot.inbound_after(e.inbound_cursor(), 10).await.unwrap();
+    let msgs = b.store.inbound_after(e.inbound_cursor(), 10).await.unwrap();
     assert_eq!(msgs.len(), 2);
     assert_eq!(msgs[0].text, "T=85C", "oldest first");
     for m in &msgs {
@@ -90,7 +90,7 @@ async fn engine_batches_commit_whole_and_load_back_after_a_restart() {
     let snap = b.iot.load_iot().await.unwrap();
     assert_eq!(snap.inbound_cursor, Some(msgs[1].id));
     assert!(
-        b.iot
+        b.store
             .inbound_after(snap.inbound_cursor, 10)
             .await
             .unwrap()
@@ -193,7 +193,7 @@ async fn engine_batches_commit_whole_and_load_back_after_a_restart() {
         .insert_inbound(vec![inbound("+4915100000003", "T=90")], T0 + 3000)
         .await
         .unwrap();
-    for m in b.iot.inbound_after(e.inbound_cursor(), 10).await.unwrap() {
+    for m in b.store.inbound_after(e.inbound_cursor(), 10).await.unwrap() {
         e.handle_inbound(&m, T0 + 3000);
     }
     let batch = e.poll_batch().unwrap();
@@ -211,7 +211,7 @@ async fn a_batch_that_fails_leaves_nothing_behind() {
         .await
         .unwrap();
     let mut e = engine(&*b.iot).await;
-    for m in b.iot.inbound_after(None, 10).await.unwrap() {
+    for m in b.store.inbound_after(None, 10).await.unwrap() {
         e.handle_inbound(&m, T0);
     }
     let batch = e.poll_batch().unwrap();
@@ -259,7 +259,7 @@ async fn old_telemetry_is_pruned_and_deleted_entries_stay_deleted() {
         .await
         .unwrap();
     let mut e = engine(&*b.iot).await;
-    for m in b.iot.inbound_after(None, 10).await.unwrap() {
+    for m in b.store.inbound_after(None, 10).await.unwrap() {
         e.handle_inbound(&m, T0);
     }
     b.iot.commit_iot(e.poll_batch().unwrap()).await.unwrap();
