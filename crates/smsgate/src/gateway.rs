@@ -61,12 +61,17 @@ pub struct Parts {
     router: Arc<SharedRouter>,
     events: mpsc::Receiver<Reported>,
     listener: tokio::net::TcpListener,
+    /// A SQLite store's data directory lock, held until every loop has stopped.
+    data_lock: Option<std::fs::File>,
 }
 
 /// Opens the store, counts the queue, builds the connectors and the route table, and binds
 /// the HTTP listener. Errors name the config key at fault.
 pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Parts> {
     let numbers = tokio::task::spawn_blocking(smsgate_core::number::Msisdn::warm_up);
+    let data_lock = sqlite_dir(&config.store.url)
+        .map(|dir| crate::data_lock::lock(&dir))
+        .transpose()?;
     let backend = smsgate_store::open_all(&config.store.url)
         .await
         .with_context(|| format!("opening the store at {}", config.store.url))?;
@@ -127,6 +132,7 @@ pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Parts> {
         router,
         events,
         listener,
+        data_lock,
     })
 }
 
@@ -187,6 +193,7 @@ async fn spawn(p: Parts, stop_rx: &watch::Receiver<bool>) -> anyhow::Result<(Tas
         router,
         events,
         listener,
+        data_lock: _,
     } = p;
     let store = Arc::clone(&backend.store);
     let ingest = tokio::spawn(smsgate_core::ingest::run(
@@ -422,13 +429,15 @@ impl Gateway {
     /// [`Gateway::start`] with a chosen clock (tests move an adjustable one ahead to run
     /// escalations and timeouts without waiting).
     pub async fn start_with_clock(config: Config, clock: Clock) -> anyhow::Result<Self> {
-        let parts = build(config, clock).await?;
+        let mut parts = build(config, clock).await?;
+        let data_lock = parts.data_lock.take();
         let (stop, stop_rx) = watch::channel(false);
         let (tasks, started) = spawn(parts, &stop_rx).await?;
         let task = tokio::spawn(async move {
             stopped(&stop_rx).await;
             tracing::info!("shutting down: no new requests; finishing in-flight work");
             tasks.stop().await;
+            drop(data_lock);
             tracing::info!("stopped");
         });
         Ok(Self {

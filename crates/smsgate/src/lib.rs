@@ -18,6 +18,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod csv;
+pub mod data_lock;
 pub mod gateway;
 pub mod http_server;
 pub mod sim_sink;

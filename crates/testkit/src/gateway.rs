@@ -31,11 +31,11 @@ impl std::ops::Deref for TestGateway {
 }
 
 /// A config with one simulator connector of the given settings: HTTP on port 0, the store in
-/// `dir`, retries after 100–400 ms so retry tests finish quickly.
+/// `dir` (or its PostgreSQL schema, see [`crate::backend`]), retries after 100–400 ms so retry tests finish quickly.
 pub fn config(dir: &std::path::Path, sim: Value) -> Config {
     let mut c = Config::default();
     c.http.listen = "127.0.0.1:0".parse().unwrap();
-    c.store.url = format!("sqlite://{}/smsgate.db", dir.display());
+    c.store.url = crate::backend::url(dir, "smsgate.db");
     c.dispatcher.retry_base = Duration::from_millis(100);
     c.dispatcher.retry_cap = Duration::from_millis(400);
     let Value::Object(settings) = sim else {

@@ -20,9 +20,12 @@
 //!   POST and answers the status the test sets.
 //! - `http` (feature `http`): a client for the REST API under test: requests with a key,
 //!   JSON both ways, polling until a message reaches a status.
+//! - `backend`: which database the fixtures use (SQLite, or PostgreSQL per test under
+//!   `both_backends!`).
 //! - `gateway` (feature `gateway`): a whole gateway in-process on port 0 with its admin key
 //!   and an HTTP client.
 
+pub mod backend;
 pub mod interop;
 pub mod process;
 

@@ -1,5 +1,6 @@
-//! Store fixtures: every store test, loop test and API test starts from a fresh SQLite file
-//! and builds its messages from one plain queued message.
+//! Store fixtures: every store test, loop test and API test starts from a fresh database (a
+//! SQLite file, or a PostgreSQL schema under [`both_backends!`](crate::both_backends)) and builds its messages from
+//! one plain queued message.
 
 use std::sync::Arc;
 
@@ -9,19 +10,25 @@ use smsgate_core::number::Msisdn;
 use smsgate_core::store::{ApiKey, Store};
 use smsgate_store::Backend;
 
-/// A store on a fresh SQLite file, so no test sees another's rows; keep the directory alive as
+use crate::backend::url;
+pub use crate::backend::{is_postgres, on_postgres, postgres_server};
+
+/// A store on a fresh database, so no test sees another's rows; keep the directory alive as
 /// long as the store.
 pub async fn store() -> (Arc<dyn Store>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/t.db", dir.path().display());
-    (smsgate_store::open(&url).await.unwrap(), dir)
+    (
+        smsgate_store::open(&url(dir.path(), "t.db")).await.unwrap(),
+        dir,
+    )
 }
 
-/// Every store of a backend (messages, IoT, northbound) on `t.db` in `dir`, for tests that
-/// need more than the message store or that reopen the same file to play a restart.
+/// Every store of a backend (messages, IoT, northbound) of `dir` (see [`url`](crate::backend::url)), for tests
+/// that need more than the message store or that reopen the same database to play a restart.
 pub async fn backend(dir: &tempfile::TempDir) -> Backend {
-    let url = format!("sqlite://{}/t.db", dir.path().display());
-    smsgate_store::open_all(&url).await.unwrap()
+    smsgate_store::open_all(&url(dir.path(), "t.db"))
+        .await
+        .unwrap()
 }
 
 /// A normal-priority GSM message to `to` with `segments` parts of text, created and due at

@@ -8,7 +8,6 @@ use smsgate_core::clock::Clock;
 
 use crate::harness::{Server, code, message};
 
-#[tokio::test]
 async fn a_request_without_a_key_gets_401_json_saying_which_header_to_send() {
     let s = Server::start().await;
     for (method, path) in [
@@ -27,7 +26,6 @@ async fn a_request_without_a_key_gets_401_json_saying_which_header_to_send() {
     assert_eq!(waiting, 0, "nothing was queued without a key");
 }
 
-#[tokio::test]
 async fn a_malformed_header_or_an_unknown_key_gets_401() {
     let s = Server::start().await;
     let res = s
@@ -50,7 +48,6 @@ async fn a_malformed_header_or_an_unknown_key_gets_401() {
     assert_eq!(message(&v), "unknown or revoked API key");
 }
 
-#[tokio::test]
 async fn a_revoked_key_stops_working_within_the_cache_lifetime() {
     let s = Server::start().await;
     let (app, id) = s.client("app").await;
@@ -77,7 +74,6 @@ async fn a_revoked_key_stops_working_within_the_cache_lifetime() {
     }
 }
 
-#[tokio::test]
 async fn a_key_sees_and_cancels_only_its_own_messages_and_an_admin_sees_all() {
     let s = Server::start().await;
     let (alice, _) = s.client("alice").await;
@@ -104,7 +100,6 @@ async fn a_key_sees_and_cancels_only_its_own_messages_and_an_admin_sees_all() {
     assert_eq!(list["data"][0]["id"], mine.as_str());
 }
 
-#[tokio::test]
 async fn only_admin_keys_may_list_the_smpp_servers_sessions() {
     let s = Server::start().await;
     let (app, _) = s.client("app").await;
@@ -118,3 +113,11 @@ async fn only_admin_keys_may_list_the_smpp_servers_sessions() {
         "no SMPP server runs: an empty list"
     );
 }
+
+smsgate_testkit::both_backends!(
+    a_request_without_a_key_gets_401_json_saying_which_header_to_send,
+    a_malformed_header_or_an_unknown_key_gets_401,
+    a_revoked_key_stops_working_within_the_cache_lifetime,
+    a_key_sees_and_cancels_only_its_own_messages_and_an_admin_sees_all,
+    only_admin_keys_may_list_the_smpp_servers_sessions,
+);

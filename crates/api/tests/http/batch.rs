@@ -10,7 +10,6 @@ fn entry(to: &str) -> Value {
     json!({"to": to, "text": "batch"})
 }
 
-#[tokio::test]
 async fn valid_entries_are_queued_and_each_bad_one_is_named_in_its_position() {
     let s = Server::start().await;
     let batch = json!({"messages": [
@@ -50,7 +49,6 @@ async fn valid_entries_are_queued_and_each_bad_one_is_named_in_its_position() {
     assert_eq!(s.store.stats().await.unwrap().waiting, 2);
 }
 
-#[tokio::test]
 async fn an_empty_or_oversized_batch_is_refused_whole() {
     let s = Server::start().await;
     let (status, v) = s
@@ -71,7 +69,6 @@ async fn an_empty_or_oversized_batch_is_refused_whole() {
     assert_eq!(s.store.stats().await.unwrap().waiting, 0);
 }
 
-#[tokio::test]
 async fn a_batch_beyond_the_queue_bound_is_refused_whole_with_429() {
     let s = Server::start_with(Options {
         limits: IntakeLimits {
@@ -97,3 +94,9 @@ async fn a_batch_beyond_the_queue_bound_is_refused_whole_with_429() {
         "none of it was accepted"
     );
 }
+
+smsgate_testkit::both_backends!(
+    valid_entries_are_queued_and_each_bad_one_is_named_in_its_position,
+    an_empty_or_oversized_batch_is_refused_whole,
+    a_batch_beyond_the_queue_bound_is_refused_whole_with_429,
+);

@@ -7,7 +7,6 @@ use serde_json::json;
 
 use crate::harness::{Server, code};
 
-#[tokio::test]
 async fn messages_page_newest_first_with_a_cursor_until_none_is_left() {
     let s = Server::start().await;
     let mut sent = Vec::new();
@@ -43,7 +42,6 @@ async fn messages_page_newest_first_with_a_cursor_until_none_is_left() {
     assert_eq!(cursor, None, "a short page is the last");
 }
 
-#[tokio::test]
 async fn messages_filter_by_status_and_destination() {
     let s = Server::start().await;
     let a = s.send("+4915112345678", "a").await;
@@ -84,7 +82,6 @@ async fn messages_filter_by_status_and_destination() {
     );
 }
 
-#[tokio::test]
 async fn bad_list_parameters_get_400_naming_the_parameter() {
     let s = Server::start().await;
     for (query, want) in [
@@ -104,7 +101,6 @@ async fn bad_list_parameters_get_400_naming_the_parameter() {
     }
 }
 
-#[tokio::test]
 async fn a_simulated_inbound_sms_is_handed_to_the_network_and_listed() {
     let s = Server::start().await;
     let (status, v) = s
@@ -152,3 +148,10 @@ async fn a_simulated_inbound_sms_is_handed_to_the_network_and_listed() {
         "refused ones never reach it"
     );
 }
+
+smsgate_testkit::both_backends!(
+    messages_page_newest_first_with_a_cursor_until_none_is_left,
+    messages_filter_by_status_and_destination,
+    bad_list_parameters_get_400_naming_the_parameter,
+    a_simulated_inbound_sms_is_handed_to_the_network_and_listed,
+);

@@ -6,7 +6,6 @@ use serde_json::{Value, json};
 
 use crate::harness::{Options, Server, code, message};
 
-#[tokio::test]
 async fn a_submit_is_committed_before_its_202_and_reads_back_with_its_timeline() {
     let s = Server::start().await;
     let (status, v) = s
@@ -43,7 +42,6 @@ async fn a_submit_is_committed_before_its_202_and_reads_back_with_its_timeline()
     assert_eq!(events, ["queued"]);
 }
 
-#[tokio::test]
 async fn invalid_fields_get_400_with_the_code_of_what_is_wrong_and_nothing_is_queued() {
     let s = Server::start().await;
     let long = "x".repeat(160 * 11);
@@ -100,7 +98,6 @@ async fn invalid_fields_get_400_with_the_code_of_what_is_wrong_and_nothing_is_qu
     assert_eq!(s.store.stats().await.unwrap().waiting, 0);
 }
 
-#[tokio::test]
 async fn a_body_over_the_limit_gets_413_and_one_that_is_not_json_415() {
     let s = Server::start_with(Options {
         max_body_bytes: 1024,
@@ -139,7 +136,6 @@ async fn a_body_over_the_limit_gets_413_and_one_that_is_not_json_415() {
     assert_eq!(s.store.stats().await.unwrap().waiting, 0);
 }
 
-#[tokio::test]
 async fn the_same_idempotency_key_returns_the_first_message() {
     let s = Server::start().await;
     let body = json!({"to": "+4915112345678", "text": "once", "idempotency_key": "order-42"});
@@ -149,7 +145,6 @@ async fn the_same_idempotency_key_returns_the_first_message() {
     assert_eq!(s.store.stats().await.unwrap().waiting, 1);
 }
 
-#[tokio::test]
 async fn an_estimate_prices_a_text_without_queueing_it() {
     let s = Server::start().await;
     let (status, v) = s
@@ -175,7 +170,6 @@ async fn an_estimate_prices_a_text_without_queueing_it() {
     assert_eq!(s.store.stats().await.unwrap().waiting, 0);
 }
 
-#[tokio::test]
 async fn unknown_ids_and_routes_get_json_404s() {
     let s = Server::start().await;
     for path in [
@@ -188,7 +182,6 @@ async fn unknown_ids_and_routes_get_json_404s() {
     }
 }
 
-#[tokio::test]
 async fn a_queued_message_can_be_canceled_and_one_already_claimed_cannot() {
     let s = Server::start().await;
     let id = s.send("+4915112345678", "cancel me").await;
@@ -218,3 +211,13 @@ async fn a_queued_message_can_be_canceled_and_one_already_claimed_cannot() {
     assert!(message(&v).contains("already sending"), "{v}");
     assert_eq!(s.store.stats().await.unwrap().waiting, 0);
 }
+
+smsgate_testkit::both_backends!(
+    a_submit_is_committed_before_its_202_and_reads_back_with_its_timeline,
+    invalid_fields_get_400_with_the_code_of_what_is_wrong_and_nothing_is_queued,
+    a_body_over_the_limit_gets_413_and_one_that_is_not_json_415,
+    the_same_idempotency_key_returns_the_first_message,
+    an_estimate_prices_a_text_without_queueing_it,
+    unknown_ids_and_routes_get_json_404s,
+    a_queued_message_can_be_canceled_and_one_already_claimed_cannot,
+);

@@ -4,7 +4,6 @@ use serde_json::json;
 
 use crate::harness::{Server, code};
 
-#[tokio::test]
 async fn a_csv_import_opts_numbers_out_and_the_export_lists_them() {
     let s = Server::start().await;
     let csv = "number,sender\n+4915112345678\n+4915112345679,ACME\nnot-a-number\n";
@@ -75,3 +74,5 @@ async fn a_csv_import_opts_numbers_out_and_the_export_lists_them() {
     );
     assert_eq!(text.lines().count(), 3, "{text}");
 }
+
+smsgate_testkit::both_backends!(a_csv_import_opts_numbers_out_and_the_export_lists_them,);

@@ -7,7 +7,6 @@ use smsgate_core::intake::IntakeLimits;
 
 use crate::harness::{Options, Server, code, message};
 
-#[tokio::test]
 async fn a_full_queue_answers_429_with_retry_after_and_keeps_what_it_accepted() {
     let s = Server::start_with(Options {
         limits: IntakeLimits {
@@ -37,7 +36,6 @@ async fn a_full_queue_answers_429_with_retry_after_and_keeps_what_it_accepted() 
     assert_eq!(s.store.stats().await.unwrap().waiting, 2);
 }
 
-#[tokio::test]
 async fn stats_count_the_queue_by_status() {
     let s = Server::start().await;
     let ids = [
@@ -60,7 +58,6 @@ async fn stats_count_the_queue_by_status() {
     assert!(by_status.contains(&("canceled".into(), 1)), "{v}");
 }
 
-#[tokio::test]
 async fn connectors_health_and_readiness_report_what_runs() {
     let s = Server::start().await;
     let (status, v) = s.api.call("GET", "/v1/connectors", None).await;
@@ -75,7 +72,6 @@ async fn connectors_health_and_readiness_report_what_runs() {
     assert_eq!(v["connectors_bound"], 1);
 }
 
-#[tokio::test]
 async fn unauthenticated_metrics_count_the_queue_at_most_once_a_second() {
     let s = Server::start().await;
     let queued = || async {
@@ -102,3 +98,10 @@ async fn unauthenticated_metrics_count_the_queue_at_most_once_a_second() {
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     assert_eq!(queued().await, before + 1, "counted again after a second");
 }
+
+smsgate_testkit::both_backends!(
+    a_full_queue_answers_429_with_retry_after_and_keeps_what_it_accepted,
+    stats_count_the_queue_by_status,
+    connectors_health_and_readiness_report_what_runs,
+    unauthenticated_metrics_count_the_queue_at_most_once_a_second,
+);

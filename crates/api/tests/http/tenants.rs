@@ -20,7 +20,6 @@ async fn tenant(s: &Server, tenant: &str, scopes: &[&str]) -> Api {
     Api::new(s.api.base.clone(), key.secret)
 }
 
-#[tokio::test]
 async fn a_tenant_sees_and_cancels_only_its_own_messages() {
     let s = Server::start().await;
     let a = tenant(&s, "acme", ALL).await;
@@ -54,7 +53,6 @@ async fn a_tenant_sees_and_cancels_only_its_own_messages() {
     assert_eq!(all["data"].as_array().unwrap().len(), 2);
 }
 
-#[tokio::test]
 async fn a_missing_scope_is_a_403_that_names_it() {
     let s = Server::start().await;
     let reader = tenant(&s, "acme", &["messages:read"]).await;
@@ -83,7 +81,6 @@ async fn a_missing_scope_is_a_403_that_names_it() {
     assert_eq!(st, 200);
 }
 
-#[tokio::test]
 async fn inbound_belongs_to_the_tenant_that_last_messaged_the_sender_or_to_nobody() {
     let s = Server::start().await;
     let a = tenant(&s, "acme", ALL).await;
@@ -126,7 +123,6 @@ async fn inbound_belongs_to_the_tenant_that_last_messaged_the_sender_or_to_nobod
     assert_eq!(texts(&v).len(), 2);
 }
 
-#[tokio::test]
 async fn a_tenants_inbound_numbers_claim_what_is_sent_to_them() {
     let s = Server::start().await;
     let (st, v) = s
@@ -152,7 +148,6 @@ async fn a_tenants_inbound_numbers_claim_what_is_sent_to_them() {
     assert_eq!(v["data"][0]["text"], "to acme's number", "{v}");
 }
 
-#[tokio::test]
 async fn webhooks_are_a_tenants_own_and_cannot_point_inside() {
     let s = Server::start().await;
     let a = tenant(&s, "acme", ALL).await;
@@ -235,7 +230,6 @@ async fn webhooks_are_a_tenants_own_and_cannot_point_inside() {
     assert_eq!(st, 201, "{v}");
 }
 
-#[tokio::test]
 async fn a_tenant_has_a_webhook_cap() {
     let s = Server::start().await;
     let a = tenant(&s, "acme", ALL).await;
@@ -260,7 +254,6 @@ async fn a_tenant_has_a_webhook_cap() {
     assert_eq!(code(&v), "too_many_webhooks");
 }
 
-#[tokio::test]
 async fn sender_ids_and_queue_quota_hold_a_tenant_and_only_it() {
     let s = Server::start().await;
     let (st, v) = s
@@ -319,7 +312,6 @@ async fn sender_ids_and_queue_quota_hold_a_tenant_and_only_it() {
     assert_eq!(st, 202, "{v}");
 }
 
-#[tokio::test]
 async fn keys_are_made_and_revoked_by_admins_and_every_change_is_audited() {
     let s = Server::start().await;
     let (st, v) = s
@@ -431,3 +423,14 @@ async fn keys_are_made_and_revoked_by_admins_and_every_change_is_audited() {
         "no secret in the audit log"
     );
 }
+
+smsgate_testkit::both_backends!(
+    a_tenant_sees_and_cancels_only_its_own_messages,
+    a_missing_scope_is_a_403_that_names_it,
+    inbound_belongs_to_the_tenant_that_last_messaged_the_sender_or_to_nobody,
+    a_tenants_inbound_numbers_claim_what_is_sent_to_them,
+    webhooks_are_a_tenants_own_and_cannot_point_inside,
+    a_tenant_has_a_webhook_cap,
+    sender_ids_and_queue_quota_hold_a_tenant_and_only_it,
+    keys_are_made_and_revoked_by_admins_and_every_change_is_audited,
+);

@@ -5,7 +5,6 @@ use serde_json::json;
 
 use crate::harness::{Server, code, message};
 
-#[tokio::test]
 async fn a_subscription_keeps_its_status_filter_and_shows_it() {
     let s = Server::start().await;
     let (status, v) = s
@@ -50,7 +49,6 @@ async fn a_subscription_keeps_its_status_filter_and_shows_it() {
     assert!(v.get("statuses").is_none(), "{v}");
 }
 
-#[tokio::test]
 async fn a_status_filter_that_cannot_match_is_refused() {
     let s = Server::start().await;
     for (body, want) in [
@@ -82,7 +80,6 @@ async fn a_status_filter_that_cannot_match_is_refused() {
     assert!(s.store.list_webhooks(None).await.unwrap().is_empty());
 }
 
-#[tokio::test]
 async fn a_messages_callback_statuses_are_stored_with_it() {
     let s = Server::start().await;
     let (status, v) = s
@@ -107,3 +104,9 @@ async fn a_messages_callback_statuses_are_stored_with_it() {
     let (stored, _) = s.store.message(id.parse().unwrap()).await.unwrap().unwrap();
     assert_eq!(stored.callback_statuses.len(), 2);
 }
+
+smsgate_testkit::both_backends!(
+    a_subscription_keeps_its_status_filter_and_shows_it,
+    a_status_filter_that_cannot_match_is_refused,
+    a_messages_callback_statuses_are_stored_with_it,
+);

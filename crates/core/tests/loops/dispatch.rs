@@ -11,7 +11,6 @@ use smsgate_testkit::connector::Scripted;
 
 use crate::harness::{Loops, Setup, Sink, eventually, kinds, sim};
 
-#[tokio::test]
 async fn a_queued_message_is_sent_and_delivered_by_the_simulated_networks_receipt() {
     let sink = Sink::new();
     let network = sim(&sink.events, SimConfig::default());
@@ -27,7 +26,6 @@ async fn a_queued_message_is_sent_and_delivered_by_the_simulated_networks_receip
     );
 }
 
-#[tokio::test]
 async fn a_temporary_failure_is_retried_and_the_retry_is_delivered() {
     let sink = Sink::new();
     let flaky = Scripted::new("flaky", &[SubmitErrorKind::Temporary], &sink.events);
@@ -46,7 +44,6 @@ async fn a_temporary_failure_is_retried_and_the_retry_is_delivered() {
     );
 }
 
-#[tokio::test]
 async fn an_unavailable_connector_hands_the_message_to_the_next_one_in_the_same_attempt() {
     let sink = Sink::new();
     let down = Scripted::new("down", &[SubmitErrorKind::Unavailable], &sink.events);
@@ -59,7 +56,6 @@ async fn an_unavailable_connector_hands_the_message_to_the_next_one_in_the_same_
     assert_eq!(m.attempts, 1, "failover happens within one attempt");
 }
 
-#[tokio::test]
 async fn a_permanent_refusal_fails_the_message_at_once() {
     let config = SimConfig {
         reject_rate: 1.0,
@@ -75,7 +71,6 @@ async fn a_permanent_refusal_fails_the_message_at_once() {
     assert!(!kinds(&events).contains(&"retry"), "{events:?}");
 }
 
-#[tokio::test]
 async fn temporary_failures_give_up_after_max_attempts() {
     let setup = Setup {
         dispatcher: DispatcherConfig {
@@ -101,7 +96,6 @@ async fn temporary_failures_give_up_after_max_attempts() {
     assert_eq!(kinds(&events).iter().filter(|k| **k == "retry").count(), 2);
 }
 
-#[tokio::test]
 async fn stopping_waits_until_the_submits_in_flight_are_recorded() {
     let config = SimConfig {
         submit_latency: Duration::from_millis(300),
@@ -125,3 +119,12 @@ async fn stopping_waits_until_the_submits_in_flight_are_recorded() {
     })
     .await;
 }
+
+smsgate_testkit::both_backends!(
+    a_queued_message_is_sent_and_delivered_by_the_simulated_networks_receipt,
+    a_temporary_failure_is_retried_and_the_retry_is_delivered,
+    an_unavailable_connector_hands_the_message_to_the_next_one_in_the_same_attempt,
+    a_permanent_refusal_fails_the_message_at_once,
+    temporary_failures_give_up_after_max_attempts,
+    stopping_waits_until_the_submits_in_flight_are_recorded,
+);

@@ -11,7 +11,6 @@ use smsgate_testkit::connector::Scripted;
 
 use crate::harness::{Loops, Sink, sim};
 
-#[tokio::test]
 async fn a_receipt_is_acknowledged_only_once_its_status_is_committed() {
     let sink = Sink::new();
     let quiet = Scripted::silent("quiet", &[]);
@@ -46,7 +45,6 @@ async fn a_receipt_is_acknowledged_only_once_its_status_is_committed() {
     assert_eq!(m.status, Status::Delivered, "{events:?}");
 }
 
-#[tokio::test]
 async fn an_undelivered_receipt_ends_the_message_undelivered_with_the_networks_code() {
     let config = SimConfig {
         failure_rate: 1.0,
@@ -64,7 +62,6 @@ async fn an_undelivered_receipt_ends_the_message_undelivered_with_the_networks_c
     );
 }
 
-#[tokio::test]
 async fn an_inbound_sms_is_stored_before_the_network_is_answered_and_wakes_its_readers() {
     let sink = Sink::new();
     let network = sim(&sink.events, SimConfig::default());
@@ -93,3 +90,9 @@ async fn an_inbound_sms_is_stored_before_the_network_is_answered_and_wakes_its_r
         .await
         .expect("ingest signals the inbound readers");
 }
+
+smsgate_testkit::both_backends!(
+    a_receipt_is_acknowledged_only_once_its_status_is_committed,
+    an_undelivered_receipt_ends_the_message_undelivered_with_the_networks_code,
+    an_inbound_sms_is_stored_before_the_network_is_answered_and_wakes_its_readers,
+);

@@ -19,7 +19,6 @@ async fn loops_without_allowed_networks() -> Loops {
     Loops::start_with(setup, sink, vec![network as DynConnector]).await
 }
 
-#[tokio::test]
 async fn a_tenants_webhook_and_callback_do_not_reach_loopback_but_an_admins_does() {
     let loops = loops_without_allowed_networks().await;
     let admin_rx = Receiver::start().await;
@@ -57,7 +56,6 @@ async fn a_tenants_webhook_and_callback_do_not_reach_loopback_but_an_admins_does
     );
 }
 
-#[tokio::test]
 async fn nobody_reaches_the_metadata_address() {
     let loops = loops_without_allowed_networks().await;
     let admin_rx = Receiver::start().await;
@@ -99,3 +97,8 @@ async fn nobody_reaches_the_metadata_address() {
         "no connection was tried"
     );
 }
+
+smsgate_testkit::both_backends!(
+    a_tenants_webhook_and_callback_do_not_reach_loopback_but_an_admins_does,
+    nobody_reaches_the_metadata_address,
+);

@@ -34,7 +34,6 @@ fn signed_with(secret: &str, hit: &Hit) -> bool {
     webhook::verify(secret, &hit.signature, &hit.body, now, 300)
 }
 
-#[tokio::test]
 async fn status_changes_are_posted_signed_with_the_subscriptions_secret() {
     let (loops, _network) = loops_on_the_simulated_network().await;
     let receiver = Receiver::start().await;
@@ -58,7 +57,6 @@ async fn status_changes_are_posted_signed_with_the_subscriptions_secret() {
     }
 }
 
-#[tokio::test]
 async fn a_subscription_gets_only_the_events_it_names() {
     let (loops, network) = loops_on_the_simulated_network().await;
     let receiver = Receiver::start().await;
@@ -83,7 +81,6 @@ async fn a_subscription_gets_only_the_events_it_names() {
     );
 }
 
-#[tokio::test]
 async fn a_delivery_answered_500_is_retried_until_the_receiver_takes_it() {
     let (loops, network) = loops_on_the_simulated_network().await;
     let receiver = Receiver::start().await;
@@ -116,7 +113,6 @@ async fn a_delivery_answered_500_is_retried_until_the_receiver_takes_it() {
     assert!(hits.iter().all(|h| signed_with("s3cret", h)));
 }
 
-#[tokio::test]
 async fn a_callback_url_gets_its_messages_events_signed_with_the_keys_hash() {
     let (loops, _network) = loops_on_the_simulated_network().await;
     let receiver = Receiver::start().await;
@@ -155,7 +151,6 @@ fn statuses_of(receiver: &Receiver, id: &str) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
 async fn a_status_filter_lets_only_the_named_statuses_through() {
     let (loops, network) = loops_on_the_simulated_network().await;
     let finals = Receiver::start().await;
@@ -182,7 +177,6 @@ async fn a_status_filter_lets_only_the_named_statuses_through() {
     assert_eq!(statuses_of(&finals, &id.to_string()), ["delivered"]);
 }
 
-#[tokio::test]
 async fn callback_statuses_limit_what_a_messages_callback_url_gets() {
     let (loops, _network) = loops_on_the_simulated_network().await;
     let receiver = Receiver::start().await;
@@ -210,7 +204,6 @@ async fn callback_statuses_limit_what_a_messages_callback_url_gets() {
     }
 }
 
-#[tokio::test]
 async fn a_hanging_endpoint_does_not_hold_back_another_and_gets_its_deliveries_later() {
     let (loops, _network) = loops_on_the_simulated_network().await;
     let hanging = Receiver::start().await;
@@ -258,7 +251,6 @@ async fn a_hanging_endpoint_does_not_hold_back_another_and_gets_its_deliveries_l
     .await;
 }
 
-#[tokio::test]
 async fn a_revoked_keys_callbacks_are_not_made() {
     let (loops, _network) = loops_on_the_simulated_network().await;
     let admin_rx = Receiver::start().await;
@@ -287,3 +279,14 @@ async fn a_revoked_keys_callbacks_are_not_made() {
         "no callback for a revoked key"
     );
 }
+
+smsgate_testkit::both_backends!(
+    status_changes_are_posted_signed_with_the_subscriptions_secret,
+    a_subscription_gets_only_the_events_it_names,
+    a_delivery_answered_500_is_retried_until_the_receiver_takes_it,
+    a_callback_url_gets_its_messages_events_signed_with_the_keys_hash,
+    a_status_filter_lets_only_the_named_statuses_through,
+    callback_statuses_limit_what_a_messages_callback_url_gets,
+    a_hanging_endpoint_does_not_hold_back_another_and_gets_its_deliveries_later,
+    a_revoked_keys_callbacks_are_not_made,
+);

@@ -15,7 +15,7 @@ pub async fn run(path: Option<PathBuf>) -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config, path: Option<PathBuf>) -> anyhow::Result<()> {
-    let key_file = admin_key_file(&config.store.url);
+    let key_file = admin_key_file(&config.store.url, path.as_deref());
     let gw = Gateway::start(config).await?;
     println!("smsgate is running");
     println!("  dashboard and API: http://{}/", gw.addr);
@@ -63,8 +63,18 @@ async fn reload_on_sighup(gw: &Gateway, path: Option<&Path>) {
 }
 
 /// Where the first admin key is written: `admin.key` beside a SQLite database file (its data
-/// directory, 0700 when smsgate created it); `None` for an in-memory store.
-fn admin_key_file(store_url: &str) -> Option<PathBuf> {
+/// directory, 0700 when smsgate created it); for a database server, beside the config file
+/// (the node that created the key is the one whose directory has it); `None` for an
+/// in-memory store or a server store started without a config file.
+fn admin_key_file(store_url: &str, config: Option<&Path>) -> Option<PathBuf> {
+    if store_url.starts_with("postgres") {
+        let dir = config?.parent()?;
+        return Some(if dir.as_os_str().is_empty() {
+            PathBuf::from("admin.key")
+        } else {
+            dir.join("admin.key")
+        });
+    }
     let path = store_url
         .strip_prefix("sqlite://")
         .or_else(|| store_url.strip_prefix("sqlite:"))?;
@@ -126,14 +136,22 @@ mod tests {
     #[test]
     fn the_key_file_lies_beside_the_database() {
         assert_eq!(
-            admin_key_file("sqlite://smsgate-data/smsgate.db"),
+            admin_key_file("sqlite://smsgate-data/smsgate.db", None),
             Some(PathBuf::from("smsgate-data/admin.key"))
         );
         assert_eq!(
-            admin_key_file("sqlite:///var/lib/smsgate/db.sqlite?mode=rwc"),
+            admin_key_file("sqlite:///var/lib/smsgate/db.sqlite?mode=rwc", None),
             Some(PathBuf::from("/var/lib/smsgate/admin.key"))
         );
-        assert_eq!(admin_key_file("sqlite::memory:"), None);
+        assert_eq!(admin_key_file("sqlite::memory:", None), None);
+        assert_eq!(
+            admin_key_file(
+                "postgres://gw@db/smsgate",
+                Some(Path::new("/etc/smsgate/a.toml"))
+            ),
+            Some(PathBuf::from("/etc/smsgate/admin.key"))
+        );
+        assert_eq!(admin_key_file("postgres://gw@db/smsgate", None), None);
     }
 
     #[cfg(unix)]

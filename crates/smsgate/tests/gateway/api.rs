@@ -34,7 +34,6 @@ fn statuses(m: &Value) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
 async fn a_sent_message_is_delivered_with_its_timeline_and_signed_webhooks() {
     let t = TestGateway::start(json!({})).await;
     let rx = Receiver::start().await;
@@ -100,7 +99,6 @@ async fn a_sent_message_is_delivered_with_its_timeline_and_signed_webhooks() {
     t.gw.shutdown().await;
 }
 
-#[tokio::test]
 async fn a_callback_url_gets_status_events_signed_with_the_key_hash() {
     let t = TestGateway::start(json!({})).await;
     let rx = Receiver::start().await;
@@ -115,7 +113,6 @@ async fn a_callback_url_gets_status_events_signed_with_the_key_hash() {
     t.gw.shutdown().await;
 }
 
-#[tokio::test]
 async fn a_long_unicode_message_counts_its_parts_and_is_delivered_once_every_part_is() {
     let t = TestGateway::start(json!({})).await;
     let text = "Überdruck in Kessel 7 – bitte prüfen 🔥 ".repeat(5);
@@ -142,7 +139,6 @@ async fn a_long_unicode_message_counts_its_parts_and_is_delivered_once_every_par
     t.gw.shutdown().await;
 }
 
-#[tokio::test]
 async fn a_batch_accepts_the_valid_entries_and_names_what_is_wrong_with_the_rest() {
     let t = TestGateway::start(json!({})).await;
     let body = json!({"messages": [
@@ -184,7 +180,6 @@ async fn a_batch_accepts_the_valid_entries_and_names_what_is_wrong_with_the_rest
     t.gw.shutdown().await;
 }
 
-#[tokio::test]
 async fn requests_without_a_valid_key_get_401_and_revoked_keys_stop_working() {
     let t = TestGateway::start(json!({})).await;
     let (s, r) = t.call_as("", "GET", "/v1/messages", None).await;
@@ -246,7 +241,6 @@ async fn requests_without_a_valid_key_get_401_and_revoked_keys_stop_working() {
     t.gw.shutdown().await;
 }
 
-#[tokio::test]
 async fn listing_pages_newest_first_with_a_cursor_and_filters() {
     let t = TestGateway::start(json!({})).await;
     let mut ids = Vec::new();
@@ -293,7 +287,6 @@ async fn listing_pages_newest_first_with_a_cursor_and_filters() {
     t.gw.shutdown().await;
 }
 
-#[tokio::test]
 async fn a_queued_message_can_be_canceled_but_a_sent_one_cannot() {
     let t = TestGateway::start(json!({})).await;
     let later = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(3600);
@@ -328,7 +321,6 @@ async fn a_queued_message_can_be_canceled_but_a_sent_one_cannot() {
     t.gw.shutdown().await;
 }
 
-#[tokio::test]
 async fn the_same_idempotency_key_returns_the_same_message_never_a_second() {
     let t = TestGateway::start(json!({})).await;
     let body = json!({"to": "+4915112345678", "text": "once", "idempotency_key": "order-42"});
@@ -352,7 +344,6 @@ async fn the_same_idempotency_key_returns_the_same_message_never_a_second() {
     t.gw.shutdown().await;
 }
 
-#[tokio::test]
 async fn a_message_that_cannot_be_sent_before_its_validity_expires() {
     let t = TestGateway::start(json!({"throttle_rate": 1.0})).await;
     let id = t
@@ -371,7 +362,6 @@ async fn a_message_that_cannot_be_sent_before_its_validity_expires() {
     t.gw.shutdown().await;
 }
 
-#[tokio::test]
 async fn permanent_errors_fail_and_network_failures_are_undelivered() {
     let t = TestGateway::start(json!({"reject_rate": 1.0})).await;
     let id = t.send(json!({"to": "+4915112345678", "text": "x"})).await;
@@ -387,7 +377,6 @@ async fn permanent_errors_fail_and_network_failures_are_undelivered() {
     t.gw.shutdown().await;
 }
 
-#[tokio::test]
 async fn invalid_requests_get_json_errors_that_say_what_to_fix() {
     let t = TestGateway::start(json!({})).await;
     let (s, r) = t
@@ -471,7 +460,6 @@ async fn invalid_requests_get_json_errors_that_say_what_to_fix() {
     t.gw.shutdown().await;
 }
 
-#[tokio::test]
 async fn an_inbound_sms_is_stored_listed_and_sent_to_webhooks() {
     let t = TestGateway::start(json!({})).await;
     let rx = Receiver::start().await;
@@ -497,7 +485,6 @@ async fn an_inbound_sms_is_stored_listed_and_sent_to_webhooks() {
     t.gw.shutdown().await;
 }
 
-#[tokio::test]
 async fn a_failing_webhook_endpoint_is_retried_and_does_not_block_others() {
     let t = TestGateway::start(json!({})).await;
     let dead = Receiver::start().await;
@@ -521,7 +508,6 @@ async fn a_failing_webhook_endpoint_is_retried_and_does_not_block_others() {
     t.gw.shutdown().await;
 }
 
-#[tokio::test]
 async fn the_openapi_document_describes_every_route() {
     let t = TestGateway::start(json!({})).await;
     let (s, doc) = t.call_as("", "GET", "/v1/openapi.json", None).await;
@@ -548,3 +534,20 @@ async fn the_openapi_document_describes_every_route() {
     );
     t.gw.shutdown().await;
 }
+
+smsgate_testkit::both_backends!(
+    a_sent_message_is_delivered_with_its_timeline_and_signed_webhooks,
+    a_callback_url_gets_status_events_signed_with_the_key_hash,
+    a_long_unicode_message_counts_its_parts_and_is_delivered_once_every_part_is,
+    a_batch_accepts_the_valid_entries_and_names_what_is_wrong_with_the_rest,
+    requests_without_a_valid_key_get_401_and_revoked_keys_stop_working,
+    listing_pages_newest_first_with_a_cursor_and_filters,
+    a_queued_message_can_be_canceled_but_a_sent_one_cannot,
+    the_same_idempotency_key_returns_the_same_message_never_a_second,
+    a_message_that_cannot_be_sent_before_its_validity_expires,
+    permanent_errors_fail_and_network_failures_are_undelivered,
+    invalid_requests_get_json_errors_that_say_what_to_fix,
+    an_inbound_sms_is_stored_listed_and_sent_to_webhooks,
+    a_failing_webhook_endpoint_is_retried_and_does_not_block_others,
+    the_openapi_document_describes_every_route,
+);

@@ -63,7 +63,6 @@ async fn send(t: &TestGateway, key: &str) -> (u16, Value) {
     .await
 }
 
-#[tokio::test]
 async fn stop_opts_out_start_opts_back_in_and_help_answers() {
     let t = TestGateway::start(json!({})).await;
     let acme = tenant_key(&t, "acme").await;
@@ -124,7 +123,6 @@ async fn stop_opts_out_start_opts_back_in_and_help_answers() {
     t.gw.shutdown().await;
 }
 
-#[tokio::test]
 async fn start_after_stop_lets_messages_through_again_and_help_gets_the_help_text() {
     let t = TestGateway::start(json!({})).await;
     let acme = tenant_key(&t, "acme").await;
@@ -151,7 +149,6 @@ async fn start_after_stop_lets_messages_through_again_and_help_gets_the_help_tex
     t.gw.shutdown().await;
 }
 
-#[tokio::test]
 async fn a_number_is_exported_and_erased_within_its_tenant() {
     let t = TestGateway::start(json!({})).await;
     let acme = tenant_key(&t, "acme").await;
@@ -187,7 +184,6 @@ async fn a_number_is_exported_and_erased_within_its_tenant() {
     t.gw.shutdown().await;
 }
 
-#[tokio::test]
 async fn a_tenant_that_requires_consent_sends_only_after_join_or_a_recorded_opt_in() {
     let t = TestGateway::start(json!({})).await;
     let (status, v) = t
@@ -255,7 +251,6 @@ async fn a_tenant_that_requires_consent_sends_only_after_join_or_a_recorded_opt_
     t.gw.shutdown().await;
 }
 
-#[tokio::test]
 async fn inbound_rules_answer_keywords_and_forward_the_rest_but_not_help_or_stop() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = smsgate_testkit::config(dir.path(), json!({"delivery_delay": "50ms"}));
@@ -310,7 +305,6 @@ fn window_around_now_in_berlin() -> String {
     format!("{}-{}", hm(local_min - 60), hm(local_min + 60))
 }
 
-#[tokio::test]
 async fn quiet_hours_hold_bulk_messages_but_never_alerts() {
     let t = TestGateway::start(json!({})).await;
     let window = window_around_now_in_berlin();
@@ -374,3 +368,12 @@ async fn quiet_hours_hold_bulk_messages_but_never_alerts() {
     );
     t.gw.shutdown().await;
 }
+
+smsgate_testkit::both_backends!(
+    stop_opts_out_start_opts_back_in_and_help_answers,
+    start_after_stop_lets_messages_through_again_and_help_gets_the_help_text,
+    a_number_is_exported_and_erased_within_its_tenant,
+    a_tenant_that_requires_consent_sends_only_after_join_or_a_recorded_opt_in,
+    inbound_rules_answer_keywords_and_forward_the_rest_but_not_help_or_stop,
+    quiet_hours_hold_bulk_messages_but_never_alerts,
+);

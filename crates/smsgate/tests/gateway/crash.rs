@@ -71,7 +71,7 @@ fn write_config(dir: &Path, smsc: std::net::SocketAddr) -> std::path::PathBuf {
 [http]
 listen = "127.0.0.1:0"
 [store]
-url = "sqlite://{dir}/smsgate.db"
+url = "{store_url}"
 [dispatcher]
 retry_base = "100ms"
 retry_cap = "500ms"
@@ -88,7 +88,7 @@ max_tps = {MAX_TPS}
 reconnect_initial = "50ms"
 reconnect_max = "200ms"
 "#,
-        dir = dir.display(),
+        store_url = smsgate_testkit::backend::url(dir, "smsgate.db"),
         port = smsc.port(),
     );
     std::fs::write(&p, toml).unwrap();
@@ -367,7 +367,6 @@ async fn run(kills: u64, per_life: u64) -> Report {
     report
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_at_random_moments_loses_nothing_through_smpp_and_duplicates_only_cut_submits() {
     let r = run(3, 75).await;
     assert_eq!(r.delivered, r.accepted);
@@ -375,7 +374,6 @@ async fn sigkill_at_random_moments_loses_nothing_through_smpp_and_duplicates_onl
 
 /// The long version: `SMSGATE_CRASH_ROUNDS` kills (default 25) of `SMSGATE_CRASH_MESSAGES`
 /// messages per life (default 400).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "long: run with --ignored (docs/crash-safety.md)"]
 async fn many_sigkills_under_load_lose_nothing_through_smpp() {
     let kills = env_or("SMSGATE_CRASH_ROUNDS", 25);
@@ -383,3 +381,9 @@ async fn many_sigkills_under_load_lose_nothing_through_smpp() {
     let r = run(kills, per_life).await;
     assert_eq!(r.delivered, r.accepted);
 }
+
+smsgate_testkit::both_backends!(
+    multi_thread:
+    sigkill_at_random_moments_loses_nothing_through_smpp_and_duplicates_only_cut_submits,
+    many_sigkills_under_load_lose_nothing_through_smpp,
+);

@@ -44,7 +44,6 @@ async fn waiting(t: &TestGateway) -> u64 {
         .sum()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_high_priority_message_is_delivered_while_a_large_bulk_still_waits() {
     let t = slow_gateway().await;
     let key = t.key.clone();
@@ -64,7 +63,6 @@ async fn a_high_priority_message_is_delivered_while_a_large_bulk_still_waits() {
     t.gw.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_keys_small_send_completes_while_the_first_keys_batch_is_queued() {
     let t = slow_gateway().await;
     let k = smsgate_core::keys::generate();
@@ -109,3 +107,9 @@ async fn a_second_keys_small_send_completes_while_the_first_keys_batch_is_queued
     println!("key B's 5 messages delivered with {left} of key A's 1000 still queued");
     t.gw.shutdown().await;
 }
+
+smsgate_testkit::both_backends!(
+    multi_thread:
+    a_high_priority_message_is_delivered_while_a_large_bulk_still_waits,
+    a_second_keys_small_send_completes_while_the_first_keys_batch_is_queued,
+);

@@ -128,7 +128,6 @@ async fn alert_becomes(t: &TestGateway, id: i64, pred: impl Fn(&Value) -> bool) 
     .await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alert_escalates_is_acknowledged_by_sms_reply_and_resolves_then_commands_and_silence() {
     let clock = Clock::adjustable();
     let t = start(clock, tempfile::tempdir().unwrap(), None).await;
@@ -275,7 +274,6 @@ async fn alert_escalates_is_acknowledged_by_sms_reply_and_resolves_then_commands
     t.gw.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_escalation_due_during_downtime_fires_once_after_restart() {
     let clock = Clock::adjustable();
     let t = start(clock, tempfile::tempdir().unwrap(), None).await;
@@ -317,7 +315,6 @@ async fn an_escalation_due_during_downtime_fires_once_after_restart() {
     t.gw.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_iot_api_answers_mistakes_with_json_errors_and_is_documented() {
     let t = start(Clock::adjustable(), tempfile::tempdir().unwrap(), None).await;
     setup(&t).await;
@@ -461,7 +458,6 @@ async fn cli(t: &TestGateway, args: &[&str], ok: bool) -> String {
     if ok { stdout } else { stderr }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_registers_devices_sends_commands_and_acknowledges_alerts() {
     let t = start(Clock::system(), tempfile::tempdir().unwrap(), None).await;
     setup(&t).await;
@@ -536,7 +532,6 @@ async fn the_cli_registers_devices_sends_commands_and_acknowledges_alerts() {
     assert_eq!(t.call("GET", "/v1/devices/meter-4", None).await.0, 404);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_applies_a_registry_file_and_lists_contacts_groups_and_rules() {
     let t = start(Clock::system(), tempfile::tempdir().unwrap(), None).await;
     let file = t.dir.path().join("registry.toml");
@@ -615,3 +610,12 @@ severity = "critical"
     let err = cli(&t, &["rules", "remove", "hot"], false).await;
     assert!(err.contains("not_found"), "{err}");
 }
+
+smsgate_testkit::both_backends!(
+    multi_thread:
+    alert_escalates_is_acknowledged_by_sms_reply_and_resolves_then_commands_and_silence,
+    an_escalation_due_during_downtime_fires_once_after_restart,
+    the_iot_api_answers_mistakes_with_json_errors_and_is_documented,
+    the_cli_registers_devices_sends_commands_and_acknowledges_alerts,
+    the_cli_applies_a_registry_file_and_lists_contacts_groups_and_rules,
+);

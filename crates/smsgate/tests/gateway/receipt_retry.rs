@@ -17,7 +17,7 @@ async fn gateway(routes: &str) -> anyhow::Result<TestGateway> {
 [http]
 listen = "127.0.0.1:0"
 [store]
-url = "sqlite://{}/smsgate.db"
+url = "{}"
 [dispatcher]
 retry_base = "100ms"
 retry_cap = "400ms"
@@ -37,7 +37,7 @@ type = "simulator"
 delivery_delay = "50ms"
 {routes}
 "#,
-        dir.path().display()
+        smsgate_testkit::backend::url(dir.path(), "smsgate.db")
     );
     let path = dir.path().join("smsgate.toml");
     std::fs::write(&path, toml).unwrap();
@@ -76,7 +76,6 @@ fn never_backwards(m: &Value) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_undelivered_receipt_is_retried_on_the_routes_next_connector() {
     let t = gateway(
         r#"
@@ -123,7 +122,6 @@ retry_error_codes = ["1"]
     t.gw.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unlisted_codes_and_a_route_with_no_connector_left_end_undelivered() {
     let t = gateway(
         r#"
@@ -179,7 +177,6 @@ connectors = ["lossy", "good"]
     t.gw.shutdown().await;
 }
 
-#[tokio::test]
 async fn retry_error_codes_without_retry_undelivered_are_refused_at_start() {
     let e = gateway(
         r#"
@@ -198,3 +195,11 @@ retry_error_codes = ["1"]
         "{text}"
     );
 }
+
+smsgate_testkit::both_backends!(retry_error_codes_without_retry_undelivered_are_refused_at_start,);
+
+smsgate_testkit::both_backends!(
+    multi_thread:
+    an_undelivered_receipt_is_retried_on_the_routes_next_connector,
+    unlisted_codes_and_a_route_with_no_connector_left_end_undelivered,
+);

@@ -27,7 +27,7 @@ fn write_config(dir: &Path) -> std::path::PathBuf {
 [http]
 listen = "127.0.0.1:0"
 [store]
-url = "sqlite://{}/smsgate.db"
+url = "{}"
 [dispatcher]
 retry_base = "100ms"
 retry_cap = "500ms"
@@ -39,7 +39,7 @@ submit_latency = "15ms"
 capacity = 4
 journal = "{}/network.journal"
 "#,
-        dir.display(),
+        smsgate_testkit::backend::url(dir, "smsgate.db"),
         dir.display()
     );
     std::fs::write(&p, toml).unwrap();
@@ -108,7 +108,6 @@ async fn delivered_count(base: &str, key: &str) -> u64 {
         .map_or(0, |p| p[1].as_u64().unwrap())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_graceful_restart_mid_queue_sends_every_message_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path());
@@ -146,7 +145,6 @@ async fn a_graceful_restart_mid_queue_sends_every_message_exactly_once() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_mid_queue_loses_nothing_and_duplicates_only_ambiguous_submits() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path());
@@ -193,3 +191,28 @@ async fn a_crash_mid_queue_loses_nothing_and_duplicates_only_ambiguous_submits()
         "crash: {sent_before} sent before SIGKILL, 300/300 delivered, {duplicates} ambiguous duplicates"
     );
 }
+
+/// SQLite serves one node: a second gateway on the same data directory refuses to start
+/// (instead of taking the first one's in-flight messages for crashed work), and starts once
+/// the first has stopped.
+#[tokio::test]
+async fn a_second_gateway_on_the_same_sqlite_directory_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = || smsgate_testkit::config(dir.path(), json!({"delivery_delay": "50ms"}));
+    let first = smsgate::gateway::Gateway::start(config()).await.unwrap();
+    let err = match smsgate::gateway::Gateway::start(config()).await {
+        Ok(_) => panic!("a second gateway started on the same SQLite store"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(err.contains("already running"), "{err}");
+    assert!(err.contains("PostgreSQL"), "{err}");
+    first.shutdown().await;
+    let again = smsgate::gateway::Gateway::start(config()).await.unwrap();
+    again.shutdown().await;
+}
+
+smsgate_testkit::both_backends!(
+    multi_thread:
+    a_graceful_restart_mid_queue_sends_every_message_exactly_once,
+    a_crash_mid_queue_loses_nothing_and_duplicates_only_ambiguous_submits,
+);

@@ -39,7 +39,6 @@ async fn connector_of(gw: &TestGateway, id: &str) -> String {
     m["connector"].as_str().unwrap_or("?").to_owned()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connector_failing_temporarily_hands_messages_to_the_next_in_the_route() {
     let gw = gateway(
         vec![
@@ -58,7 +57,6 @@ async fn a_connector_failing_temporarily_hands_messages_to_the_next_in_the_route
     gw.gw.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn longest_prefix_picks_the_connector_and_the_api_explains_why() {
     let gw = gateway(
         vec![sim("de", json!({})), sim("world", json!({}))],
@@ -85,7 +83,6 @@ async fn longest_prefix_picks_the_connector_and_the_api_explains_why() {
     gw.gw.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_balanced_route_spreads_messages_by_weight() {
     let mut balanced = route("", &["a", "b", "never"]);
     balanced.strategy = Strategy::Balance;
@@ -117,7 +114,6 @@ async fn a_balanced_route_spreads_messages_by_weight() {
     gw.gw.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reloaded_routes_apply_to_the_next_message_and_a_bad_table_is_refused() {
     let gw = gateway(
         vec![sim("old", json!({})), sim("new", json!({}))],
@@ -135,7 +131,6 @@ async fn reloaded_routes_apply_to_the_next_message_and_a_bad_table_is_refused() 
     gw.gw.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_queue_answers_429_with_retry_after_and_loses_nothing_accepted() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = smsgate_testkit::config(dir.path(), json!({"delivery_delay": "50ms"}));
@@ -183,3 +178,12 @@ async fn a_full_queue_answers_429_with_retry_after_and_loses_nothing_accepted() 
     }
     gw.gw.shutdown().await;
 }
+
+smsgate_testkit::both_backends!(
+    multi_thread:
+    a_connector_failing_temporarily_hands_messages_to_the_next_in_the_route,
+    longest_prefix_picks_the_connector_and_the_api_explains_why,
+    a_balanced_route_spreads_messages_by_weight,
+    reloaded_routes_apply_to_the_next_message_and_a_bad_table_is_refused,
+    a_full_queue_answers_429_with_retry_after_and_loses_nothing_accepted,
+);

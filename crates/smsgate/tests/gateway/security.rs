@@ -33,7 +33,6 @@ async fn closed_within(
     }
 }
 
-#[tokio::test]
 async fn a_slowloris_client_is_cut_off_after_the_header_timeout() {
     let t = gateway_with(|c| c.http.header_timeout = Duration::from_secs(1)).await;
     let slow = TcpStream::connect(t.gw.addr).await.unwrap();
@@ -61,7 +60,6 @@ async fn a_slowloris_client_is_cut_off_after_the_header_timeout() {
     t.gw.shutdown().await;
 }
 
-#[tokio::test]
 async fn connections_beyond_the_limit_are_closed_and_the_api_stays_up() {
     let t = gateway_with(|c| {
         c.http.max_connections = 4;
@@ -90,7 +88,6 @@ async fn connections_beyond_the_limit_are_closed_and_the_api_stays_up() {
     t.gw.shutdown().await;
 }
 
-#[tokio::test]
 async fn a_trickled_body_gets_408_after_the_request_timeout() {
     let t = gateway_with(|c| c.http.request_timeout = Duration::from_secs(1)).await;
     let mut s = TcpStream::connect(t.gw.addr).await.unwrap();
@@ -123,7 +120,6 @@ async fn a_trickled_body_gets_408_after_the_request_timeout() {
     t.gw.shutdown().await;
 }
 
-#[tokio::test]
 async fn the_dashboard_and_the_api_answer_with_security_headers() {
     let t = TestGateway::start(json!({})).await;
     let res = reqwest::get(format!("{}/", t.base)).await.unwrap();
@@ -142,7 +138,6 @@ async fn the_dashboard_and_the_api_answer_with_security_headers() {
     t.gw.shutdown().await;
 }
 
-#[tokio::test]
 async fn https_is_served_with_the_configured_certificate() {
     let file = |n: &str| std::path::PathBuf::from(smsgate_testkit::interop::tls_file(n));
     let t = gateway_with(|c| {
@@ -177,7 +172,6 @@ async fn https_is_served_with_the_configured_certificate() {
     t.gw.shutdown().await;
 }
 
-#[tokio::test]
 async fn a_tenant_cannot_aim_webhooks_at_metadata_or_loopback() {
     let t = TestGateway::start(json!({})).await;
     let (status, v) = t
@@ -209,3 +203,12 @@ async fn a_tenant_cannot_aim_webhooks_at_metadata_or_loopback() {
     }
     t.gw.shutdown().await;
 }
+
+smsgate_testkit::both_backends!(
+    a_slowloris_client_is_cut_off_after_the_header_timeout,
+    connections_beyond_the_limit_are_closed_and_the_api_stays_up,
+    a_trickled_body_gets_408_after_the_request_timeout,
+    the_dashboard_and_the_api_answer_with_security_headers,
+    https_is_served_with_the_configured_certificate,
+    a_tenant_cannot_aim_webhooks_at_metadata_or_loopback,
+);

@@ -1,63 +1,133 @@
 //! The SQLite backend: a group-commit writer and a read-only pool over one WAL database file.
 //!
-//! Each topic module holds its writes and its reads. A write is a plain async fn over the
-//! writer's open transaction (see `writer`), so several of them commit together and none
-//! commits on its own; a read runs on the pool.
-//!
-//! # Layout
-//! - this module: opening the database, the store traits (each call is a write through the
-//!   writer or a read on the pool), and the row decoding every topic shares;
-//! - `writer`: group commit;
-//! - `messages`: the outbound lifecycle (intake, attempts, cancel, expiry, crash recovery) and
-//!   message reads;
-//! - `claim`: claiming due messages, by priority and fair between API keys;
-//! - `receipts`: delivery receipts, parts and orphan receipts;
-//! - `receipt_retry`: an `undelivered` receipt that sends the message again;
-//! - `events`: the timeline and outbox rows;
-//! - `webhooks`: webhooks, the outbox cursor and the delivery queue;
-//! - `keys`: API keys, tenants and the audit log;
-//! - `inbound`: received SMS;
-//! - `northbound`: the SMPP server's submissions, parts and feeds (migration 0002);
-//! - `iot`: the IoT engine's tables (migration 0003);
-//! - `optouts`: who a tenant must not send to, and the compliance loop's cursor (0009);
-//! - `retention`: redaction and deletion after their periods, erasure of a number.
+//! The topic modules (`../sql/`) are shared with PostgreSQL and compiled here against
+//! [`db`]; this module holds what only SQLite has: opening the file with its pragmas and
+//! permissions, and its migrations.
 
+/// What the shared SQL modules are compiled against here.
+pub(crate) mod db {
+    use std::borrow::Cow;
+
+    pub(crate) type Db = sqlx::Sqlite;
+    pub(crate) type Conn = sqlx::SqliteConnection;
+    pub(crate) type DbRow = sqlx::sqlite::SqliteRow;
+    pub(crate) type Pool = sqlx::SqlitePool;
+    pub(crate) type ConnectOpts = sqlx::sqlite::SqliteConnectOptions;
+
+    /// One writer per file: nothing to take before a write transaction.
+    pub(crate) const BATCH_LOCK: Option<&str> = None;
+
+    /// SQLite takes the `?` placeholders as written.
+    pub(crate) fn dialect(sql: &str) -> Cow<'_, str> {
+        Cow::Borrowed(sql)
+    }
+
+    /// The text of JSON member `key` of a TEXT column.
+    pub(crate) fn json_get(column: &str, key: &str) -> String {
+        format!("json_extract({column}, '$.{key}')")
+    }
+
+    /// A TEXT column's JSON with member `key` set to the empty string.
+    pub(crate) fn json_blank(column: &str, key: &str) -> String {
+        format!("json_set({column}, '$.{key}', '')")
+    }
+
+    /// `(version, name, SQL)`, in order. Never edit a released entry: add a new one.
+    pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
+        (1, "init", include_str!("../../migrations/0001_init.sql")),
+        (
+            2,
+            "northbound",
+            include_str!("../../migrations/0002_northbound.sql"),
+        ),
+        (3, "iot", include_str!("../../migrations/0003_iot.sql")),
+        (
+            4,
+            "fair_claims",
+            include_str!("../../migrations/0004_fair_claims.sql"),
+        ),
+        (
+            5,
+            "receipt_retry",
+            include_str!("../../migrations/0005_receipt_retry.sql"),
+        ),
+        (
+            6,
+            "part_content",
+            include_str!("../../migrations/0006_part_content.sql"),
+        ),
+        (
+            7,
+            "status_filters",
+            include_str!("../../migrations/0007_status_filters.sql"),
+        ),
+        (
+            8,
+            "tenants",
+            include_str!("../../migrations/0008_tenants.sql"),
+        ),
+        (
+            9,
+            "optouts",
+            include_str!("../../migrations/0009_optouts.sql"),
+        ),
+        (
+            10,
+            "consents",
+            include_str!("../../migrations/0010_consents.sql"),
+        ),
+        (
+            11,
+            "quiet_hours",
+            include_str!("../../migrations/0011_quiet_hours.sql"),
+        ),
+    ];
+}
+
+#[path = "../sql/claim.rs"]
 mod claim;
+#[path = "../sql/events.rs"]
 mod events;
+#[path = "../sql/inbound.rs"]
 mod inbound;
+#[path = "../sql/iot.rs"]
 mod iot;
+#[path = "../sql/keys.rs"]
 mod keys;
+#[path = "../sql/messages.rs"]
 mod messages;
+#[path = "../sql/migrate.rs"]
+mod migrate;
+#[path = "../sql/northbound.rs"]
 mod northbound;
+#[path = "../sql/optouts.rs"]
 mod optouts;
+#[path = "../sql/receipt_retry.rs"]
 mod receipt_retry;
+#[path = "../sql/receipts.rs"]
 mod receipts;
+#[path = "../sql/retention.rs"]
 mod retention;
+#[path = "../sql/store.rs"]
+mod store;
+#[path = "../sql/webhooks.rs"]
 mod webhooks;
+#[path = "../sql/writer.rs"]
 mod writer;
 
 use std::str::FromStr;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use smsgate_core::connector::{InboundSms, Receipt};
-use smsgate_core::message::{InboundMessage, Message, MessageEvent, MessageId, NewMessage, Status};
-use smsgate_core::northbound::{Feed, NorthboundStore, PartProgress, StoredSubmission, Submission};
-use smsgate_core::store::{
-    Accepted, ApiKey, Attempt, AuditEntry, Delivery, InboundQuery, MessageQuery, OptOut,
-    OptOutChanges, OutboxPage, QueueStats, RetentionDone, RetentionPass, Store, StoreError,
-    StoreResult, Tenant, Webhook, WebhookProgress,
-};
-use smsgate_iot::engine::{Batch, Snapshot};
-use smsgate_iot::model::{Alert, Command, TelemetryRecord};
-use smsgate_iot::store::{AlertQuery, CommandQuery, IotStore, TelemetryQuery};
+use smsgate_core::store::{StoreError, StoreResult};
 use sqlx::ConnectOptions;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::db_err;
+use crate::rows::*;
 use writer::Writer;
+
+/// The SQLite store.
+pub use store::DbStore as SqliteStore;
 
 /// Tuning of the SQLite backend.
 #[derive(Clone, Debug)]
@@ -79,64 +149,6 @@ impl Default for SqliteOptions {
             synchronous_full: true,
         }
     }
-}
-
-/// The SQLite store.
-pub struct SqliteStore {
-    writer: Writer,
-    pool: SqlitePool,
-    /// The fair-claim round robin: which API key was served last, per priority.
-    claim_cursor: std::sync::Mutex<claim::Cursor>,
-}
-
-/// Locks a std mutex, ignoring poisoning: the guarded values are replaced whole.
-fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-/// Rows per set-based statement (`messages`, `receipts`): well under SQLite's 32 766 bound
-/// parameters at 6 per row.
-const CHUNK: usize = 400;
-
-fn decode_err(what: &str, value: &str) -> sqlx::Error {
-    sqlx::Error::Decode(format!("bad {what} in store: '{value}'").into())
-}
-
-fn parse_id(s: &str) -> Result<MessageId, sqlx::Error> {
-    s.parse().map_err(|_| decode_err("message id", s))
-}
-
-fn parse_status(s: &str) -> Result<Status, sqlx::Error> {
-    s.parse().map_err(|_| decode_err("status", s))
-}
-
-/// A JSON array of strings kept in a TEXT column (NULL: empty).
-fn json_list(text: Option<&str>) -> Result<Vec<String>, sqlx::Error> {
-    match text {
-        None => Ok(Vec::new()),
-        Some(t) => serde_json::from_str(t).map_err(|_| decode_err("JSON list", t)),
-    }
-}
-
-/// A JSON list of status names in a TEXT column (NULL: empty, meaning every status).
-fn status_list(text: Option<&str>) -> Result<Vec<Status>, sqlx::Error> {
-    json_list(text)?.iter().map(|s| parse_status(s)).collect()
-}
-
-/// The column text for [`status_list`]: NULL for an empty list.
-fn status_list_text(statuses: &[Status]) -> Option<String> {
-    if statuses.is_empty() {
-        return None;
-    }
-    let names: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
-    serde_json::to_string(&names).ok()
 }
 
 /// Sets a file's or directory's permission bits (Unix; elsewhere a no-op).
@@ -198,7 +210,7 @@ impl SqliteStore {
                 restrict(&path, 0o600)?;
             }
         }
-        crate::migrate::run(&mut conn, now_ms()).await?;
+        migrate::run(&mut conn, now_ms()).await?;
         let read_opts = base
             .journal_mode(SqliteJournalMode::Wal)
             .read_only(true)
@@ -214,381 +226,5 @@ impl SqliteStore {
             pool,
             claim_cursor: std::sync::Mutex::default(),
         })
-    }
-}
-
-#[async_trait]
-impl Store for SqliteStore {
-    async fn insert_messages(&self, msgs: Vec<NewMessage>) -> StoreResult<Vec<Accepted>> {
-        self.writer.insert(msgs).await
-    }
-
-    async fn message(&self, id: MessageId) -> StoreResult<Option<(Message, Vec<MessageEvent>)>> {
-        let Some(m) = messages::message_by_id(&self.pool, id)
-            .await
-            .map_err(db_err)?
-        else {
-            return Ok(None);
-        };
-        let events = events::events_of(&self.pool, id).await.map_err(db_err)?;
-        Ok(Some((m, events)))
-    }
-
-    async fn list_messages(&self, q: &MessageQuery) -> StoreResult<Vec<Message>> {
-        messages::list_messages(&self.pool, q).await.map_err(db_err)
-    }
-
-    async fn cancel(&self, id: MessageId, now: i64) -> StoreResult<Option<Message>> {
-        self.writer
-            .write((id, now), |c, d| Box::pin(messages::cancel(c, d)))
-            .await
-    }
-
-    async fn claim_due(&self, now: i64, limit: u32) -> StoreResult<Vec<Message>> {
-        // One dispatcher claims at a time; a cursor lost to a concurrent claim only shifts
-        // where the next round starts.
-        let cursor = lock(&self.claim_cursor).clone();
-        let (claimed, cursor) = self
-            .writer
-            .write((now, limit, cursor), |c, d| {
-                Box::pin(claim::claim_due(c, d))
-            })
-            .await?;
-        *lock(&self.claim_cursor) = cursor;
-        Ok(claimed)
-    }
-
-    async fn next_due_at(&self) -> StoreResult<Option<i64>> {
-        sqlx::query_scalar(
-            "SELECT MIN(next_attempt_at) FROM messages \
-             WHERE next_attempt_at IS NOT NULL AND lease_until IS NULL",
-        )
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db_err)
-    }
-
-    async fn record_attempts(&self, attempts: Vec<Attempt>, now: i64) -> StoreResult<()> {
-        self.writer
-            .write((attempts, now), |c, d| {
-                Box::pin(messages::record_attempts(c, d))
-            })
-            .await
-    }
-
-    async fn apply_receipts(&self, receipts: Vec<Receipt>, now: i64) -> StoreResult<u64> {
-        self.writer
-            .write((receipts, now), |c, d| {
-                Box::pin(receipts::apply_receipts(c, d))
-            })
-            .await
-    }
-
-    async fn expire_due(&self, now: i64, sent_grace_ms: i64) -> StoreResult<u64> {
-        self.writer
-            .write((now, sent_grace_ms), |c, d| {
-                Box::pin(messages::expire_due(c, d))
-            })
-            .await
-    }
-
-    async fn recover_in_flight(&self, now: i64, retry: bool) -> StoreResult<u64> {
-        self.writer
-            .write((now, retry), |c, d| {
-                Box::pin(messages::recover_in_flight(c, d))
-            })
-            .await
-    }
-
-    async fn insert_inbound(&self, msgs: Vec<InboundSms>, now: i64) -> StoreResult<Vec<MessageId>> {
-        self.writer
-            .write((msgs, now), |c, d| Box::pin(inbound::insert_inbound(c, d)))
-            .await
-    }
-
-    async fn list_inbound(&self, q: &InboundQuery) -> StoreResult<Vec<InboundMessage>> {
-        inbound::list_inbound(&self.pool, q).await.map_err(db_err)
-    }
-
-    async fn create_api_key(&self, key: ApiKey) -> StoreResult<()> {
-        self.writer
-            .write(key, |c, d| Box::pin(keys::create_api_key(c, d)))
-            .await
-    }
-
-    async fn api_key_by_hash(&self, secret_hash: &str) -> StoreResult<Option<ApiKey>> {
-        keys::key_by_hash(&self.pool, secret_hash)
-            .await
-            .map_err(db_err)
-    }
-
-    async fn list_api_keys(&self) -> StoreResult<Vec<ApiKey>> {
-        keys::list_api_keys(&self.pool).await.map_err(db_err)
-    }
-
-    async fn revoke_api_key(&self, id: &str, now: i64) -> StoreResult<bool> {
-        self.writer
-            .write((id.to_owned(), now), |c, d| {
-                Box::pin(keys::revoke_api_key(c, d))
-            })
-            .await
-    }
-
-    async fn put_tenant(&self, tenant: Tenant) -> StoreResult<()> {
-        self.writer
-            .write(tenant, |c, d| Box::pin(keys::put_tenant(c, d)))
-            .await
-    }
-
-    async fn list_tenants(&self) -> StoreResult<Vec<Tenant>> {
-        keys::list_tenants(&self.pool).await.map_err(db_err)
-    }
-
-    async fn tenant_waiting(&self, tenant: &str) -> StoreResult<u64> {
-        sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM messages WHERE tenant = ? AND next_attempt_at IS NOT NULL",
-        )
-        .bind(tenant)
-        .fetch_one(&self.pool)
-        .await
-        .map(|n| n as u64)
-        .map_err(db_err)
-    }
-
-    async fn list_optouts(&self, tenant: Option<&str>) -> StoreResult<Vec<OptOut>> {
-        optouts::list_optouts(&self.pool, tenant)
-            .await
-            .map_err(db_err)
-    }
-
-    async fn record_optouts(&self, changes: OptOutChanges, now: i64) -> StoreResult<(u64, u64)> {
-        self.writer
-            .write((changes, now), |c, d| {
-                Box::pin(optouts::record_optouts(c, d))
-            })
-            .await
-    }
-
-    async fn list_consents(&self, tenant: Option<&str>) -> StoreResult<Vec<OptOut>> {
-        optouts::list_consents(&self.pool, tenant)
-            .await
-            .map_err(db_err)
-    }
-
-    async fn keyword_cursor(&self) -> StoreResult<Option<MessageId>> {
-        optouts::keyword_cursor(&self.pool).await.map_err(db_err)
-    }
-
-    async fn inbound_after(
-        &self,
-        cursor: Option<MessageId>,
-        limit: u32,
-    ) -> StoreResult<Vec<InboundMessage>> {
-        iot::inbound_after(&self.pool, cursor, limit)
-            .await
-            .map_err(db_err)
-    }
-
-    async fn latest_inbound(&self) -> StoreResult<Option<MessageId>> {
-        iot::latest_inbound(&self.pool).await.map_err(db_err)
-    }
-
-    async fn retention(&self, pass: RetentionPass) -> StoreResult<RetentionDone> {
-        self.writer
-            .write(pass, |c, d| Box::pin(retention::retention(c, d)))
-            .await
-    }
-
-    async fn erase_number(&self, tenant: Option<&str>, number: &str) -> StoreResult<u64> {
-        let d = (tenant.map(str::to_owned), number.to_owned());
-        self.writer
-            .write(d, |c, d| Box::pin(retention::erase_number(c, d)))
-            .await
-    }
-
-    async fn append_audit(&self, entry: AuditEntry) -> StoreResult<()> {
-        self.writer
-            .write(entry, |c, d| Box::pin(keys::append_audit(c, d)))
-            .await
-    }
-
-    async fn list_audit(&self, before: Option<i64>, limit: u32) -> StoreResult<Vec<AuditEntry>> {
-        keys::list_audit(&self.pool, before, limit)
-            .await
-            .map_err(db_err)
-    }
-
-    async fn create_webhook(&self, hook: Webhook) -> StoreResult<()> {
-        self.writer
-            .write(hook, |c, d| Box::pin(webhooks::create_webhook(c, d)))
-            .await
-    }
-
-    async fn list_webhooks(&self, tenant: Option<&str>) -> StoreResult<Vec<Webhook>> {
-        webhooks::list_webhooks(&self.pool, tenant)
-            .await
-            .map_err(db_err)
-    }
-
-    async fn delete_webhook(&self, id: &str, tenant: Option<&str>) -> StoreResult<bool> {
-        let d = (id.to_owned(), tenant.map(str::to_owned));
-        self.writer
-            .write(d, |c, d| Box::pin(webhooks::delete_webhook(c, d)))
-            .await
-    }
-
-    async fn append_event(
-        &self,
-        event: &str,
-        data: serde_json::Value,
-        now: i64,
-    ) -> StoreResult<()> {
-        let d = (event.to_owned(), data.to_string(), now);
-        self.writer
-            .write(d, |c, d| Box::pin(events::append_event(c, d)))
-            .await
-    }
-
-    async fn webhook_cursor(&self) -> StoreResult<i64> {
-        webhooks::webhook_cursor(&self.pool).await.map_err(db_err)
-    }
-
-    async fn outbox_after(
-        &self,
-        after: i64,
-        limit: u32,
-        statuses: Option<&[Status]>,
-    ) -> StoreResult<OutboxPage> {
-        webhooks::outbox_after(&self.pool, after, limit, statuses)
-            .await
-            .map_err(db_err)
-    }
-
-    async fn record_webhook_progress(
-        &self,
-        progress: WebhookProgress,
-        now: i64,
-    ) -> StoreResult<()> {
-        self.writer
-            .write((progress, now), |c, d| {
-                Box::pin(webhooks::record_progress(c, d))
-            })
-            .await
-    }
-
-    async fn claim_deliveries(
-        &self,
-        now: i64,
-        limit: u32,
-        lease_ms: i64,
-    ) -> StoreResult<Vec<Delivery>> {
-        self.writer
-            .write((now, limit, lease_ms), |c, d| {
-                Box::pin(webhooks::claim_deliveries(c, d))
-            })
-            .await
-    }
-
-    async fn stats(&self) -> StoreResult<QueueStats> {
-        messages::stats(&self.pool).await.map_err(db_err)
-    }
-}
-
-#[async_trait]
-impl IotStore for SqliteStore {
-    async fn load_iot(&self) -> StoreResult<Snapshot> {
-        iot::load(&self.pool).await.map_err(db_err)
-    }
-
-    async fn commit_iot(&self, batch: Batch) -> StoreResult<()> {
-        self.writer
-            .write(batch, |c, d| Box::pin(iot::commit(c, d)))
-            .await
-    }
-
-    async fn alerts(&self, q: &AlertQuery) -> StoreResult<Vec<Alert>> {
-        iot::alerts(&self.pool, q).await.map_err(db_err)
-    }
-
-    async fn alert(&self, id: i64) -> StoreResult<Option<Alert>> {
-        iot::doc_by_id(&self.pool, "iot_alerts", id)
-            .await
-            .map_err(db_err)
-    }
-
-    async fn commands(&self, q: &CommandQuery) -> StoreResult<Vec<Command>> {
-        iot::commands(&self.pool, q).await.map_err(db_err)
-    }
-
-    async fn command(&self, id: i64) -> StoreResult<Option<Command>> {
-        iot::doc_by_id(&self.pool, "iot_commands", id)
-            .await
-            .map_err(db_err)
-    }
-
-    async fn telemetry(&self, q: &TelemetryQuery) -> StoreResult<Vec<TelemetryRecord>> {
-        iot::telemetry(&self.pool, q).await.map_err(db_err)
-    }
-}
-
-#[async_trait]
-impl NorthboundStore for SqliteStore {
-    async fn submit_whole(
-        &self,
-        message: NewMessage,
-        submission: Submission,
-    ) -> StoreResult<Accepted> {
-        self.writer
-            .write((message, submission), |c, d| {
-                Box::pin(northbound::submit_whole(c, d))
-            })
-            .await
-    }
-
-    async fn submit_part(&self, submission: Submission) -> StoreResult<PartProgress> {
-        self.writer
-            .write(submission, |c, d| Box::pin(northbound::submit_part(c, d)))
-            .await
-    }
-
-    async fn assemble(&self, ids: Vec<String>, message: NewMessage) -> StoreResult<MessageId> {
-        self.writer
-            .write((ids, message), |c, d| Box::pin(northbound::assemble(c, d)))
-            .await
-    }
-
-    async fn submission(&self, id: &str) -> StoreResult<Option<StoredSubmission>> {
-        northbound::submission(&self.pool, id).await.map_err(db_err)
-    }
-
-    async fn pending_groups(&self, older_than: i64) -> StoreResult<Vec<Vec<StoredSubmission>>> {
-        northbound::pending_groups(&self.pool, older_than)
-            .await
-            .map_err(db_err)
-    }
-
-    async fn feed(&self, owner: &str, inbound: bool, after: i64, limit: u32) -> StoreResult<Feed> {
-        northbound::feed(&self.pool, owner, inbound, after, limit)
-            .await
-            .map_err(db_err)
-    }
-
-    async fn last_event_seq(&self) -> StoreResult<i64> {
-        sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db_err)
-    }
-
-    async fn cursor(&self, name: &str) -> StoreResult<Option<i64>> {
-        northbound::cursor(&self.pool, name).await.map_err(db_err)
-    }
-
-    async fn set_cursor(&self, name: &str, value: i64) -> StoreResult<()> {
-        self.writer
-            .write((name.to_owned(), value), |c, d| {
-                Box::pin(northbound::set_cursor(c, d))
-            })
-            .await
     }
 }

@@ -40,7 +40,6 @@ fn per_key(claimed: &[Message]) -> HashMap<String, usize> {
     out
 }
 
-#[tokio::test]
 async fn a_high_priority_message_queued_after_a_bulk_is_claimed_first() {
     let (s, _dir) = store().await;
     queue(&*s, Some("key_a"), Priority::Low, 300, 1_000).await;
@@ -62,7 +61,6 @@ async fn a_high_priority_message_queued_after_a_bulk_is_claimed_first() {
     assert!(rest[297..].iter().all(|m| m.priority == Priority::Low));
 }
 
-#[tokio::test]
 async fn two_keys_share_a_claim_equally_and_a_small_batch_is_not_starved() {
     let (s, _dir) = store().await;
     queue(&*s, Some("key_a"), Priority::Normal, 1_000, 1_000).await;
@@ -91,7 +89,6 @@ async fn two_keys_share_a_claim_equally_and_a_small_batch_is_not_starved() {
     assert!(a.windows(2).all(|w| w[0] < w[1]), "{a:?}");
 }
 
-#[tokio::test]
 async fn one_message_at_a_time_rotates_across_keys_and_keyless_messages() {
     let (s, _dir) = store().await;
     queue(&*s, Some("key_a"), Priority::Normal, 50, 1_000).await;
@@ -111,7 +108,6 @@ async fn one_message_at_a_time_rotates_across_keys_and_keyless_messages() {
     );
 }
 
-#[tokio::test]
 async fn what_a_small_key_leaves_over_fills_the_claim_from_the_others() {
     let (s, _dir) = store().await;
     queue(&*s, Some("key_a"), Priority::Normal, 100, 1_000).await;
@@ -129,7 +125,6 @@ async fn what_a_small_key_leaves_over_fills_the_claim_from_the_others() {
     );
 }
 
-#[tokio::test]
 async fn messages_scheduled_for_later_neither_count_nor_block() {
     let (s, _dir) = store().await;
     queue(&*s, Some("key_a"), Priority::Normal, 500, 50_000).await;
@@ -142,7 +137,6 @@ async fn messages_scheduled_for_later_neither_count_nor_block() {
     assert_eq!(s.claim_due(60_000, 1_000).await.unwrap().len(), 500);
 }
 
-#[tokio::test]
 async fn a_claim_marks_sending_once_and_a_claimed_message_is_not_claimed_again() {
     let (s, _dir) = store().await;
     let ids = queue(&*s, Some("key_a"), Priority::Normal, 3, 1_000).await;
@@ -157,3 +151,12 @@ async fn a_claim_marks_sending_once_and_a_claimed_message_is_not_claimed_again()
     let kinds: Vec<String> = events.into_iter().map(|e| e.kind).collect();
     assert_eq!(kinds, ["queued", "sending"]);
 }
+
+smsgate_testkit::both_backends!(
+    a_high_priority_message_queued_after_a_bulk_is_claimed_first,
+    two_keys_share_a_claim_equally_and_a_small_batch_is_not_starved,
+    one_message_at_a_time_rotates_across_keys_and_keyless_messages,
+    what_a_small_key_leaves_over_fills_the_claim_from_the_others,
+    messages_scheduled_for_later_neither_count_nor_block,
+    a_claim_marks_sending_once_and_a_claimed_message_is_not_claimed_again,
+);

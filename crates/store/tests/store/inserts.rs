@@ -6,7 +6,6 @@ use std::sync::Arc;
 use smsgate_core::message::{MessageId, Status};
 use smsgate_testkit::store::{message, store};
 
-#[tokio::test]
 async fn concurrent_inserts_each_get_their_own_answers_in_order() {
     let (store, _dir) = store().await;
     let mut tasks = Vec::new();
@@ -38,7 +37,6 @@ async fn concurrent_inserts_each_get_their_own_answers_in_order() {
     assert_eq!(store.stats().await.unwrap().waiting, total as u64);
 }
 
-#[tokio::test]
 async fn an_idempotency_key_repeated_by_concurrent_callers_stores_one_message() {
     let (store, _dir) = store().await;
     let mut tasks = Vec::new();
@@ -68,3 +66,8 @@ async fn an_idempotency_key_repeated_by_concurrent_callers_stores_one_message() 
     );
     assert_eq!(store.stats().await.unwrap().waiting, 21);
 }
+
+smsgate_testkit::both_backends!(
+    concurrent_inserts_each_get_their_own_answers_in_order,
+    an_idempotency_key_repeated_by_concurrent_callers_stores_one_message,
+);

@@ -62,7 +62,6 @@ async fn setup(b: &Backend) {
     b.iot.commit_iot(e.poll_batch().unwrap()).await.unwrap();
 }
 
-#[tokio::test]
 async fn engine_batches_commit_whole_and_load_back_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let b = backend(&dir).await;
@@ -201,7 +200,6 @@ async fn engine_batches_commit_whole_and_load_back_after_a_restart() {
     b.iot.commit_iot(batch).await.unwrap();
 }
 
-#[tokio::test]
 async fn a_batch_that_fails_leaves_nothing_behind() {
     let dir = tempfile::tempdir().unwrap();
     let b = backend(&dir).await;
@@ -249,7 +247,6 @@ async fn a_batch_that_fails_leaves_nothing_behind() {
     assert_eq!(b.iot.load_iot().await.unwrap().alerts.len(), 1);
 }
 
-#[tokio::test]
 async fn old_telemetry_is_pruned_and_deleted_entries_stay_deleted() {
     let dir = tempfile::tempdir().unwrap();
     let b = backend(&dir).await;
@@ -285,3 +282,9 @@ async fn old_telemetry_is_pruned_and_deleted_entries_stay_deleted() {
     assert!(snap.devices.is_empty() && snap.rules.is_empty());
     assert_eq!(snap.groups.len(), 1);
 }
+
+smsgate_testkit::both_backends!(
+    engine_batches_commit_whole_and_load_back_after_a_restart,
+    a_batch_that_fails_leaves_nothing_behind,
+    old_telemetry_is_pruned_and_deleted_entries_stay_deleted,
+);

@@ -1,6 +1,8 @@
-//! The store's integration tests against real SQLite files, in one test binary (one link
-//! instead of five): one module per topic. Every test opens its own store in a temp dir
-//! (`smsgate_testkit::store`), so the tests share nothing but this process.
+//! The store's integration tests against real databases, in one test binary (one link
+//! instead of five): one module per topic. Every test runs twice through
+//! `smsgate_testkit::both_backends!`: `NAME::sqlite` on a file in a temp dir and
+//! `NAME::postgres` in a schema of its own on the server `SMSGATE_TEST_POSTGRES` names
+//! (skipped, and saying so, without it), so the tests share nothing but this process.
 //!
 //! - `files`: permissions of a new data directory and database.
 //! - `inserts`: concurrent inserts merged into one commit, idempotency across them.

@@ -41,7 +41,6 @@ fn part_with(id: &str, part_no: u8, content: &str, at: i64) -> Submission {
     p
 }
 
-#[tokio::test]
 async fn a_reused_reference_starts_a_new_message_and_a_retransmission_does_not() {
     let dir = tempfile::tempdir().unwrap();
     let b = backend(&dir).await;
@@ -86,7 +85,6 @@ async fn a_reused_reference_starts_a_new_message_and_a_retransmission_does_not()
     assert_eq!(found, [vec!["a1", "a1bis"], vec!["b1", "b2"]]);
 }
 
-#[tokio::test]
 async fn parts_wait_until_complete_and_are_assembled_once() {
     let dir = tempfile::tempdir().unwrap();
     let b = backend(&dir).await;
@@ -139,7 +137,6 @@ async fn parts_wait_until_complete_and_are_assembled_once() {
     assert_eq!(stale[0][0].submission.id, "q3");
 }
 
-#[tokio::test]
 async fn a_complete_group_left_unassembled_is_found_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     {
@@ -170,7 +167,6 @@ async fn a_complete_group_left_unassembled_is_found_after_a_restart() {
     assert_eq!(data, ["{\"n\":1}", "{\"n\":2}"]);
 }
 
-#[tokio::test]
 async fn the_feed_shows_final_statuses_of_the_owner_and_inbound_after_the_cursor() {
     let dir = tempfile::tempdir().unwrap();
     let b = backend(&dir).await;
@@ -255,3 +251,10 @@ async fn the_feed_shows_final_statuses_of_the_owner_and_inbound_after_the_cursor
     nb.set_cursor("c", 3).await.unwrap();
     assert_eq!(nb.cursor("c").await.unwrap(), Some(5), "never backwards");
 }
+
+smsgate_testkit::both_backends!(
+    a_reused_reference_starts_a_new_message_and_a_retransmission_does_not,
+    parts_wait_until_complete_and_are_assembled_once,
+    a_complete_group_left_unassembled_is_found_after_a_restart,
+    the_feed_shows_final_statuses_of_the_owner_and_inbound_after_the_cursor,
+);

@@ -5,7 +5,6 @@
 use smsgate_core::message::Status;
 use smsgate_testkit::store::{message, store};
 
-#[tokio::test]
 async fn a_status_filter_leaves_out_unwanted_events_but_not_callback_messages() {
     let (store, _dir) = store().await;
     let plain = message("+4915112345678", 1);
@@ -54,7 +53,6 @@ async fn a_status_filter_leaves_out_unwanted_events_but_not_callback_messages() 
     assert!(none.events.is_empty() && none.at_end && none.scanned_to == newest);
 }
 
-#[tokio::test]
 async fn deleting_a_webhook_drops_its_stored_retries() {
     use smsgate_core::store::{Delivery, FailedDelivery, Webhook, WebhookProgress};
     let (store, _dir) = store().await;
@@ -103,3 +101,8 @@ async fn deleting_a_webhook_drops_its_stored_retries() {
         "only the kept subscription's retry is left"
     );
 }
+
+smsgate_testkit::both_backends!(
+    a_status_filter_leaves_out_unwanted_events_but_not_callback_messages,
+    deleting_a_webhook_drops_its_stored_retries,
+);

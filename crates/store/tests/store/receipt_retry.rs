@@ -58,7 +58,6 @@ fn never_backwards(events: &[(String, Status)]) {
     }
 }
 
-#[tokio::test]
 async fn an_undelivered_receipt_sends_the_message_again_through_the_next_connector() {
     let (s, _dir) = store().await;
     let id = claimed(&*s, 2).await;
@@ -116,7 +115,6 @@ async fn an_undelivered_receipt_sends_the_message_again_through_the_next_connect
     assert_eq!(m.attempts, 2);
 }
 
-#[tokio::test]
 async fn a_code_the_route_does_not_list_ends_undelivered() {
     let (s, _dir) = store().await;
     let id = claimed(&*s, 1).await;
@@ -146,7 +144,6 @@ async fn a_code_the_route_does_not_list_ends_undelivered() {
     assert_eq!(timeline(&*s, id).await.0, Status::Sent);
 }
 
-#[tokio::test]
 async fn without_a_policy_an_undelivered_receipt_is_final_and_a_second_one_changes_nothing() {
     let (s, _dir) = store().await;
     let id = claimed(&*s, 1).await;
@@ -162,7 +159,6 @@ async fn without_a_policy_an_undelivered_receipt_is_final_and_a_second_one_chang
     assert!(s.claim_due(3_200, 10).await.unwrap().is_empty());
 }
 
-#[tokio::test]
 async fn a_resend_that_fails_for_good_ends_undelivered_not_failed() {
     let (s, _dir) = store().await;
     let id = claimed(&*s, 1).await;
@@ -194,3 +190,10 @@ async fn a_resend_that_fails_for_good_ends_undelivered_not_failed() {
     never_backwards(&events);
     assert!(s.claim_due(4_000, 10).await.unwrap().is_empty());
 }
+
+smsgate_testkit::both_backends!(
+    an_undelivered_receipt_sends_the_message_again_through_the_next_connector,
+    a_code_the_route_does_not_list_ends_undelivered,
+    without_a_policy_an_undelivered_receipt_is_final_and_a_second_one_changes_nothing,
+    a_resend_that_fails_for_good_ends_undelivered_not_failed,
+);

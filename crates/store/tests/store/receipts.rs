@@ -48,7 +48,6 @@ async fn status_and_kinds(s: &dyn Store, id: MessageId) -> (Status, Vec<String>)
     (m.status, events.into_iter().map(|e| e.kind).collect())
 }
 
-#[tokio::test]
 async fn a_batch_of_submits_and_receipts_ends_delivered_with_one_event_each() {
     let (s, _dir) = store().await;
     let ids = queued_and_claimed(&*s, 300, 1).await;
@@ -75,7 +74,6 @@ async fn a_batch_of_submits_and_receipts_ends_delivered_with_one_event_each() {
     assert_eq!(m.connector.as_deref(), Some("c1"));
 }
 
-#[tokio::test]
 async fn a_long_message_is_delivered_only_when_every_part_is() {
     let (s, _dir) = store().await;
     let ids = queued_and_claimed(&*s, 2, 3).await;
@@ -132,7 +130,6 @@ async fn a_long_message_is_delivered_only_when_every_part_is() {
     assert_eq!(status_and_kinds(&*s, b).await.0, Status::Undelivered);
 }
 
-#[tokio::test]
 async fn receipts_that_overtake_the_submit_result_are_applied_when_it_is_recorded() {
     let (s, _dir) = store().await;
     let ids = queued_and_claimed(&*s, 50, 1).await;
@@ -168,7 +165,6 @@ async fn receipts_that_overtake_the_submit_result_are_applied_when_it_is_recorde
     }
 }
 
-#[tokio::test]
 async fn receipts_whose_submit_never_got_recorded_are_dropped_after_the_grace() {
     let (s, _dir) = store().await;
     let ids = queued_and_claimed(&*s, 2, 1).await;
@@ -197,7 +193,6 @@ async fn receipts_whose_submit_never_got_recorded_are_dropped_after_the_grace() 
     assert_eq!(status_and_kinds(&*s, ids[1]).await.0, Status::Delivered);
 }
 
-#[tokio::test]
 async fn a_retried_message_keeps_only_its_last_attempts_parts() {
     let (s, _dir) = store().await;
     let ids = queued_and_claimed(&*s, 1, 2).await;
@@ -228,3 +223,11 @@ async fn a_retried_message_keeps_only_its_last_attempts_parts() {
     .unwrap();
     assert_eq!(status_and_kinds(&*s, id).await.0, Status::Delivered);
 }
+
+smsgate_testkit::both_backends!(
+    a_batch_of_submits_and_receipts_ends_delivered_with_one_event_each,
+    a_long_message_is_delivered_only_when_every_part_is,
+    receipts_that_overtake_the_submit_result_are_applied_when_it_is_recorded,
+    receipts_whose_submit_never_got_recorded_are_dropped_after_the_grace,
+    a_retried_message_keeps_only_its_last_attempts_parts,
+);

@@ -22,7 +22,6 @@ fn inbound(from: &str, text: &str) -> InboundSms {
     }
 }
 
-#[tokio::test]
 async fn old_texts_are_redacted_then_rows_deleted_but_waiting_messages_stay() {
     let (store, _dir) = store().await;
     let msgs: Vec<_> = (0..3).map(|_| message("+4915112345678", 1)).collect();
@@ -107,7 +106,6 @@ async fn old_texts_are_redacted_then_rows_deleted_but_waiting_messages_stay() {
     );
 }
 
-#[tokio::test]
 async fn erasing_a_number_blanks_its_texts_in_one_tenant_only() {
     let (store, _dir) = store().await;
     let mut a = message("+4915112345678", 1);
@@ -138,3 +136,8 @@ async fn erasing_a_number_blanks_its_texts_in_one_tenant_only() {
         .unwrap();
     assert_eq!(all.len(), 3, "erasure keeps the rows");
 }
+
+smsgate_testkit::both_backends!(
+    old_texts_are_redacted_then_rows_deleted_but_waiting_messages_stay,
+    erasing_a_number_blanks_its_texts_in_one_tenant_only,
+);

@@ -3,7 +3,6 @@
 
 use super::*;
 
-#[tokio::test]
 async fn receipts_wait_while_the_client_is_away_and_arrive_when_it_binds_again() {
     let t = gateway(json!({})).await;
     let (tx, _events) = bind(&t.gw, BindType::Transmitter).await;
@@ -39,7 +38,6 @@ async fn receipts_wait_while_the_client_is_away_and_arrive_when_it_binds_again()
     t.gw.shutdown().await;
 }
 
-#[tokio::test]
 async fn inbound_sms_go_to_the_receivers_of_the_account_owning_the_number() {
     let t = gateway(json!({})).await;
     let (rx1, mut ev1) = bind(&t.gw, BindType::Receiver).await;
@@ -99,3 +97,8 @@ async fn inbound_sms_go_to_the_receivers_of_the_account_owning_the_number() {
     rx2.unbind().await;
     t.gw.shutdown().await;
 }
+
+smsgate_testkit::both_backends!(
+    receipts_wait_while_the_client_is_away_and_arrive_when_it_binds_again,
+    inbound_sms_go_to_the_receivers_of_the_account_owning_the_number,
+);

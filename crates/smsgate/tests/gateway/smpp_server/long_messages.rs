@@ -4,7 +4,6 @@
 
 use super::*;
 
-#[tokio::test]
 async fn long_messages_by_udh_sar_and_message_payload_become_one_message_each() {
     let t = gateway(json!({})).await;
     let (c, mut events) = bind(&t.gw, BindType::Transceiver).await;
@@ -83,7 +82,6 @@ async fn long_messages_by_udh_sar_and_message_payload_become_one_message_each() 
     t.gw.shutdown().await;
 }
 
-#[tokio::test]
 async fn a_part_stored_before_a_restart_completes_its_message_after_it() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = smsgate_testkit::config(dir.path(), json!({"delivery_delay": "50ms"}));
@@ -118,7 +116,6 @@ async fn a_part_stored_before_a_restart_completes_its_message_after_it() {
     gw.shutdown().await;
 }
 
-#[tokio::test]
 async fn an_incomplete_long_message_is_sent_with_its_parts_after_the_timeout() {
     let t = gateway(json!({"concat_timeout": "1s"})).await;
     let (c, mut events) = bind(&t.gw, BindType::Transceiver).await;
@@ -136,7 +133,6 @@ async fn an_incomplete_long_message_is_sent_with_its_parts_after_the_timeout() {
     t.gw.shutdown().await;
 }
 
-#[tokio::test]
 async fn a_reference_reused_before_the_old_set_completed_starts_a_new_message() {
     let t = gateway(json!({"concat_timeout": "1s"})).await;
     let (c, mut events) = bind(&t.gw, BindType::Transceiver).await;
@@ -166,3 +162,10 @@ async fn a_reference_reused_before_the_old_set_completed_starts_a_new_message() 
     c.unbind().await;
     t.gw.shutdown().await;
 }
+
+smsgate_testkit::both_backends!(
+    long_messages_by_udh_sar_and_message_payload_become_one_message_each,
+    a_part_stored_before_a_restart_completes_its_message_after_it,
+    an_incomplete_long_message_is_sent_with_its_parts_after_the_timeout,
+    a_reference_reused_before_the_old_set_completed_starts_a_new_message,
+);

@@ -41,7 +41,6 @@ fn tls_port(t: &TestGateway) -> String {
     t.gw.smpp_tls_addr.unwrap().port().to_string()
 }
 
-#[tokio::test]
 async fn npm_smpp_client_sends_a_data_sm_and_gets_its_receipt() {
     if !interop::enabled("npm_smpp_client_sends_a_data_sm_and_gets_its_receipt") {
         return;
@@ -66,7 +65,6 @@ async fn npm_smpp_client_sends_a_data_sm_and_gets_its_receipt() {
 }
 
 /// node's `tls` (OpenSSL) against our rustls listener, verifying it against the test CA.
-#[tokio::test]
 async fn npm_smpp_client_over_tls_submits_and_gets_every_receipt() {
     if !interop::enabled("npm_smpp_client_over_tls_submits_and_gets_every_receipt") {
         return;
@@ -88,7 +86,6 @@ async fn npm_smpp_client_over_tls_submits_and_gets_every_receipt() {
 }
 
 /// Python's `ssl` (OpenSSL) through smpplib's `ssl_context`, checking chain and name.
-#[tokio::test]
 async fn smpplib_client_over_tls_submits_and_gets_every_receipt() {
     if !interop::enabled("smpplib_client_over_tls_submits_and_gets_every_receipt") {
         return;
@@ -108,7 +105,6 @@ async fn smpplib_client_over_tls_submits_and_gets_every_receipt() {
     t.gw.shutdown().await;
 }
 
-#[tokio::test]
 async fn npm_smpp_client_submits_gsm_ucs2_and_long_messages_and_gets_every_receipt() {
     if !interop::enabled(
         "npm_smpp_client_submits_gsm_ucs2_and_long_messages_and_gets_every_receipt",
@@ -138,7 +134,6 @@ async fn npm_smpp_client_submits_gsm_ucs2_and_long_messages_and_gets_every_recei
     t.gw.shutdown().await;
 }
 
-#[tokio::test]
 async fn smpplib_client_submits_gsm_ucs2_and_long_messages_and_gets_every_receipt() {
     if !interop::enabled("smpplib_client_submits_gsm_ucs2_and_long_messages_and_gets_every_receipt")
     {
@@ -163,7 +158,6 @@ async fn smpplib_client_submits_gsm_ucs2_and_long_messages_and_gets_every_receip
     t.gw.shutdown().await;
 }
 
-#[tokio::test]
 async fn npm_smpp_client_with_wrong_credentials_gets_the_bind_errors() {
     if !interop::enabled("npm_smpp_client_with_wrong_credentials_gets_the_bind_errors") {
         return;
@@ -179,7 +173,6 @@ async fn npm_smpp_client_with_wrong_credentials_gets_the_bind_errors() {
     t.gw.shutdown().await;
 }
 
-#[tokio::test]
 async fn npm_smpp_client_gets_the_receipt_kept_while_it_was_unbound() {
     if !interop::enabled("npm_smpp_client_gets_the_receipt_kept_while_it_was_unbound") {
         return;
@@ -205,7 +198,6 @@ async fn npm_smpp_client_gets_the_receipt_kept_while_it_was_unbound() {
     t.gw.shutdown().await;
 }
 
-#[tokio::test]
 async fn npm_smpp_client_dropping_its_connection_mid_window_loses_no_acknowledged_message() {
     if !interop::enabled(
         "npm_smpp_client_dropping_its_connection_mid_window_loses_no_acknowledged_message",
@@ -248,3 +240,14 @@ async fn npm_smpp_client_dropping_its_connection_mid_window_loses_no_acknowledge
     }
     t.gw.shutdown().await;
 }
+
+smsgate_testkit::both_backends!(
+    npm_smpp_client_sends_a_data_sm_and_gets_its_receipt,
+    npm_smpp_client_over_tls_submits_and_gets_every_receipt,
+    smpplib_client_over_tls_submits_and_gets_every_receipt,
+    npm_smpp_client_submits_gsm_ucs2_and_long_messages_and_gets_every_receipt,
+    smpplib_client_submits_gsm_ucs2_and_long_messages_and_gets_every_receipt,
+    npm_smpp_client_with_wrong_credentials_gets_the_bind_errors,
+    npm_smpp_client_gets_the_receipt_kept_while_it_was_unbound,
+    npm_smpp_client_dropping_its_connection_mid_window_loses_no_acknowledged_message,
+);

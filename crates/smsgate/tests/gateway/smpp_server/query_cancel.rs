@@ -23,7 +23,6 @@ async fn cancel(c: &Client, id: &str) -> CommandStatus {
     request(c, q.into()).await.0
 }
 
-#[tokio::test]
 async fn query_sm_and_cancel_sm_work_on_the_ids_a_client_was_given() {
     let t = gateway(json!({})).await;
     let (c, mut events) = bind(&t.gw, BindType::Transceiver).await;
@@ -75,3 +74,5 @@ async fn query_sm_and_cancel_sm_work_on_the_ids_a_client_was_given() {
     c.unbind().await;
     t.gw.shutdown().await;
 }
+
+smsgate_testkit::both_backends!(query_sm_and_cancel_sm_work_on_the_ids_a_client_was_given,);

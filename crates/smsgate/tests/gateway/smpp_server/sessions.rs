@@ -4,7 +4,6 @@
 
 use super::*;
 
-#[tokio::test]
 async fn wrong_credentials_get_the_bind_error_and_nothing_else() {
     let t = gateway(json!({})).await;
     // The same answer for an unknown system_id and a wrong password: nothing to tell which
@@ -41,7 +40,6 @@ fn raw_bind(system_id: &str, password: &str, sequence: u32) -> Vec<u8> {
     pdu
 }
 
-#[tokio::test]
 async fn a_failed_bind_is_answered_and_the_connection_closed() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let t = gateway(json!({})).await;
@@ -75,7 +73,6 @@ async fn a_failed_bind_is_answered_and_the_connection_closed() {
     t.gw.shutdown().await;
 }
 
-#[tokio::test]
 async fn connections_over_the_per_ip_limit_are_closed_at_once() {
     use tokio::io::AsyncReadExt;
     let t = gateway(json!({"max_connections_per_ip": 2})).await;
@@ -105,7 +102,6 @@ async fn connections_over_the_per_ip_limit_are_closed_at_once() {
     t.gw.shutdown().await;
 }
 
-#[tokio::test]
 async fn a_client_that_sends_but_never_reads_is_cut_off() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let t = gateway(json!({"response_timeout": "1s"})).await;
@@ -155,7 +151,6 @@ async fn a_client_that_sends_but_never_reads_is_cut_off() {
     t.gw.shutdown().await;
 }
 
-#[tokio::test]
 async fn the_account_window_and_max_tps_answer_throttled() {
     let t = gateway(json!({
         "accounts": [
@@ -207,7 +202,6 @@ async fn the_account_window_and_max_tps_answer_throttled() {
     t.gw.shutdown().await;
 }
 
-#[tokio::test]
 async fn a_full_queue_answers_msgqful_like_the_api_answers_429() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = smsgate_testkit::config(dir.path(), json!({"delivery_delay": "100ms"}));
@@ -239,7 +233,6 @@ async fn a_full_queue_answers_msgqful_like_the_api_answers_429() {
     t.gw.shutdown().await;
 }
 
-#[tokio::test]
 async fn a_connection_dropped_mid_window_loses_nothing_that_was_acknowledged() {
     let t = gateway(json!({})).await;
     let (c, _events) = bind(&t.gw, BindType::Transmitter).await;
@@ -318,7 +311,6 @@ async fn bind_status(t: &TestGateway, system_id: &str, password: &str) -> u32 {
     u32::from_be_bytes(header[8..12].try_into().unwrap())
 }
 
-#[tokio::test]
 async fn a_client_that_keeps_retrying_binds_is_paused_even_with_the_right_password() {
     let t = gateway(json!({})).await;
     for i in 0..4 {
@@ -340,3 +332,14 @@ async fn a_client_that_keeps_retrying_binds_is_paused_even_with_the_right_passwo
     );
     t.gw.shutdown().await;
 }
+
+smsgate_testkit::both_backends!(
+    wrong_credentials_get_the_bind_error_and_nothing_else,
+    a_failed_bind_is_answered_and_the_connection_closed,
+    connections_over_the_per_ip_limit_are_closed_at_once,
+    a_client_that_sends_but_never_reads_is_cut_off,
+    the_account_window_and_max_tps_answer_throttled,
+    a_full_queue_answers_msgqful_like_the_api_answers_429,
+    a_connection_dropped_mid_window_loses_nothing_that_was_acknowledged,
+    a_client_that_keeps_retrying_binds_is_paused_even_with_the_right_password,
+);

@@ -3,7 +3,6 @@
 
 use super::*;
 
-#[tokio::test]
 async fn gsm_latin1_and_ucs2_submits_are_stored_before_the_response_and_receipts_come_back() {
     let t = gateway(json!({})).await;
     let (c, mut events) = bind(&t.gw, BindType::Transceiver).await;
@@ -54,7 +53,6 @@ async fn gsm_latin1_and_ucs2_submits_are_stored_before_the_response_and_receipts
     t.gw.shutdown().await;
 }
 
-#[tokio::test]
 async fn bad_submits_get_smpp_errors_and_registered_delivery_zero_gets_no_receipt() {
     let t = gateway(json!({})).await;
     let (c, mut events) = bind(&t.gw, BindType::Transceiver).await;
@@ -110,7 +108,6 @@ fn payload(octets: Vec<u8>) -> Stlv {
     Stlv::MessagePayload(MessagePayload::new(AnyOctetString::from_vec(octets)))
 }
 
-#[tokio::test]
 async fn data_sm_is_stored_like_submit_sm_and_gets_its_receipt() {
     let t = gateway(json!({})).await;
     let (c, mut events) = bind(&t.gw, BindType::Transceiver).await;
@@ -176,7 +173,6 @@ async fn data_sm_is_stored_like_submit_sm_and_gets_its_receipt() {
     t.gw.shutdown().await;
 }
 
-#[tokio::test]
 async fn eight_bit_submits_stay_eight_bit_and_octets_that_would_change_are_refused() {
     let t = gateway(json!({})).await;
     let (c, _events) = bind(&t.gw, BindType::Transceiver).await;
@@ -226,7 +222,6 @@ async fn eight_bit_submits_stay_eight_bit_and_octets_that_would_change_are_refus
     t.gw.shutdown().await;
 }
 
-#[tokio::test]
 async fn a_submit_to_an_opted_out_recipient_gets_esme_rx_r_appn() {
     let t = gateway(json!({})).await;
     let (status, v) = t
@@ -254,3 +249,11 @@ async fn a_submit_to_an_opted_out_recipient_gets_esme_rx_r_appn() {
     c.unbind().await;
     t.gw.shutdown().await;
 }
+
+smsgate_testkit::both_backends!(
+    gsm_latin1_and_ucs2_submits_are_stored_before_the_response_and_receipts_come_back,
+    bad_submits_get_smpp_errors_and_registered_delivery_zero_gets_no_receipt,
+    data_sm_is_stored_like_submit_sm_and_gets_its_receipt,
+    eight_bit_submits_stay_eight_bit_and_octets_that_would_change_are_refused,
+    a_submit_to_an_opted_out_recipient_gets_esme_rx_r_appn,
+);

@@ -40,7 +40,6 @@ async fn bind_tls(
     client::bind(io, config).await.map_err(|e| e.to_string())
 }
 
-#[tokio::test]
 async fn the_tls_listener_serves_the_same_accounts_and_plain_smpp_is_refused_on_it() {
     let t = gateway(tls_keys(false)).await;
     assert!(t.gw.smpp_addr.is_some() && t.gw.smpp_tls_addr.is_some());
@@ -127,7 +126,6 @@ async fn the_tls_listener_serves_the_same_accounts_and_plain_smpp_is_refused_on_
     t.gw.shutdown().await;
 }
 
-#[tokio::test]
 async fn with_a_client_ca_only_clients_with_its_certificate_may_bind() {
     let t = gateway(tls_keys(true)).await;
     let refused = bind_tls(&t.gw, false, "app1", "secret1").await.unwrap_err();
@@ -141,3 +139,8 @@ async fn with_a_client_ca_only_clients_with_its_certificate_may_bind() {
     c.unbind().await;
     t.gw.shutdown().await;
 }
+
+smsgate_testkit::both_backends!(
+    the_tls_listener_serves_the_same_accounts_and_plain_smpp_is_refused_on_it,
+    with_a_client_ca_only_clients_with_its_certificate_may_bind,
+);

@@ -14,9 +14,9 @@ use std::collections::HashSet;
 
 use smsgate_core::message::{Message, MessageId, NewMessage, Priority, Status};
 use smsgate_core::store::{Accepted, Attempt, MessageQuery, QueueStats};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqliteExecutor};
+use sqlx::{QueryBuilder, Row};
 
+use super::db::{Conn, Db, DbRow, Pool};
 use super::events::{push_event, status_event};
 use super::{CHUNK, json_list, parse_id, parse_status, status_list, status_list_text};
 
@@ -36,7 +36,7 @@ pub(super) fn joined_message_columns() -> String {
 }
 
 /// Reads a message from columns starting at `o` (so joins can put it after other columns).
-pub(super) fn message_from_row(r: &SqliteRow, o: usize) -> Result<Message, sqlx::Error> {
+pub(super) fn message_from_row(r: &DbRow, o: usize) -> Result<Message, sqlx::Error> {
     Ok(Message {
         id: parse_id(r.try_get::<&str, _>(o)?)?,
         api_key_id: r.try_get(o + 1)?,
@@ -64,11 +64,11 @@ pub(super) fn message_from_row(r: &SqliteRow, o: usize) -> Result<Message, sqlx:
 }
 
 pub(super) async fn message_by_id<'e>(
-    ex: impl SqliteExecutor<'e>,
+    ex: impl sqlx::Executor<'e, Database = Db>,
     id: MessageId,
 ) -> Result<Option<Message>, sqlx::Error> {
     let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?");
-    let row = sqlx::query(&sql)
+    let row = sqlx::query(&super::db::dialect(&sql))
         .bind(id.to_string())
         .fetch_optional(ex)
         .await?;
@@ -76,10 +76,10 @@ pub(super) async fn message_by_id<'e>(
 }
 
 pub(super) async fn list_messages<'e>(
-    ex: impl SqliteExecutor<'e>,
+    ex: impl sqlx::Executor<'e, Database = Db>,
     q: &MessageQuery,
 ) -> Result<Vec<Message>, sqlx::Error> {
-    let mut b: QueryBuilder<Sqlite> =
+    let mut b: QueryBuilder<Db> =
         QueryBuilder::new(format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE 1=1"));
     if let Some(t) = &q.tenant {
         b.push(" AND tenant = ").push_bind(t.clone());
@@ -102,24 +102,27 @@ pub(super) async fn list_messages<'e>(
     rows.iter().map(|r| message_from_row(r, 0)).collect()
 }
 
-pub(super) async fn stats(pool: &sqlx::SqlitePool) -> Result<QueueStats, sqlx::Error> {
-    let rows = sqlx::query("SELECT status, COUNT(*) FROM messages GROUP BY status")
-        .fetch_all(pool)
-        .await?;
+pub(super) async fn stats(pool: &Pool) -> Result<QueueStats, sqlx::Error> {
+    let rows = sqlx::query(sql!(
+        "SELECT status, COUNT(*) FROM messages GROUP BY status"
+    ))
+    .fetch_all(pool)
+    .await?;
     let by_status = rows
         .iter()
         .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)? as u64)))
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    let waiting: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM messages WHERE next_attempt_at IS NOT NULL AND lease_until IS NULL",
-    )
+    let waiting: i64 = sqlx::query_scalar(sql!(
+        "SELECT COUNT(*) FROM messages WHERE next_attempt_at IS NOT NULL AND lease_until IS NULL"
+    ))
     .fetch_one(pool)
     .await?;
-    let webhooks_pending: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM webhook_deliveries WHERE state = 'pending'")
-            .fetch_one(pool)
-            .await?;
-    let inbound: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM inbound_messages")
+    let webhooks_pending: i64 = sqlx::query_scalar(sql!(
+        "SELECT COUNT(*) FROM webhook_deliveries WHERE state = 'pending'"
+    ))
+    .fetch_one(pool)
+    .await?;
+    let inbound: i64 = sqlx::query_scalar(sql!("SELECT COUNT(*) FROM inbound_messages"))
         .fetch_one(pool)
         .await?;
     Ok(QueueStats {
@@ -147,7 +150,7 @@ fn from_statuses(target: Status) -> String {
 /// Moves a message to `target` if its lifecycle allows, with a status event. Returns whether it
 /// moved. `extra` is appended to the SET list (e.g. `, next_attempt_at = NULL`).
 pub(super) async fn transition(
-    c: &mut SqliteConnection,
+    c: &mut Conn,
     id: MessageId,
     target: Status,
     extra: &str,
@@ -161,7 +164,7 @@ pub(super) async fn transition(
          WHERE id = ? AND status IN {}",
         from_statuses(target)
     );
-    let done = sqlx::query(&sql)
+    let done = sqlx::query(&super::db::dialect(&sql))
         .bind(target.as_str())
         .bind(now)
         .bind(error.map(|e| e.0))
@@ -180,12 +183,12 @@ pub(super) async fn transition(
 /// Moves `ids` to `target` where the lifecycle allows (a status never goes backwards) in one
 /// statement; returns the ids that moved, which are the ones that get an event.
 pub(super) async fn advance<S: AsRef<str>>(
-    c: &mut SqliteConnection,
+    c: &mut Conn,
     ids: &[S],
     target: Status,
     now: i64,
 ) -> Result<Vec<String>, sqlx::Error> {
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("UPDATE messages SET status = ");
+    let mut q: QueryBuilder<Db> = QueryBuilder::new("UPDATE messages SET status = ");
     q.push_bind(target.as_str())
         .push(", updated_at = ")
         .push_bind(now)
@@ -207,7 +210,7 @@ pub(super) async fn advance<S: AsRef<str>>(
 }
 
 pub(super) async fn insert_messages(
-    c: &mut SqliteConnection,
+    c: &mut Conn,
     msgs: &[&NewMessage],
 ) -> Result<Vec<Accepted>, sqlx::Error> {
     // One slot per message in the caller's order; fresh ones are filled after their insert.
@@ -220,10 +223,10 @@ pub(super) async fn insert_messages(
             continue;
         }
         // Rare path: look for an earlier message with the same key first.
-        let existing = sqlx::query(
+        let existing = sqlx::query(sql!(
             "SELECT id, status, segments, encoding FROM messages \
-             WHERE api_key_id IS ? AND idempotency_key = ?",
-        )
+             WHERE api_key_id IS NOT DISTINCT FROM ? AND idempotency_key = ?"
+        ))
         .bind(&m.api_key_id)
         .bind(&m.idempotency_key)
         .fetch_optional(&mut *c)
@@ -261,11 +264,8 @@ pub(super) fn accepted(m: &NewMessage) -> Accepted {
     }
 }
 
-pub(super) async fn insert_rows(
-    c: &mut SqliteConnection,
-    rows: &[&NewMessage],
-) -> Result<(), sqlx::Error> {
-    let mut b: QueryBuilder<Sqlite> = QueryBuilder::new(
+pub(super) async fn insert_rows(c: &mut Conn, rows: &[&NewMessage]) -> Result<(), sqlx::Error> {
+    let mut b: QueryBuilder<Db> = QueryBuilder::new(
         "INSERT INTO messages (id, api_key_id, to_number, from_id, body, encoding, segments, \
          status, priority, callback_url, idempotency_key, created_at, updated_at, send_at, \
          expires_at, next_attempt_at, callback_statuses, tenant) ",
@@ -291,7 +291,7 @@ pub(super) async fn insert_rows(
             .push_bind(m.tenant.clone());
     });
     b.build().execute(&mut *c).await?;
-    let mut e: QueryBuilder<Sqlite> =
+    let mut e: QueryBuilder<Db> =
         QueryBuilder::new("INSERT INTO events (event, message_id, kind, status, at) ");
     e.push_values(rows, |mut r, m| {
         r.push_bind("message.status")
@@ -320,7 +320,7 @@ pub(super) async fn insert_rows(
 }
 
 pub(super) async fn cancel(
-    c: &mut SqliteConnection,
+    c: &mut Conn,
     d: &(MessageId, i64),
 ) -> Result<Option<Message>, sqlx::Error> {
     let (id, now) = *d;
@@ -338,7 +338,7 @@ pub(super) async fn cancel(
 }
 
 pub(super) async fn record_attempts(
-    c: &mut SqliteConnection,
+    c: &mut Conn,
     d: &(Vec<Attempt>, i64),
 ) -> Result<(), sqlx::Error> {
     let (attempts, now) = (&d.0, d.1);
@@ -366,11 +366,11 @@ pub(super) async fn record_attempts(
                 code,
                 message,
             } => {
-                sqlx::query(
+                sqlx::query(sql!(
                     "UPDATE messages SET lease_until = NULL, next_attempt_at = ?, \
                      connector = COALESCE(?, connector), error_code = ?, error_message = ?, \
-                     updated_at = ? WHERE id = ? AND lease_until IS NOT NULL",
-                )
+                     updated_at = ? WHERE id = ? AND lease_until IS NOT NULL"
+                ))
                 .bind(retry_at)
                 .bind(connector)
                 .bind(code)
@@ -382,10 +382,10 @@ pub(super) async fn record_attempts(
                 // The event carries the message's status: `sending`, or `sent` for a message
                 // back after an undelivered receipt.
                 let detail = format!("{code}: {message}");
-                sqlx::query(
+                sqlx::query(sql!(
                     "INSERT INTO events (event, message_id, kind, status, detail, at) \
-                     SELECT NULL, id, ?, status, ?, ? FROM messages WHERE id = ?",
-                )
+                     SELECT NULL, id, ?, status, ?, ? FROM messages WHERE id = ?"
+                ))
                 .bind(*kind)
                 .bind(&detail)
                 .bind(now)
@@ -400,10 +400,10 @@ pub(super) async fn record_attempts(
                 code,
                 message,
             } => {
-                sqlx::query(
+                sqlx::query(sql!(
                     "UPDATE messages SET lease_until = NULL, connector = COALESCE(?, connector) \
-                     WHERE id = ?",
-                )
+                     WHERE id = ?"
+                ))
                 .bind(connector)
                 .bind(id.to_string())
                 .execute(&mut *c)
@@ -435,26 +435,18 @@ pub(super) struct Sent<'a> {
 
 /// Records accepted submits: lease released, status `sent` (when the lifecycle allows) with its
 /// event, one `message_parts` row per part, and receipts that overtook the response applied.
-async fn record_sent(
-    c: &mut SqliteConnection,
-    sent: &[Sent<'_>],
-    now: i64,
-) -> Result<(), sqlx::Error> {
+async fn record_sent(c: &mut Conn, sent: &[Sent<'_>], now: i64) -> Result<(), sqlx::Error> {
     for chunk in sent.chunks(CHUNK) {
         record_sent_chunk(c, chunk, now).await?;
     }
     Ok(())
 }
 
-async fn record_sent_chunk(
-    c: &mut SqliteConnection,
-    sent: &[Sent<'_>],
-    now: i64,
-) -> Result<(), sqlx::Error> {
+async fn record_sent_chunk(c: &mut Conn, sent: &[Sent<'_>], now: i64) -> Result<(), sqlx::Error> {
     let ids: Vec<String> = sent.iter().map(|s| s.id.to_string()).collect();
     // Release the lease and note the connector and its receipt-retry policy, whatever the
     // status is now.
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+    let mut q: QueryBuilder<Db> = QueryBuilder::new(
         "UPDATE messages SET lease_until = NULL, next_attempt_at = NULL, connector = v.column2, \
          receipt_retry = v.column3, error_code = NULL, error_message = NULL FROM (",
     );
@@ -472,7 +464,7 @@ async fn record_sent_chunk(
         .into_iter()
         .collect();
     if !moved.is_empty() {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        let mut q: QueryBuilder<Db> = QueryBuilder::new(
             "INSERT INTO events (event, message_id, kind, status, detail, data, at) ",
         );
         q.push_values(
@@ -497,7 +489,7 @@ async fn record_sent_chunk(
     }
 
     // Parts: a retried message may have rows from an earlier attempt.
-    let mut q: QueryBuilder<Sqlite> =
+    let mut q: QueryBuilder<Db> =
         QueryBuilder::new("DELETE FROM message_parts WHERE message_id IN (");
     let mut list = q.separated(", ");
     for id in &ids {
@@ -516,7 +508,7 @@ async fn record_sent_chunk(
         })
         .collect();
     for rows in parts.chunks(CHUNK) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        let mut q: QueryBuilder<Db> = QueryBuilder::new(
             "INSERT INTO message_parts (message_id, part_no, connector, remote_id, state, \
              updated_at) ",
         );
@@ -535,23 +527,21 @@ async fn record_sent_chunk(
     super::receipts::apply_orphans(c, &parts, now).await
 }
 
-pub(super) async fn expire_due(
-    c: &mut SqliteConnection,
-    d: &(i64, i64),
-) -> Result<u64, sqlx::Error> {
+pub(super) async fn expire_due(c: &mut Conn, d: &(i64, i64)) -> Result<u64, sqlx::Error> {
     let (now, grace) = *d;
-    let waiting: Vec<(String,)> = sqlx::query_as(
+    let waiting: Vec<(String,)> = sqlx::query_as(sql!(
         "SELECT id FROM messages WHERE expires_at <= ? AND next_attempt_at IS NOT NULL \
-         AND lease_until IS NULL",
-    )
+         AND lease_until IS NULL"
+    ))
     .bind(now)
     .fetch_all(&mut *c)
     .await?;
-    let sent: Vec<(String,)> =
-        sqlx::query_as("SELECT id FROM messages WHERE expires_at <= ? AND status = 'sent'")
-            .bind(now - grace)
-            .fetch_all(&mut *c)
-            .await?;
+    let sent: Vec<(String,)> = sqlx::query_as(sql!(
+        "SELECT id FROM messages WHERE expires_at <= ? AND status = 'sent'"
+    ))
+    .bind(now - grace)
+    .fetch_all(&mut *c)
+    .await?;
     let mut n = 0;
     for (id, why) in waiting
         .iter()
@@ -579,22 +569,19 @@ pub(super) async fn expire_due(
     // Receipts that waited this long for their submit will never match: it was cut off by a
     // crash and resent under another remote id, or the SMSC reported an id we never had.
     // Without this they would pile up, and each one makes every recorded submit look for it.
-    sqlx::query("DELETE FROM orphan_receipts WHERE at <= ?")
+    sqlx::query(sql!("DELETE FROM orphan_receipts WHERE at <= ?"))
         .bind(now - grace)
         .execute(&mut *c)
         .await?;
     Ok(n)
 }
 
-pub(super) async fn recover_in_flight(
-    c: &mut SqliteConnection,
-    d: &(i64, bool),
-) -> Result<u64, sqlx::Error> {
+pub(super) async fn recover_in_flight(c: &mut Conn, d: &(i64, bool)) -> Result<u64, sqlx::Error> {
     let (now, retry) = *d;
-    let rows: Vec<(String,)> = sqlx::query_as(
+    let rows: Vec<(String,)> = sqlx::query_as(sql!(
         "UPDATE messages SET lease_until = NULL, next_attempt_at = ? \
-                        WHERE lease_until IS NOT NULL RETURNING id",
-    )
+                        WHERE lease_until IS NOT NULL RETURNING id"
+    ))
     .bind(now)
     .fetch_all(&mut *c)
     .await?;

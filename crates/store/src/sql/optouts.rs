@@ -5,21 +5,22 @@
 
 use smsgate_core::message::{MessageId, NewMessage};
 use smsgate_core::store::{OptOut, OptOutChanges};
-use sqlx::{Row, SqliteConnection, SqliteExecutor};
+use sqlx::Row;
 
+use super::db::{Conn, Db};
 use super::events::push_event;
 use super::parse_id;
 
 const CURSOR_KEY: &str = "compliance.inbound_cursor";
 
 pub(super) async fn list_optouts<'e>(
-    ex: impl SqliteExecutor<'e>,
+    ex: impl sqlx::Executor<'e, Database = Db>,
     tenant: Option<&str>,
 ) -> Result<Vec<OptOut>, sqlx::Error> {
-    let rows = sqlx::query(
+    let rows = sqlx::query(sql!(
         "SELECT tenant, number, sender, source, created_at FROM optouts \
-         WHERE ? IS NULL OR tenant = ? ORDER BY tenant, number, sender",
-    )
+         WHERE ? IS NULL OR tenant = ? ORDER BY tenant, number, sender"
+    ))
     .bind(tenant)
     .bind(tenant)
     .fetch_all(ex)
@@ -38,13 +39,13 @@ pub(super) async fn list_optouts<'e>(
 }
 
 pub(super) async fn list_consents<'e>(
-    ex: impl SqliteExecutor<'e>,
+    ex: impl sqlx::Executor<'e, Database = Db>,
     tenant: Option<&str>,
 ) -> Result<Vec<OptOut>, sqlx::Error> {
-    let rows = sqlx::query(
+    let rows = sqlx::query(sql!(
         "SELECT tenant, number, source, created_at FROM consents \
-         WHERE ? IS NULL OR tenant = ? ORDER BY tenant, number",
-    )
+         WHERE ? IS NULL OR tenant = ? ORDER BY tenant, number"
+    ))
     .bind(tenant)
     .bind(tenant)
     .fetch_all(ex)
@@ -69,16 +70,16 @@ fn event_data(o: &OptOut, now: i64) -> String {
 }
 
 pub(super) async fn record_optouts(
-    c: &mut SqliteConnection,
+    c: &mut Conn,
     d: &(OptOutChanges, i64),
 ) -> Result<(u64, u64), sqlx::Error> {
     let (ch, now) = (&d.0, d.1);
     let (mut added, mut removed) = (0, 0);
     for o in &ch.added {
-        let n = sqlx::query(
-            "INSERT OR IGNORE INTO optouts (tenant, number, sender, source, created_at) \
-             VALUES (?, ?, ?, ?, ?)",
-        )
+        let n = sqlx::query(sql!(
+            "INSERT INTO optouts (tenant, number, sender, source, created_at) \
+             VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+        ))
         .bind(&o.tenant)
         .bind(&o.number)
         .bind(&o.sender)
@@ -104,13 +105,15 @@ pub(super) async fn record_optouts(
         }
     }
     for o in &ch.removed {
-        let n = sqlx::query("DELETE FROM optouts WHERE tenant = ? AND number = ? AND sender = ?")
-            .bind(&o.tenant)
-            .bind(&o.number)
-            .bind(&o.sender)
-            .execute(&mut *c)
-            .await?
-            .rows_affected();
+        let n = sqlx::query(sql!(
+            "DELETE FROM optouts WHERE tenant = ? AND number = ? AND sender = ?"
+        ))
+        .bind(&o.tenant)
+        .bind(&o.number)
+        .bind(&o.sender)
+        .execute(&mut *c)
+        .await?
+        .rows_affected();
         if n > 0 {
             removed += 1;
             let data = event_data(o, now);
@@ -128,10 +131,10 @@ pub(super) async fn record_optouts(
         }
     }
     for o in &ch.consents_added {
-        sqlx::query(
-            "INSERT OR IGNORE INTO consents (tenant, number, source, created_at) \
-             VALUES (?, ?, ?, ?)",
-        )
+        sqlx::query(sql!(
+            "INSERT INTO consents (tenant, number, source, created_at) \
+             VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
+        ))
         .bind(&o.tenant)
         .bind(&o.number)
         .bind(&o.source)
@@ -140,7 +143,7 @@ pub(super) async fn record_optouts(
         .await?;
     }
     for o in &ch.consents_removed {
-        sqlx::query("DELETE FROM consents WHERE tenant = ? AND number = ?")
+        sqlx::query(sql!("DELETE FROM consents WHERE tenant = ? AND number = ?"))
             .bind(&o.tenant)
             .bind(&o.number)
             .execute(&mut *c)
@@ -151,10 +154,10 @@ pub(super) async fn record_optouts(
         super::messages::insert_rows(c, &rows).await?;
     }
     if let Some(cursor) = ch.cursor {
-        sqlx::query(
+        sqlx::query(sql!(
             "INSERT INTO kv (key, value) VALUES (?, ?) \
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        )
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+        ))
         .bind(CURSOR_KEY)
         .bind(cursor.to_string())
         .execute(&mut *c)
@@ -164,9 +167,9 @@ pub(super) async fn record_optouts(
 }
 
 pub(super) async fn keyword_cursor<'e>(
-    ex: impl SqliteExecutor<'e>,
+    ex: impl sqlx::Executor<'e, Database = Db>,
 ) -> Result<Option<MessageId>, sqlx::Error> {
-    let v: Option<String> = sqlx::query_scalar("SELECT value FROM kv WHERE key = ?")
+    let v: Option<String> = sqlx::query_scalar(sql!("SELECT value FROM kv WHERE key = ?"))
         .bind(CURSOR_KEY)
         .fetch_optional(ex)
         .await?;

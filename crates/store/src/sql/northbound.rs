@@ -8,16 +8,16 @@ use smsgate_core::northbound::{
     Feed, FeedItem, PartOf, PartProgress, StoredSubmission, Submission,
 };
 use smsgate_core::store::Accepted;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqliteExecutor};
+use sqlx::{QueryBuilder, Row};
 
+use super::db::{Conn, Db, DbRow, Pool};
 use super::messages::{accepted, insert_rows, joined_message_columns, message_from_row};
 use super::{parse_id, parse_status};
 
 const SUBMISSION_COLUMNS: &str =
     "id, account, message_id, part_group, part_no, part_total, data, created_at, part_content";
 
-fn submission_from_row(r: &SqliteRow, o: usize) -> Result<StoredSubmission, sqlx::Error> {
+fn submission_from_row(r: &DbRow, o: usize) -> Result<StoredSubmission, sqlx::Error> {
     let group: Option<String> = r.try_get(o + 3)?;
     let part = match group {
         Some(group) => Some(PartOf {
@@ -45,14 +45,14 @@ fn submission_from_row(r: &SqliteRow, o: usize) -> Result<StoredSubmission, sqlx
 }
 
 async fn insert_submission(
-    c: &mut SqliteConnection,
+    c: &mut Conn,
     s: &Submission,
     message_id: Option<MessageId>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query(sql!(
         "INSERT INTO northbound_submissions (id, account, message_id, part_group, part_no, \
-         part_total, data, created_at, part_content) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
+         part_total, data, created_at, part_content) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    ))
     .bind(&s.id)
     .bind(&s.account)
     .bind(message_id.map(|m| m.to_string()))
@@ -68,7 +68,7 @@ async fn insert_submission(
 }
 
 pub(crate) async fn submit_whole(
-    c: &mut SqliteConnection,
+    c: &mut Conn,
     d: &(NewMessage, Submission),
 ) -> Result<Accepted, sqlx::Error> {
     let (message, submission) = d;
@@ -78,7 +78,7 @@ pub(crate) async fn submit_whole(
 }
 
 async fn pending_of<'e>(
-    ex: impl SqliteExecutor<'e>,
+    ex: impl sqlx::Executor<'e, Database = Db>,
     account: &str,
     group: &str,
 ) -> Result<Vec<StoredSubmission>, sqlx::Error> {
@@ -87,7 +87,7 @@ async fn pending_of<'e>(
          WHERE account = ? AND part_group = ? AND message_id IS NULL \
          ORDER BY created_at, rowid"
     );
-    let rows = sqlx::query(&sql)
+    let rows = sqlx::query(&super::db::dialect(&sql))
         .bind(account)
         .bind(group)
         .fetch_all(ex)
@@ -95,30 +95,28 @@ async fn pending_of<'e>(
     rows.iter().map(|r| submission_from_row(r, 0)).collect()
 }
 
-pub(crate) async fn submit_part(
-    c: &mut SqliteConnection,
-    s: &Submission,
-) -> Result<PartProgress, sqlx::Error> {
+pub(crate) async fn submit_part(c: &mut Conn, s: &Submission) -> Result<PartProgress, sqlx::Error> {
     let Some(part) = &s.part else {
         return Err(sqlx::Error::Protocol(
             "submit_part needs a submission with its part position".into(),
         ));
     };
-    let exists: Option<i64> =
-        sqlx::query_scalar("SELECT 1 FROM northbound_submissions WHERE id = ?")
-            .bind(&s.id)
-            .fetch_optional(&mut *c)
-            .await?;
+    let exists: Option<i64> = sqlx::query_scalar(sql!(
+        "SELECT CAST(1 AS BIGINT) FROM northbound_submissions WHERE id = ?"
+    ))
+    .bind(&s.id)
+    .fetch_optional(&mut *c)
+    .await?;
     if exists.is_some() {
         return Ok(PartProgress::Duplicate);
     }
     // The same position, waiting, with other content: the client reused the reference for a
     // new message while the old set was incomplete. Close the old set under a group name of
     // its own (the sweep sends it after the timeout) so the two are never mixed.
-    let reused: Option<i64> = sqlx::query_scalar(
-        "SELECT 1 FROM northbound_submissions WHERE account = ? AND part_group = ? \
-         AND message_id IS NULL AND part_no = ? AND COALESCE(part_content, '') <> ? LIMIT 1",
-    )
+    let reused: Option<i64> = sqlx::query_scalar(sql!(
+        "SELECT CAST(1 AS BIGINT) FROM northbound_submissions WHERE account = ? AND part_group = ? \
+         AND message_id IS NULL AND part_no = ? AND COALESCE(part_content, '') <> ? LIMIT 1"
+    ))
     .bind(&s.account)
     .bind(&part.group)
     .bind(i64::from(part.part_no))
@@ -126,10 +124,10 @@ pub(crate) async fn submit_part(
     .fetch_optional(&mut *c)
     .await?;
     if reused.is_some() {
-        sqlx::query(
+        sqlx::query(sql!(
             "UPDATE northbound_submissions SET part_group = part_group || ? \
-             WHERE account = ? AND part_group = ? AND message_id IS NULL",
-        )
+             WHERE account = ? AND part_group = ? AND message_id IS NULL"
+        ))
         .bind(format!("\u{1f}closed-by:{}", s.id))
         .bind(&s.account)
         .bind(&part.group)
@@ -150,12 +148,12 @@ pub(crate) async fn submit_part(
 }
 
 pub(crate) async fn assemble(
-    c: &mut SqliteConnection,
+    c: &mut Conn,
     d: &(Vec<String>, NewMessage),
 ) -> Result<MessageId, sqlx::Error> {
     let (ids, message) = d;
     if !ids.is_empty() {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        let mut q: QueryBuilder<Db> = QueryBuilder::new(
             "SELECT message_id FROM northbound_submissions \
              WHERE message_id IS NOT NULL AND id IN (",
         );
@@ -170,7 +168,7 @@ pub(crate) async fn assemble(
         }
     }
     insert_rows(c, &[message]).await?;
-    let mut u: QueryBuilder<Sqlite> = QueryBuilder::new("UPDATE northbound_submissions SET ");
+    let mut u: QueryBuilder<Db> = QueryBuilder::new("UPDATE northbound_submissions SET ");
     u.push("message_id = ")
         .push_bind(message.id.to_string())
         .push(" WHERE message_id IS NULL AND id IN (");
@@ -186,25 +184,28 @@ pub(crate) async fn assemble(
 }
 
 pub(crate) async fn submission(
-    pool: &sqlx::SqlitePool,
+    pool: &Pool,
     id: &str,
 ) -> Result<Option<StoredSubmission>, sqlx::Error> {
     let sql = format!("SELECT {SUBMISSION_COLUMNS} FROM northbound_submissions WHERE id = ?");
-    let row = sqlx::query(&sql).bind(id).fetch_optional(pool).await?;
+    let row = sqlx::query(&super::db::dialect(&sql))
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
     row.map(|r| submission_from_row(&r, 0)).transpose()
 }
 
 pub(crate) async fn pending_groups(
-    pool: &sqlx::SqlitePool,
+    pool: &Pool,
     older_than: i64,
 ) -> Result<Vec<Vec<StoredSubmission>>, sqlx::Error> {
-    let groups: Vec<(String, String)> = sqlx::query_as(
+    let groups: Vec<(String, String)> = sqlx::query_as(sql!(
         "SELECT account, part_group FROM northbound_submissions \
          WHERE message_id IS NULL AND part_group IS NOT NULL \
          GROUP BY account, part_group \
          HAVING MIN(created_at) < ? OR COUNT(DISTINCT part_no) >= MAX(part_total) \
-         ORDER BY MIN(created_at) LIMIT 1000",
-    )
+         ORDER BY MIN(created_at) LIMIT 1000"
+    ))
     .bind(older_than)
     .fetch_all(pool)
     .await?;
@@ -247,7 +248,7 @@ fn inbound_from_data(seq: i64, at: i64, data: &str) -> Result<FeedItem, sqlx::Er
 }
 
 pub(crate) async fn feed(
-    pool: &sqlx::SqlitePool,
+    pool: &Pool,
     owner: &str,
     inbound: bool,
     after: i64,
@@ -255,7 +256,7 @@ pub(crate) async fn feed(
 ) -> Result<Feed, sqlx::Error> {
     // Read the end first: events commit in `seq` order (one writer), so everything up to it
     // is visible to the query below and the cursor may move there.
-    let end: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events")
+    let end: i64 = sqlx::query_scalar(sql!("SELECT COALESCE(MAX(seq), 0) FROM events"))
         .fetch_one(pool)
         .await?;
     let cols = joined_message_columns();
@@ -268,7 +269,7 @@ pub(crate) async fn feed(
          ORDER BY e.seq LIMIT ?",
         final_statuses()
     );
-    let rows = sqlx::query(&sql)
+    let rows = sqlx::query(&super::db::dialect(&sql))
         .bind(after)
         .bind(end)
         .bind(owner)
@@ -299,7 +300,7 @@ pub(crate) async fn feed(
         });
     }
     if !wanted.is_empty() {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+        let mut q: QueryBuilder<Db> = QueryBuilder::new(format!(
             "SELECT {SUBMISSION_COLUMNS} FROM northbound_submissions WHERE message_id IN ("
         ));
         let mut sep = q.separated(", ");
@@ -333,26 +334,20 @@ pub(crate) async fn feed(
     Ok(Feed { items, up_to })
 }
 
-pub(crate) async fn cursor(
-    pool: &sqlx::SqlitePool,
-    name: &str,
-) -> Result<Option<i64>, sqlx::Error> {
-    let v: Option<String> = sqlx::query_scalar("SELECT value FROM kv WHERE key = ?")
+pub(crate) async fn cursor(pool: &Pool, name: &str) -> Result<Option<i64>, sqlx::Error> {
+    let v: Option<String> = sqlx::query_scalar(sql!("SELECT value FROM kv WHERE key = ?"))
         .bind(name)
         .fetch_optional(pool)
         .await?;
     Ok(v.and_then(|v| v.parse().ok()))
 }
 
-pub(crate) async fn set_cursor(
-    c: &mut SqliteConnection,
-    d: &(String, i64),
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+pub(crate) async fn set_cursor(c: &mut Conn, d: &(String, i64)) -> Result<(), sqlx::Error> {
+    sqlx::query(sql!(
         "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE \
          SET value = excluded.value \
-         WHERE CAST(kv.value AS INTEGER) < CAST(excluded.value AS INTEGER)",
-    )
+         WHERE CAST(kv.value AS BIGINT) < CAST(excluded.value AS BIGINT)"
+    ))
     .bind(&d.0)
     .bind(d.1.to_string())
     .execute(c)

@@ -5,14 +5,15 @@
 //! their rows in bulk.
 
 use smsgate_core::message::{MessageEvent, MessageId, Status};
-use sqlx::{Row, SqliteConnection, SqliteExecutor};
+use sqlx::Row;
 
+use super::db::{Conn, Db};
 use super::parse_status;
 
 /// A timeline/outbox row. `webhook` marks status changes that `message.status` webhooks see.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn push_event(
-    c: &mut SqliteConnection,
+    c: &mut Conn,
     webhook: Option<&str>,
     message_id: Option<MessageId>,
     kind: &str,
@@ -21,10 +22,10 @@ pub(super) async fn push_event(
     data: Option<&str>,
     at: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query(sql!(
         "INSERT INTO events (event, message_id, kind, status, detail, data, at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
-    )
+         VALUES (?, ?, ?, ?, ?, ?, ?)"
+    ))
     .bind(webhook)
     .bind(message_id.map(|m| m.to_string()))
     .bind(kind)
@@ -38,7 +39,7 @@ pub(super) async fn push_event(
 }
 
 pub(super) async fn status_event(
-    c: &mut SqliteConnection,
+    c: &mut Conn,
     id: MessageId,
     status: Status,
     detail: Option<&str>,
@@ -58,19 +59,19 @@ pub(super) async fn status_event(
 }
 
 pub(super) async fn append_event(
-    c: &mut SqliteConnection,
+    c: &mut Conn,
     d: &(String, String, i64),
 ) -> Result<(), sqlx::Error> {
     push_event(c, Some(&d.0), None, &d.0, None, None, Some(&d.1), d.2).await
 }
 
 pub(super) async fn events_of<'e>(
-    ex: impl SqliteExecutor<'e>,
+    ex: impl sqlx::Executor<'e, Database = Db>,
     id: MessageId,
 ) -> Result<Vec<MessageEvent>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT kind, status, at, detail FROM events WHERE message_id = ? ORDER BY seq",
-    )
+    let rows = sqlx::query(sql!(
+        "SELECT kind, status, at, detail FROM events WHERE message_id = ? ORDER BY seq"
+    ))
     .bind(id.to_string())
     .fetch_all(ex)
     .await?;

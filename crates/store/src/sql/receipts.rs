@@ -11,8 +11,9 @@ use std::collections::{HashMap, HashSet};
 
 use smsgate_core::connector::{Receipt, ReceiptState};
 use smsgate_core::message::Status;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::{QueryBuilder, Row};
 
+use super::db::{Conn, Db};
 use super::events::push_event;
 use super::messages::{advance, transition};
 use super::{CHUNK, parse_id};
@@ -36,28 +37,24 @@ fn state_from_str(s: &str) -> ReceiptState {
 }
 
 /// Applies one receipt; `true` when it matched a known part.
-async fn apply_receipt(
-    c: &mut SqliteConnection,
-    r: &Receipt,
-    now: i64,
-) -> Result<bool, sqlx::Error> {
+async fn apply_receipt(c: &mut Conn, r: &Receipt, now: i64) -> Result<bool, sqlx::Error> {
     if r.state == ReceiptState::Pending {
         return Ok(true); // intermediate report: nothing changes
     }
-    let hit: Option<(String, String)> = sqlx::query_as(
+    let hit: Option<(String, String)> = sqlx::query_as(sql!(
         "SELECT message_id, state FROM message_parts WHERE connector = ? AND remote_id = ? \
-         ORDER BY updated_at DESC LIMIT 1",
-    )
+         ORDER BY updated_at DESC LIMIT 1"
+    ))
     .bind(&r.connector)
     .bind(&r.remote_id)
     .fetch_optional(&mut *c)
     .await?;
     let Some((message_id, part_state)) = hit else {
-        sqlx::query(
+        sqlx::query(sql!(
             "INSERT INTO orphan_receipts (connector, remote_id, state, error_code, at) \
              VALUES (?, ?, ?, ?, ?) ON CONFLICT (connector, remote_id) DO UPDATE SET \
-             state = excluded.state, error_code = excluded.error_code, at = excluded.at",
-        )
+             state = excluded.state, error_code = excluded.error_code, at = excluded.at"
+        ))
         .bind(&r.connector)
         .bind(&r.remote_id)
         .bind(state_str(r.state))
@@ -70,10 +67,10 @@ async fn apply_receipt(
     if part_state != "submitted" {
         return Ok(true); // a repeated receipt
     }
-    sqlx::query(
+    sqlx::query(sql!(
         "UPDATE message_parts SET state = ?, error_code = ?, updated_at = ? \
-         WHERE connector = ? AND remote_id = ? AND message_id = ?",
-    )
+         WHERE connector = ? AND remote_id = ? AND message_id = ?"
+    ))
     .bind(state_str(r.state))
     .bind(&r.error_code)
     .bind(now)
@@ -90,15 +87,15 @@ async fn apply_receipt(
 /// delivered only when every part is, undelivered or expired as soon as one part is, else a
 /// `part_delivered` progress event. `code` is the network's error code of the latest report.
 async fn settle_parts(
-    c: &mut SqliteConnection,
+    c: &mut Conn,
     message_id: &str,
     code: &str,
     now: i64,
 ) -> Result<(), sqlx::Error> {
     let (total, delivered, undelivered, expired): (i64, i64, i64, i64) = sqlx::query_as(
-        "SELECT COUNT(*), COALESCE(SUM(state = 'delivered'), 0), \
-         COALESCE(SUM(state = 'undelivered'), 0), COALESCE(SUM(state = 'expired'), 0) \
-         FROM message_parts WHERE message_id = ?",
+        sql!("SELECT COUNT(*), COUNT(CASE WHEN state = 'delivered' THEN 1 END), \
+         COUNT(CASE WHEN state = 'undelivered' THEN 1 END), COUNT(CASE WHEN state = 'expired' THEN 1 END) \
+         FROM message_parts WHERE message_id = ?"),
     )
     .bind(message_id)
     .fetch_one(&mut *c)
@@ -154,18 +151,20 @@ async fn settle_parts(
 /// Applies the receipts that wait in `orphan_receipts` for the parts just recorded
 /// (`message_id, part_no, connector, remote_id`), rare enough that one query finds them all.
 pub(super) async fn apply_orphans(
-    c: &mut SqliteConnection,
+    c: &mut Conn,
     parts: &[(&str, i64, &str, &str)],
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    let any_orphans: Option<i64> = sqlx::query_scalar("SELECT 1 FROM orphan_receipts LIMIT 1")
-        .fetch_optional(&mut *c)
-        .await?;
+    let any_orphans: Option<i64> = sqlx::query_scalar(sql!(
+        "SELECT CAST(1 AS BIGINT) FROM orphan_receipts LIMIT 1"
+    ))
+    .fetch_optional(&mut *c)
+    .await?;
     if any_orphans.is_none() {
         return Ok(());
     }
     for rows in parts.chunks(CHUNK) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        let mut q: QueryBuilder<Db> = QueryBuilder::new(
             "DELETE FROM orphan_receipts WHERE (connector, remote_id) IN (VALUES ",
         );
         let mut list = q.separated(", ");
@@ -193,7 +192,7 @@ pub(super) async fn apply_orphans(
 
 /// Applies delivery receipts; returns how many matched a known part (or repeated one).
 pub(super) async fn apply_receipts(
-    c: &mut SqliteConnection,
+    c: &mut Conn,
     d: &(Vec<Receipt>, i64),
 ) -> Result<u64, sqlx::Error> {
     let (receipts, now) = (&d.0, d.1);
@@ -216,13 +215,9 @@ pub(super) async fn apply_receipts(
     Ok(matched)
 }
 
-async fn apply_chunk(
-    c: &mut SqliteConnection,
-    receipts: &[&Receipt],
-    now: i64,
-) -> Result<u64, sqlx::Error> {
+async fn apply_chunk(c: &mut Conn, receipts: &[&Receipt], now: i64) -> Result<u64, sqlx::Error> {
     // Which message and state each receipt's part has (the newest row if ids were reused).
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+    let mut q: QueryBuilder<Db> = QueryBuilder::new(
         "SELECT connector, remote_id, message_id, state, updated_at FROM message_parts \
          WHERE (connector, remote_id) IN (VALUES ",
     );
@@ -266,7 +261,7 @@ async fn apply_chunk(
     if updates.is_empty() {
         return Ok(matched);
     }
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+    let mut q: QueryBuilder<Db> = QueryBuilder::new(
         "UPDATE message_parts SET state = v.column4, error_code = v.column5, updated_at = ",
     );
     q.push_bind(now).push(" FROM (");
@@ -288,8 +283,8 @@ async fn apply_chunk(
     let mut touched: Vec<&str> = updates.iter().map(|(_, m)| *m).collect();
     touched.sort_unstable();
     touched.dedup();
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-        "SELECT message_id, COUNT(*), COALESCE(SUM(state = 'delivered'), 0) FROM message_parts \
+    let mut q: QueryBuilder<Db> = QueryBuilder::new(
+        "SELECT message_id, COUNT(*), COUNT(CASE WHEN state = 'delivered' THEN 1 END) FROM message_parts \
          WHERE message_id IN (",
     );
     let mut list = q.separated(", ");
@@ -322,7 +317,7 @@ async fn apply_chunk(
     }
     let moved = advance(c, &all_delivered, Status::Delivered, now).await?;
     if !moved.is_empty() {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        let mut q: QueryBuilder<Db> = QueryBuilder::new(
             "INSERT INTO events (event, message_id, kind, status, detail, data, at) ",
         );
         q.push_values(&moved, |mut r, id| {

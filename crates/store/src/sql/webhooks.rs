@@ -11,14 +11,14 @@ use smsgate_core::message::Status;
 use smsgate_core::store::{
     Delivery, DeliveryResult, OutboxEvent, OutboxPage, Webhook, WebhookProgress,
 };
-use sqlx::sqlite::{SqlitePool, SqliteRow};
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqliteExecutor};
+use sqlx::{QueryBuilder, Row};
 
+use super::db::{Conn, Db, DbRow, Pool};
 use super::decode_err;
 use super::messages::{joined_message_columns, message_from_row};
 use super::{parse_status, status_list, status_list_text};
 
-fn webhook_from_row(r: &SqliteRow) -> Result<Webhook, sqlx::Error> {
+fn webhook_from_row(r: &DbRow) -> Result<Webhook, sqlx::Error> {
     let events: String = r.try_get(3)?;
     Ok(Webhook {
         id: r.try_get(0)?,
@@ -32,15 +32,12 @@ fn webhook_from_row(r: &SqliteRow) -> Result<Webhook, sqlx::Error> {
     })
 }
 
-pub(super) async fn create_webhook(
-    c: &mut SqliteConnection,
-    w: &Webhook,
-) -> Result<(), sqlx::Error> {
+pub(super) async fn create_webhook(c: &mut Conn, w: &Webhook) -> Result<(), sqlx::Error> {
     let events = serde_json::to_string(&w.events).unwrap_or_else(|_| "[]".into());
-    sqlx::query(
+    sqlx::query(sql!(
         "INSERT INTO webhooks (id, api_key_id, url, events, secret, created_at, statuses, \
-         tenant) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    )
+         tenant) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    ))
     .bind(&w.id)
     .bind(&w.api_key_id)
     .bind(&w.url)
@@ -55,40 +52,42 @@ pub(super) async fn create_webhook(
 }
 
 pub(super) async fn list_webhooks<'e>(
-    ex: impl SqliteExecutor<'e>,
+    ex: impl sqlx::Executor<'e, Database = Db>,
     tenant: Option<&str>,
 ) -> Result<Vec<Webhook>, sqlx::Error> {
     let cols = "id, api_key_id, url, events, secret, created_at, statuses, tenant";
     let rows = match tenant {
         Some(k) => {
-            sqlx::query(&format!(
+            sqlx::query(&super::db::dialect(&format!(
                 "SELECT {cols} FROM webhooks WHERE tenant = ? ORDER BY created_at"
-            ))
+            )))
             .bind(k)
             .fetch_all(ex)
             .await
         }
         None => {
-            sqlx::query(&format!("SELECT {cols} FROM webhooks ORDER BY created_at"))
-                .fetch_all(ex)
-                .await
+            sqlx::query(&super::db::dialect(&format!(
+                "SELECT {cols} FROM webhooks ORDER BY created_at"
+            )))
+            .fetch_all(ex)
+            .await
         }
     }?;
     rows.iter().map(webhook_from_row).collect()
 }
 
 pub(super) async fn delete_webhook(
-    c: &mut SqliteConnection,
+    c: &mut Conn,
     d: &(String, Option<String>),
 ) -> Result<bool, sqlx::Error> {
     let n = match &d.1 {
-        Some(tenant) => sqlx::query("DELETE FROM webhooks WHERE id = ? AND tenant = ?")
+        Some(tenant) => sqlx::query(sql!("DELETE FROM webhooks WHERE id = ? AND tenant = ?"))
             .bind(&d.0)
             .bind(tenant)
             .execute(&mut *c)
             .await?
             .rows_affected(),
-        None => sqlx::query("DELETE FROM webhooks WHERE id = ?")
+        None => sqlx::query(sql!("DELETE FROM webhooks WHERE id = ?"))
             .bind(&d.0)
             .execute(&mut *c)
             .await?
@@ -96,7 +95,7 @@ pub(super) async fn delete_webhook(
     };
     if n > 0 {
         // Its retries go with it: nobody wants them any more.
-        sqlx::query("DELETE FROM webhook_deliveries WHERE webhook_id = ?")
+        sqlx::query(sql!("DELETE FROM webhook_deliveries WHERE webhook_id = ?"))
             .bind(&d.0)
             .execute(&mut *c)
             .await?;
@@ -104,22 +103,25 @@ pub(super) async fn delete_webhook(
     Ok(n > 0)
 }
 
-pub(super) async fn webhook_cursor<'e>(ex: impl SqliteExecutor<'e>) -> Result<i64, sqlx::Error> {
-    let v: Option<String> = sqlx::query_scalar("SELECT value FROM kv WHERE key = 'outbox_cursor'")
-        .fetch_optional(ex)
-        .await?;
+pub(super) async fn webhook_cursor<'e>(
+    ex: impl sqlx::Executor<'e, Database = Db>,
+) -> Result<i64, sqlx::Error> {
+    let v: Option<String> =
+        sqlx::query_scalar(sql!("SELECT value FROM kv WHERE key = 'outbox_cursor'"))
+            .fetch_optional(ex)
+            .await?;
     Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
 }
 
 pub(super) async fn outbox_after(
-    pool: &SqlitePool,
+    pool: &Pool,
     after: i64,
     limit: u32,
     statuses: Option<&[Status]>,
 ) -> Result<OutboxPage, sqlx::Error> {
     // Every position up to the newest is committed (one writer, in order), so the page may
     // look up to it and say so even when it returns nothing.
-    let newest: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM events")
+    let newest: Option<i64> = sqlx::query_scalar(sql!("SELECT MAX(seq) FROM events"))
         .fetch_one(pool)
         .await?;
     let newest = newest.unwrap_or(0);
@@ -132,7 +134,7 @@ pub(super) async fn outbox_after(
         });
     }
     let cols = joined_message_columns();
-    let mut b: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+    let mut b: QueryBuilder<Db> = QueryBuilder::new(format!(
         "SELECT e.seq, e.event, e.at, e.status, e.detail, e.data, e.message_id, {cols} \
          FROM events e LEFT JOIN messages m ON m.id = e.message_id \
          WHERE e.seq > "
@@ -186,13 +188,13 @@ pub(super) async fn outbox_after(
 /// Failed first attempts become retry rows, stored rows get their results, and the cursor
 /// moves: one commit, so an event is past the cursor only once its failures are stored.
 pub(super) async fn record_progress(
-    c: &mut SqliteConnection,
+    c: &mut Conn,
     d: &(WebhookProgress, i64),
 ) -> Result<(), sqlx::Error> {
     let (p, now) = (&d.0, d.1);
     for chunk in p.failed.chunks(64) {
-        let mut b: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT OR IGNORE INTO webhook_deliveries (id, webhook_id, url, secret, body, \
+        let mut b: QueryBuilder<Db> = QueryBuilder::new(
+            "INSERT INTO webhook_deliveries (id, webhook_id, url, secret, body, \
              attempts, state, next_attempt_at, last_error, created_at, updated_at, tenant) ",
         );
         b.push_values(chunk, |mut r, f| {
@@ -210,14 +212,15 @@ pub(super) async fn record_progress(
                 .push_bind(now)
                 .push_bind(x.tenant.as_deref());
         });
+        b.push(" ON CONFLICT DO NOTHING");
         b.build().execute(&mut *c).await?;
     }
     finish_deliveries(c, &p.finished, now).await?;
     if let Some(cursor) = p.cursor {
-        sqlx::query(
+        sqlx::query(sql!(
             "INSERT INTO kv (key, value) VALUES ('outbox_cursor', ?) \
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        )
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+        ))
         .bind(cursor.to_string())
         .execute(c)
         .await?;
@@ -225,16 +228,16 @@ pub(super) async fn record_progress(
     Ok(())
 }
 pub(super) async fn claim_deliveries(
-    c: &mut SqliteConnection,
+    c: &mut Conn,
     d: &(i64, u32, i64),
 ) -> Result<Vec<Delivery>, sqlx::Error> {
     let (now, limit, lease) = *d;
-    let rows = sqlx::query(
+    let rows = sqlx::query(sql!(
         "UPDATE webhook_deliveries SET next_attempt_at = ?, attempts = attempts + 1 \
          WHERE id IN (SELECT id FROM webhook_deliveries WHERE state = 'pending' \
                       AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?) \
-         RETURNING id, webhook_id, url, secret, body, attempts, created_at, tenant",
-    )
+         RETURNING id, webhook_id, url, secret, body, attempts, created_at, tenant"
+    ))
     .bind(now + lease)
     .bind(now)
     .bind(i64::from(limit))
@@ -257,7 +260,7 @@ pub(super) async fn claim_deliveries(
 }
 
 async fn finish_deliveries(
-    c: &mut SqliteConnection,
+    c: &mut Conn,
     results: &[DeliveryResult],
     now: i64,
 ) -> Result<(), sqlx::Error> {
@@ -272,10 +275,10 @@ async fn finish_deliveries(
                 retry_at,
                 error,
             } => {
-                sqlx::query(
+                sqlx::query(sql!(
                     "UPDATE webhook_deliveries SET next_attempt_at = ?, last_error = ?, \
-                     updated_at = ? WHERE id = ?",
-                )
+                     updated_at = ? WHERE id = ?"
+                ))
                 .bind(retry_at)
                 .bind(error)
                 .bind(now)
@@ -285,8 +288,8 @@ async fn finish_deliveries(
             }
             DeliveryResult::Deferred { id, retry_at } => {
                 sqlx::query(
-                    "UPDATE webhook_deliveries SET next_attempt_at = ?, \
-                     attempts = MAX(attempts - 1, 0), updated_at = ? WHERE id = ?",
+                    sql!("UPDATE webhook_deliveries SET next_attempt_at = ?, \
+                     attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, updated_at = ? WHERE id = ?"),
                 )
                 .bind(retry_at)
                 .bind(now)
@@ -295,10 +298,10 @@ async fn finish_deliveries(
                 .await?;
             }
             DeliveryResult::GaveUp { id, error } => {
-                sqlx::query(
+                sqlx::query(sql!(
                     "UPDATE webhook_deliveries SET state = 'failed', last_error = ?, \
-                     updated_at = ? WHERE id = ?",
-                )
+                     updated_at = ? WHERE id = ?"
+                ))
                 .bind(error)
                 .bind(now)
                 .bind(id)
@@ -309,7 +312,7 @@ async fn finish_deliveries(
     }
     if !done.is_empty() {
         // Delivered webhooks are not kept: the event stays in the message timeline.
-        let mut b: QueryBuilder<Sqlite> =
+        let mut b: QueryBuilder<Db> =
             QueryBuilder::new("DELETE FROM webhook_deliveries WHERE id IN (");
         let mut sep = b.separated(", ");
         for id in done {

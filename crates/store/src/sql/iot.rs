@@ -11,9 +11,9 @@ use smsgate_iot::model::{
     Alert, Command, ConditionState, DeviceState, Reading, TelemetryRecord, TelemetryStatus,
 };
 use smsgate_iot::store::{AlertQuery, CommandQuery, TelemetryQuery};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{QueryBuilder, Row};
 
+use super::db::{Conn, Db, DbRow, Pool};
 use super::inbound::{INBOUND_COLUMNS, inbound_from_row};
 use super::parse_id;
 use super::{events, messages};
@@ -31,7 +31,7 @@ fn from_json<T: DeserializeOwned>(s: &str) -> Result<T, sqlx::Error> {
 /// Upserts a registry document into `table` (`iot_contacts` and `iot_devices` also keep the
 /// number column).
 async fn put_doc(
-    c: &mut SqliteConnection,
+    c: &mut Conn,
     table: &str,
     id: &str,
     number: Option<&str>,
@@ -49,6 +49,7 @@ async fn put_doc(
              ON CONFLICT(id) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at"
         ),
     };
+    let sql = super::db::dialect(&sql);
     let mut q = sqlx::query(&sql).bind(id);
     if let Some(n) = number {
         q = q.bind(n);
@@ -57,17 +58,19 @@ async fn put_doc(
     Ok(())
 }
 
-async fn delete(c: &mut SqliteConnection, table: &str, id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query(&format!("DELETE FROM {table} WHERE id = ?"))
-        .bind(id)
-        .execute(&mut *c)
-        .await?;
+async fn delete(c: &mut Conn, table: &str, id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(&super::db::dialect(&format!(
+        "DELETE FROM {table} WHERE id = ?"
+    )))
+    .bind(id)
+    .execute(&mut *c)
+    .await?;
     Ok(())
 }
 
 /// Applies one engine batch (see `smsgate_iot::store`): all of it or, with the transaction,
 /// none of it.
-pub(crate) async fn commit(c: &mut SqliteConnection, b: &Batch) -> Result<(), sqlx::Error> {
+pub(crate) async fn commit(c: &mut Conn, b: &Batch) -> Result<(), sqlx::Error> {
     let now = b.now;
     for id in &b.deleted_rules {
         delete(c, "iot_rules", id).await?;
@@ -94,9 +97,9 @@ pub(crate) async fn commit(c: &mut SqliteConnection, b: &Batch) -> Result<(), sq
         put_doc(c, "iot_rules", &x.id, None, to_json(x)?, now).await?;
     }
     for (id, st) in &b.device_states {
-        sqlx::query(
-            "UPDATE iot_devices SET last_seen_at = ?, readings = ?, readings_at = ? WHERE id = ?",
-        )
+        sqlx::query(sql!(
+            "UPDATE iot_devices SET last_seen_at = ?, readings = ?, readings_at = ? WHERE id = ?"
+        ))
         .bind(st.last_seen_at)
         .bind(to_json(&st.readings)?)
         .bind(st.readings_at)
@@ -105,10 +108,10 @@ pub(crate) async fn commit(c: &mut SqliteConnection, b: &Batch) -> Result<(), sq
         .await?;
     }
     for t in &b.telemetry {
-        sqlx::query(
+        sqlx::query(sql!(
             "INSERT INTO iot_telemetry (device_id, inbound_id, received_at, status, body, \
-             readings, reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
+             readings, reason) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        ))
         .bind(&t.device_id)
         .bind(t.inbound_id.to_string())
         .bind(t.received_at)
@@ -120,11 +123,11 @@ pub(crate) async fn commit(c: &mut SqliteConnection, b: &Batch) -> Result<(), sq
         .await?;
     }
     for a in &b.alerts {
-        sqlx::query(
+        sqlx::query(sql!(
             "INSERT INTO iot_alerts (id, rule_id, device_id, state, owner, raised_at, updated_at, \
              doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET \
-             state = excluded.state, updated_at = excluded.updated_at, doc = excluded.doc",
-        )
+             state = excluded.state, updated_at = excluded.updated_at, doc = excluded.doc"
+        ))
         .bind(a.id)
         .bind(&a.rule_id)
         .bind(&a.device_id)
@@ -137,11 +140,11 @@ pub(crate) async fn commit(c: &mut SqliteConnection, b: &Batch) -> Result<(), sq
         .await?;
     }
     for x in &b.commands {
-        sqlx::query(
+        sqlx::query(sql!(
             "INSERT INTO iot_commands (id, device_id, state, created_at, updated_at, doc) \
              VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET state = excluded.state, \
-             updated_at = excluded.updated_at, doc = excluded.doc",
-        )
+             updated_at = excluded.updated_at, doc = excluded.doc"
+        ))
         .bind(x.id)
         .bind(&x.device_id)
         .bind(x.state.as_str())
@@ -153,16 +156,18 @@ pub(crate) async fn commit(c: &mut SqliteConnection, b: &Batch) -> Result<(), sq
     }
     for (rule, device, st) in &b.conditions {
         if *st == ConditionState::default() {
-            sqlx::query("DELETE FROM iot_conditions WHERE rule_id = ? AND device_id = ?")
-                .bind(rule)
-                .bind(device)
-                .execute(&mut *c)
-                .await?;
+            sqlx::query(sql!(
+                "DELETE FROM iot_conditions WHERE rule_id = ? AND device_id = ?"
+            ))
+            .bind(rule)
+            .bind(device)
+            .execute(&mut *c)
+            .await?;
         } else {
             sqlx::query(
-                "INSERT INTO iot_conditions (rule_id, device_id, pending_since, last_resolved_at) \
+                sql!("INSERT INTO iot_conditions (rule_id, device_id, pending_since, last_resolved_at) \
                  VALUES (?, ?, ?, ?) ON CONFLICT(rule_id, device_id) DO UPDATE SET \
-                 pending_since = excluded.pending_since, last_resolved_at = excluded.last_resolved_at",
+                 pending_since = excluded.pending_since, last_resolved_at = excluded.last_resolved_at"),
             )
             .bind(rule)
             .bind(device)
@@ -180,17 +185,17 @@ pub(crate) async fn commit(c: &mut SqliteConnection, b: &Batch) -> Result<(), sq
         events::append_event(c, &(name.clone(), data.to_string(), now)).await?;
     }
     if let Some(cursor) = b.inbound_cursor {
-        sqlx::query(
+        sqlx::query(sql!(
             "INSERT INTO kv (key, value) VALUES (?, ?) \
-             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        )
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value"
+        ))
         .bind(CURSOR_KEY)
         .bind(cursor.to_string())
         .execute(&mut *c)
         .await?;
     }
     if let Some(before) = b.prune_telemetry_before {
-        sqlx::query("DELETE FROM iot_telemetry WHERE received_at < ?")
+        sqlx::query(sql!("DELETE FROM iot_telemetry WHERE received_at < ?"))
             .bind(before)
             .execute(&mut *c)
             .await?;
@@ -198,18 +203,20 @@ pub(crate) async fn commit(c: &mut SqliteConnection, b: &Batch) -> Result<(), sq
     Ok(())
 }
 
-async fn docs<T: DeserializeOwned>(pool: &SqlitePool, sql: &str) -> Result<Vec<T>, sqlx::Error> {
-    let rows = sqlx::query(sql).fetch_all(pool).await?;
+async fn docs<T: DeserializeOwned>(pool: &Pool, sql: &str) -> Result<Vec<T>, sqlx::Error> {
+    let rows = sqlx::query(&super::db::dialect(sql))
+        .fetch_all(pool)
+        .await?;
     rows.iter()
         .map(|r| from_json(r.try_get::<&str, _>(0)?))
         .collect()
 }
 
 /// Everything the engine starts from.
-pub(crate) async fn load(pool: &SqlitePool) -> Result<Snapshot, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT doc, created_at, last_seen_at, readings, readings_at FROM iot_devices ORDER BY id",
-    )
+pub(crate) async fn load(pool: &Pool) -> Result<Snapshot, sqlx::Error> {
+    let rows = sqlx::query(sql!(
+        "SELECT doc, created_at, last_seen_at, readings, readings_at FROM iot_devices ORDER BY id"
+    ))
     .fetch_all(pool)
     .await?;
     let devices = rows
@@ -226,9 +233,9 @@ pub(crate) async fn load(pool: &SqlitePool) -> Result<Snapshot, sqlx::Error> {
             })
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    let conditions = sqlx::query(
-        "SELECT rule_id, device_id, pending_since, last_resolved_at FROM iot_conditions",
-    )
+    let conditions = sqlx::query(sql!(
+        "SELECT rule_id, device_id, pending_since, last_resolved_at FROM iot_conditions"
+    ))
     .fetch_all(pool)
     .await?
     .iter()
@@ -243,7 +250,7 @@ pub(crate) async fn load(pool: &SqlitePool) -> Result<Snapshot, sqlx::Error> {
         ))
     })
     .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    let cursor: Option<String> = sqlx::query_scalar("SELECT value FROM kv WHERE key = ?")
+    let cursor: Option<String> = sqlx::query_scalar(sql!("SELECT value FROM kv WHERE key = ?"))
         .bind(CURSOR_KEY)
         .fetch_optional(pool)
         .await?;
@@ -263,10 +270,10 @@ pub(crate) async fn load(pool: &SqlitePool) -> Result<Snapshot, sqlx::Error> {
         )
         .await?,
         conditions,
-        max_alert_id: sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM iot_alerts")
+        max_alert_id: sqlx::query_scalar(sql!("SELECT COALESCE(MAX(id), 0) FROM iot_alerts"))
             .fetch_one(pool)
             .await?,
-        max_command_id: sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM iot_commands")
+        max_command_id: sqlx::query_scalar(sql!("SELECT COALESCE(MAX(id), 0) FROM iot_commands"))
             .fetch_one(pool)
             .await?,
         inbound_cursor: cursor.as_deref().map(parse_id).transpose()?,
@@ -274,13 +281,13 @@ pub(crate) async fn load(pool: &SqlitePool) -> Result<Snapshot, sqlx::Error> {
 }
 
 pub(crate) async fn inbound_after(
-    pool: &SqlitePool,
+    pool: &Pool,
     cursor: Option<MessageId>,
     limit: u32,
 ) -> Result<Vec<InboundMessage>, sqlx::Error> {
     let sql =
         format!("SELECT {INBOUND_COLUMNS} FROM inbound_messages WHERE id > ? ORDER BY id LIMIT ?");
-    let rows = sqlx::query(&sql)
+    let rows = sqlx::query(&super::db::dialect(&sql))
         .bind(cursor.map(|c| c.to_string()).unwrap_or_default())
         .bind(i64::from(limit))
         .fetch_all(pool)
@@ -288,15 +295,15 @@ pub(crate) async fn inbound_after(
     rows.iter().map(inbound_from_row).collect()
 }
 
-pub(crate) async fn latest_inbound(pool: &SqlitePool) -> Result<Option<MessageId>, sqlx::Error> {
-    let id: Option<String> = sqlx::query_scalar("SELECT MAX(id) FROM inbound_messages")
+pub(crate) async fn latest_inbound(pool: &Pool) -> Result<Option<MessageId>, sqlx::Error> {
+    let id: Option<String> = sqlx::query_scalar(sql!("SELECT MAX(id) FROM inbound_messages"))
         .fetch_one(pool)
         .await?;
     id.as_deref().map(parse_id).transpose()
 }
 
-pub(crate) async fn alerts(pool: &SqlitePool, q: &AlertQuery) -> Result<Vec<Alert>, sqlx::Error> {
-    let mut b: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT doc FROM iot_alerts WHERE 1=1");
+pub(crate) async fn alerts(pool: &Pool, q: &AlertQuery) -> Result<Vec<Alert>, sqlx::Error> {
+    let mut b: QueryBuilder<Db> = QueryBuilder::new("SELECT doc FROM iot_alerts WHERE 1=1");
     if let Some(s) = q.state {
         b.push(" AND state = ").push_bind(s.as_str());
     }
@@ -321,11 +328,8 @@ pub(crate) async fn alerts(pool: &SqlitePool, q: &AlertQuery) -> Result<Vec<Aler
         .collect()
 }
 
-pub(crate) async fn commands(
-    pool: &SqlitePool,
-    q: &CommandQuery,
-) -> Result<Vec<Command>, sqlx::Error> {
-    let mut b: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT doc FROM iot_commands WHERE 1=1");
+pub(crate) async fn commands(pool: &Pool, q: &CommandQuery) -> Result<Vec<Command>, sqlx::Error> {
+    let mut b: QueryBuilder<Db> = QueryBuilder::new("SELECT doc FROM iot_commands WHERE 1=1");
     if let Some(d) = &q.device_id {
         b.push(" AND device_id = ").push_bind(d.clone());
     }
@@ -342,18 +346,20 @@ pub(crate) async fn commands(
 
 /// One alert or command by id from `table`.
 pub(crate) async fn doc_by_id<T: DeserializeOwned>(
-    pool: &SqlitePool,
+    pool: &Pool,
     table: &str,
     id: i64,
 ) -> Result<Option<T>, sqlx::Error> {
-    let row = sqlx::query(&format!("SELECT doc FROM {table} WHERE id = ?"))
-        .bind(id)
-        .fetch_optional(pool)
-        .await?;
+    let row = sqlx::query(&super::db::dialect(&format!(
+        "SELECT doc FROM {table} WHERE id = ?"
+    )))
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
     row.map(|r| from_json(r.try_get::<&str, _>(0)?)).transpose()
 }
 
-fn telemetry_from_row(r: &SqliteRow) -> Result<TelemetryRecord, sqlx::Error> {
+fn telemetry_from_row(r: &DbRow) -> Result<TelemetryRecord, sqlx::Error> {
     let status: &str = r.try_get(3)?;
     Ok(TelemetryRecord {
         device_id: r.try_get(0)?,
@@ -369,10 +375,10 @@ fn telemetry_from_row(r: &SqliteRow) -> Result<TelemetryRecord, sqlx::Error> {
 }
 
 pub(crate) async fn telemetry(
-    pool: &SqlitePool,
+    pool: &Pool,
     q: &TelemetryQuery,
 ) -> Result<Vec<TelemetryRecord>, sqlx::Error> {
-    let mut b: QueryBuilder<Sqlite> = QueryBuilder::new(
+    let mut b: QueryBuilder<Db> = QueryBuilder::new(
         "SELECT device_id, inbound_id, received_at, status, body, readings, reason \
          FROM iot_telemetry WHERE device_id = ",
     );

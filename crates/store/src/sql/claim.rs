@@ -18,8 +18,9 @@
 use std::collections::{HashMap, HashSet};
 
 use smsgate_core::message::{Message, Priority};
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use sqlx::QueryBuilder;
 
+use super::db::{Conn, Db};
 use super::messages::{MESSAGE_COLUMNS, message_from_row};
 
 /// How long a claim holds a message. On SQLite (one node) a held lease at start-up means a
@@ -53,34 +54,34 @@ const EXTRA_VISITS: usize = 64;
 /// `NULLS FIRST` (SQLite's and the index's order; PostgreSQL needs it spelled out) makes the
 /// first row the no-key group when it exists.
 async fn next_group(
-    c: &mut SqliteConnection,
+    c: &mut Conn,
     priority: i64,
     after: Option<&Group>,
 ) -> Result<Option<Group>, sqlx::Error> {
     let key: Option<Option<String>> = match after {
         None => {
-            sqlx::query_scalar(&format!(
+            sqlx::query_scalar(&super::db::dialect(&format!(
                 "SELECT api_key_id FROM messages WHERE priority = ? AND {WAITING} \
                  ORDER BY api_key_id NULLS FIRST LIMIT 1"
-            ))
+            )))
             .bind(priority)
             .fetch_optional(&mut *c)
             .await?
         }
         Some(Group::NoKey) => {
-            sqlx::query_scalar(&format!(
+            sqlx::query_scalar(&super::db::dialect(&format!(
                 "SELECT api_key_id FROM messages WHERE priority = ? AND api_key_id IS NOT NULL \
                  AND {WAITING} ORDER BY api_key_id LIMIT 1"
-            ))
+            )))
             .bind(priority)
             .fetch_optional(&mut *c)
             .await?
         }
         Some(Group::Key(k)) => {
-            sqlx::query_scalar(&format!(
+            sqlx::query_scalar(&super::db::dialect(&format!(
                 "SELECT api_key_id FROM messages WHERE priority = ? AND api_key_id > ? \
                  AND {WAITING} ORDER BY api_key_id LIMIT 1"
-            ))
+            )))
             .bind(priority)
             .bind(k)
             .fetch_optional(&mut *c)
@@ -91,7 +92,7 @@ async fn next_group(
 }
 
 /// `AND api_key_id …` selecting `group`.
-fn push_group(q: &mut QueryBuilder<'_, Sqlite>, group: &Group) {
+fn push_group(q: &mut QueryBuilder<'_, Db>, group: &Group) {
     match group {
         Group::NoKey => {
             q.push(" AND api_key_id IS NULL");
@@ -103,13 +104,9 @@ fn push_group(q: &mut QueryBuilder<'_, Sqlite>, group: &Group) {
 }
 
 /// Whether `group` has a message due at `now` at `priority` (one seek).
-async fn is_due(
-    c: &mut SqliteConnection,
-    priority: i64,
-    group: &Group,
-    now: i64,
-) -> Result<bool, sqlx::Error> {
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT 1 FROM messages WHERE priority = ");
+async fn is_due(c: &mut Conn, priority: i64, group: &Group, now: i64) -> Result<bool, sqlx::Error> {
+    let mut q: QueryBuilder<Db> =
+        QueryBuilder::new("SELECT CAST(1 AS BIGINT) FROM messages WHERE priority = ");
     q.push_bind(priority);
     push_group(&mut q, group);
     q.push(format!(" AND {WAITING} AND next_attempt_at <= "))
@@ -121,7 +118,7 @@ async fn is_due(
 /// Up to `max` groups with messages due at `priority`, in round-robin order: those after
 /// `last`, then from the beginning up to and including `last`.
 async fn due_groups(
-    c: &mut SqliteConnection,
+    c: &mut Conn,
     priority: i64,
     now: i64,
     last: Option<&Group>,
@@ -155,14 +152,14 @@ async fn due_groups(
 
 /// The ids (with status) of `group`'s next `take` due messages after skipping `skip`.
 async fn take(
-    c: &mut SqliteConnection,
+    c: &mut Conn,
     priority: i64,
     group: &Group,
     now: i64,
     take: usize,
     skip: usize,
 ) -> Result<Vec<(String, String)>, sqlx::Error> {
-    let mut q: QueryBuilder<Sqlite> =
+    let mut q: QueryBuilder<Db> =
         QueryBuilder::new("SELECT id, status FROM messages WHERE priority = ");
     q.push_bind(priority);
     push_group(&mut q, group);
@@ -178,7 +175,7 @@ async fn take(
 /// Picks up to `limit` due message ids: by priority, and within one priority in equal shares
 /// per group (leftovers of small groups go to the others). Updates `cursor`.
 async fn pick(
-    c: &mut SqliteConnection,
+    c: &mut Conn,
     now: i64,
     limit: usize,
     cursor: &mut Cursor,
@@ -223,7 +220,7 @@ async fn pick(
 /// `sent` one back for a receipt retry stays `sent`) with a lease and an attempt, adds a `sending` event to those that were `queued`, and returns them
 /// in the order picked with the cursor for the next claim.
 pub(crate) async fn claim_due(
-    c: &mut SqliteConnection,
+    c: &mut Conn,
     d: &(i64, u32, Cursor),
 ) -> Result<(Vec<Message>, Cursor), sqlx::Error> {
     let (now, limit, mut cursor) = (d.0, d.1 as usize, d.2.clone());
@@ -232,7 +229,7 @@ pub(crate) async fn claim_due(
         return Ok((Vec::new(), cursor));
     }
     // `sent` messages back for a receipt retry keep their status: it never goes backwards.
-    let mut b: QueryBuilder<Sqlite> = QueryBuilder::new(
+    let mut b: QueryBuilder<Db> = QueryBuilder::new(
         "UPDATE messages SET status = CASE WHEN status = 'queued' THEN 'sending' ELSE status END, \
          lease_until = ",
     );
@@ -262,7 +259,7 @@ pub(crate) async fn claim_due(
         .map(|(id, _)| id)
         .collect();
     if !newly_sending.is_empty() {
-        let mut e: QueryBuilder<Sqlite> =
+        let mut e: QueryBuilder<Db> =
             QueryBuilder::new("INSERT INTO events (event, message_id, kind, status, at) ");
         e.push_values(newly_sending, |mut r, id| {
             r.push_bind("message.status")

@@ -6,8 +6,8 @@
 //! Ids are UUIDv7, sortable by creation time: "older than T" is `id < lower bound of T`, a
 //! range on the primary key.
 
+use super::db::Conn;
 use smsgate_core::store::{RetentionDone, RetentionPass};
-use sqlx::SqliteConnection;
 
 /// The smallest UUIDv7 text of Unix ms `t`: every id created before `t` sorts below it.
 fn id_bound(t: i64) -> String {
@@ -22,19 +22,19 @@ fn id_bound(t: i64) -> String {
 const REDACTED_TO: &str = "retention.redacted_to";
 const INBOUND_REDACTED_TO: &str = "retention.inbound_redacted_to";
 
-async fn kv(c: &mut SqliteConnection, key: &str) -> Result<String, sqlx::Error> {
-    let v: Option<String> = sqlx::query_scalar("SELECT value FROM kv WHERE key = ?")
+async fn kv(c: &mut Conn, key: &str) -> Result<String, sqlx::Error> {
+    let v: Option<String> = sqlx::query_scalar(sql!("SELECT value FROM kv WHERE key = ?"))
         .bind(key)
         .fetch_optional(&mut *c)
         .await?;
     Ok(v.unwrap_or_default())
 }
 
-async fn set_kv(c: &mut SqliteConnection, key: &str, value: &str) -> Result<(), sqlx::Error> {
-    sqlx::query(
+async fn set_kv(c: &mut Conn, key: &str, value: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(sql!(
         "INSERT INTO kv (key, value) VALUES (?, ?) \
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-    )
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+    ))
     .bind(key)
     .bind(value)
     .execute(c)
@@ -43,7 +43,7 @@ async fn set_kv(c: &mut SqliteConnection, key: &str, value: &str) -> Result<(), 
 }
 
 pub(super) async fn retention(
-    c: &mut SqliteConnection,
+    c: &mut Conn,
     p: &RetentionPass,
 ) -> Result<RetentionDone, sqlx::Error> {
     let mut done = RetentionDone::default();
@@ -51,10 +51,10 @@ pub(super) async fn retention(
     if let Some(before) = p.delete_before {
         let bound = id_bound(before);
         // Messages no longer waiting, with their timeline, parts and SMPP submissions.
-        let ids: Vec<String> = sqlx::query_scalar(
+        let ids: Vec<String> = sqlx::query_scalar(sql!(
             "SELECT id FROM messages WHERE id < ? AND next_attempt_at IS NULL \
-             AND lease_until IS NULL ORDER BY id LIMIT ?",
-        )
+             AND lease_until IS NULL ORDER BY id LIMIT ?"
+        ))
         .bind(&bound)
         .bind(limit)
         .fetch_all(&mut *c)
@@ -66,14 +66,17 @@ pub(super) async fn retention(
                 "DELETE FROM northbound_submissions WHERE message_id = ?",
                 "DELETE FROM messages WHERE id = ?",
             ] {
-                sqlx::query(sql).bind(id).execute(&mut *c).await?;
+                sqlx::query(&super::db::dialect(sql))
+                    .bind(id)
+                    .execute(&mut *c)
+                    .await?;
             }
         }
         done.deleted += ids.len() as u64;
-        let n = sqlx::query(
+        let n = sqlx::query(sql!(
             "DELETE FROM inbound_messages WHERE id IN \
-             (SELECT id FROM inbound_messages WHERE id < ? ORDER BY id LIMIT ?)",
-        )
+             (SELECT id FROM inbound_messages WHERE id < ? ORDER BY id LIMIT ?)"
+        ))
         .bind(&bound)
         .bind(limit)
         .execute(&mut *c)
@@ -82,10 +85,10 @@ pub(super) async fn retention(
         done.deleted += n;
         // Other events (inbound, alerts, opt-outs) the webhook pipeline is done with.
         let cursor: i64 = kv(c, "outbox_cursor").await?.parse().unwrap_or(0);
-        let n = sqlx::query(
+        let n = sqlx::query(sql!(
             "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE message_id IS NULL \
-             AND at < ? AND seq <= ? ORDER BY seq LIMIT ?)",
-        )
+             AND at < ? AND seq <= ? ORDER BY seq LIMIT ?)"
+        ))
         .bind(before)
         .bind(cursor)
         .bind(limit)
@@ -113,7 +116,7 @@ enum Texts {
 /// Redacts up to `limit` rows of `kind` created before `bound` and after its cursor (a
 /// message still waiting to be sent is left for a later pass); moves the cursor.
 async fn redact_older(
-    c: &mut SqliteConnection,
+    c: &mut Conn,
     kind: Texts,
     bound: &str,
     limit: i64,
@@ -130,7 +133,7 @@ async fn redact_older(
         ),
     };
     let from = kv(c, key).await?;
-    let ids: Vec<String> = sqlx::query_scalar(sql)
+    let ids: Vec<String> = sqlx::query_scalar(&super::db::dialect(sql))
         .bind(&from)
         .bind(bound)
         .bind(limit)
@@ -149,15 +152,15 @@ async fn redact_older(
 }
 
 /// A message's text, wherever it is kept: the row, and the parts an SMPP client submitted.
-async fn redact_message(c: &mut SqliteConnection, id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE messages SET body = '' WHERE id = ?")
+async fn redact_message(c: &mut Conn, id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(sql!("UPDATE messages SET body = '' WHERE id = ?"))
         .bind(id)
         .execute(&mut *c)
         .await?;
-    sqlx::query(
-        "UPDATE northbound_submissions SET part_content = NULL, \
-         data = json_set(data, '$.text', '') WHERE message_id = ?",
-    )
+    sqlx::query(&super::db::dialect(&format!(
+        "UPDATE northbound_submissions SET part_content = NULL, data = {} WHERE message_id = ?",
+        super::db::json_blank("data", "text")
+    )))
     .bind(id)
     .execute(&mut *c)
     .await?;
@@ -165,15 +168,16 @@ async fn redact_message(c: &mut SqliteConnection, id: &str) -> Result<(), sqlx::
 }
 
 /// An inbound message's text: the row and its `message.inbound` event.
-async fn redact_inbound(c: &mut SqliteConnection, id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE inbound_messages SET body = '' WHERE id = ?")
+async fn redact_inbound(c: &mut Conn, id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(sql!("UPDATE inbound_messages SET body = '' WHERE id = ?"))
         .bind(id)
         .execute(&mut *c)
         .await?;
-    sqlx::query(
-        "UPDATE events SET data = json_set(data, '$.text', '') \
-         WHERE event = 'message.inbound' AND json_extract(data, '$.id') = ?",
-    )
+    sqlx::query(&super::db::dialect(&format!(
+        "UPDATE events SET data = {} WHERE event = 'message.inbound' AND {} = ?",
+        super::db::json_blank("data", "text"),
+        super::db::json_get("data", "id")
+    )))
     .bind(id)
     .execute(&mut *c)
     .await?;
@@ -184,14 +188,14 @@ async fn redact_inbound(c: &mut SqliteConnection, id: &str) -> Result<(), sqlx::
 /// returns how many messages were touched. Opt-outs stay: they are what keeps the number
 /// from being messaged again.
 pub(super) async fn erase_number(
-    c: &mut SqliteConnection,
+    c: &mut Conn,
     d: &(Option<String>, String),
 ) -> Result<u64, sqlx::Error> {
     let (tenant, number) = (&d.0, &d.1);
     let bare = number.trim_start_matches('+');
-    let ids: Vec<String> = sqlx::query_scalar(
-        "SELECT id FROM messages WHERE to_number IN (?, ?) AND (? IS NULL OR tenant = ?)",
-    )
+    let ids: Vec<String> = sqlx::query_scalar(sql!(
+        "SELECT id FROM messages WHERE to_number IN (?, ?) AND (? IS NULL OR tenant = ?)"
+    ))
     .bind(number)
     .bind(bare)
     .bind(tenant)
@@ -201,9 +205,9 @@ pub(super) async fn erase_number(
     for id in &ids {
         redact_message(c, id).await?;
     }
-    let inbound: Vec<String> = sqlx::query_scalar(
-        "SELECT id FROM inbound_messages WHERE from_number IN (?, ?) AND (? IS NULL OR tenant = ?)",
-    )
+    let inbound: Vec<String> = sqlx::query_scalar(sql!(
+        "SELECT id FROM inbound_messages WHERE from_number IN (?, ?) AND (? IS NULL OR tenant = ?)"
+    ))
     .bind(number)
     .bind(bare)
     .bind(tenant)
@@ -215,12 +219,14 @@ pub(super) async fn erase_number(
     }
     // Consent records are personal data too; without one a tenant that requires consent
     // cannot message the number again, which is what erasure asks for.
-    sqlx::query("DELETE FROM consents WHERE number = ? AND (? IS NULL OR tenant = ?)")
-        .bind(number)
-        .bind(tenant)
-        .bind(tenant)
-        .execute(&mut *c)
-        .await?;
+    sqlx::query(sql!(
+        "DELETE FROM consents WHERE number = ? AND (? IS NULL OR tenant = ?)"
+    ))
+    .bind(number)
+    .bind(tenant)
+    .bind(tenant)
+    .execute(&mut *c)
+    .await?;
     Ok((ids.len() + inbound.len()) as u64)
 }
 

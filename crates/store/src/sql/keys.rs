@@ -5,15 +5,15 @@
 
 use smsgate_core::keys::default_scopes;
 use smsgate_core::store::{ApiKey, AuditEntry, Tenant};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection, SqliteExecutor};
+use sqlx::Row;
 
+use super::db::{Conn, Db, DbRow};
 use super::{decode_err, json_list};
 
 const KEY_COLUMNS: &str =
     "id, name, prefix, admin, created_at, revoked_at, secret_hash, tenant, scopes, rate_limit";
 
-fn key_from_row(r: &SqliteRow) -> Result<ApiKey, sqlx::Error> {
+fn key_from_row(r: &DbRow) -> Result<ApiKey, sqlx::Error> {
     let scopes: Option<&str> = r.try_get(8)?;
     Ok(ApiKey {
         id: r.try_get(0)?,
@@ -34,14 +34,14 @@ fn key_from_row(r: &SqliteRow) -> Result<ApiKey, sqlx::Error> {
 
 /// The key with this secret hash, unless it was revoked.
 pub(super) async fn key_by_hash<'e>(
-    ex: impl SqliteExecutor<'e>,
+    ex: impl sqlx::Executor<'e, Database = Db>,
     secret_hash: &str,
 ) -> Result<Option<ApiKey>, sqlx::Error> {
     let sql = format!(
         "SELECT {} FROM api_keys WHERE secret_hash = ? AND revoked_at IS NULL",
         KEY_COLUMNS
     );
-    let row = sqlx::query(&sql)
+    let row = sqlx::query(&super::db::dialect(&sql))
         .bind(secret_hash)
         .fetch_optional(ex)
         .await?;
@@ -49,29 +49,28 @@ pub(super) async fn key_by_hash<'e>(
 }
 
 pub(super) async fn list_api_keys<'e>(
-    ex: impl SqliteExecutor<'e>,
+    ex: impl sqlx::Executor<'e, Database = Db>,
 ) -> Result<Vec<ApiKey>, sqlx::Error> {
     let sql = format!("SELECT {} FROM api_keys ORDER BY created_at", KEY_COLUMNS);
-    let rows = sqlx::query(&sql).fetch_all(ex).await?;
+    let rows = sqlx::query(&super::db::dialect(&sql)).fetch_all(ex).await?;
     rows.iter().map(key_from_row).collect()
 }
 
-pub(super) async fn create_api_key(
-    c: &mut SqliteConnection,
-    k: &ApiKey,
-) -> Result<(), sqlx::Error> {
+pub(super) async fn create_api_key(c: &mut Conn, k: &ApiKey) -> Result<(), sqlx::Error> {
     // A key names its tenant; one not yet known is created bare (an operator's
     // `keys create --tenant acme` needs no separate step).
-    sqlx::query("INSERT OR IGNORE INTO tenants (id, name, created_at) VALUES (?, ?, ?)")
-        .bind(&k.tenant)
-        .bind(&k.tenant)
-        .bind(k.created_at)
-        .execute(&mut *c)
-        .await?;
-    sqlx::query(
+    sqlx::query(sql!(
+        "INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
+    ))
+    .bind(&k.tenant)
+    .bind(&k.tenant)
+    .bind(k.created_at)
+    .execute(&mut *c)
+    .await?;
+    sqlx::query(sql!(
         "INSERT INTO api_keys (id, name, prefix, secret_hash, admin, created_at, tenant, scopes, \
-         rate_limit) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
+         rate_limit) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    ))
     .bind(&k.id)
     .bind(&k.name)
     .bind(&k.prefix)
@@ -86,14 +85,11 @@ pub(super) async fn create_api_key(
     Ok(())
 }
 
-pub(super) async fn revoke_api_key(
-    c: &mut SqliteConnection,
-    d: &(String, i64),
-) -> Result<bool, sqlx::Error> {
-    let ids: Vec<String> = sqlx::query_scalar(
+pub(super) async fn revoke_api_key(c: &mut Conn, d: &(String, i64)) -> Result<bool, sqlx::Error> {
+    let ids: Vec<String> = sqlx::query_scalar(sql!(
         "UPDATE api_keys SET revoked_at = ? WHERE (id = ? OR prefix = ?) AND revoked_at IS NULL \
-         RETURNING id",
-    )
+         RETURNING id"
+    ))
     .bind(d.1)
     .bind(&d.0)
     .bind(&d.0)
@@ -101,14 +97,14 @@ pub(super) async fn revoke_api_key(
     .await?;
     for id in &ids {
         // Its subscriptions and their waiting retries: nobody may receive for it any more.
-        sqlx::query(
+        sqlx::query(sql!(
             "DELETE FROM webhook_deliveries WHERE webhook_id IN \
-             (SELECT id FROM webhooks WHERE api_key_id = ?)",
-        )
+             (SELECT id FROM webhooks WHERE api_key_id = ?)"
+        ))
         .bind(id)
         .execute(&mut *c)
         .await?;
-        sqlx::query("DELETE FROM webhooks WHERE api_key_id = ?")
+        sqlx::query(sql!("DELETE FROM webhooks WHERE api_key_id = ?"))
             .bind(id)
             .execute(&mut *c)
             .await?;
@@ -120,13 +116,13 @@ fn list_text(list: &[String]) -> Option<String> {
     (!list.is_empty()).then(|| serde_json::to_string(list).unwrap_or_else(|_| "[]".into()))
 }
 
-pub(super) async fn put_tenant(c: &mut SqliteConnection, t: &Tenant) -> Result<(), sqlx::Error> {
+pub(super) async fn put_tenant(c: &mut Conn, t: &Tenant) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO tenants (id, name, sender_ids, queue_quota, inbound, allow_networks, \
+        sql!("INSERT INTO tenants (id, name, sender_ids, queue_quota, inbound, allow_networks, \
          created_at, require_consent, quiet_hours) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
          ON CONFLICT (id) DO UPDATE SET quiet_hours = excluded.quiet_hours, name = excluded.name, sender_ids = excluded.sender_ids, \
          queue_quota = excluded.queue_quota, inbound = excluded.inbound, \
-         allow_networks = excluded.allow_networks, require_consent = excluded.require_consent",
+         allow_networks = excluded.allow_networks, require_consent = excluded.require_consent"),
     )
     .bind(&t.id)
     .bind(&t.name)
@@ -143,12 +139,12 @@ pub(super) async fn put_tenant(c: &mut SqliteConnection, t: &Tenant) -> Result<(
 }
 
 pub(super) async fn list_tenants<'e>(
-    ex: impl SqliteExecutor<'e>,
+    ex: impl sqlx::Executor<'e, Database = Db>,
 ) -> Result<Vec<Tenant>, sqlx::Error> {
-    let rows = sqlx::query(
+    let rows = sqlx::query(sql!(
         "SELECT id, name, sender_ids, queue_quota, inbound, allow_networks, created_at, \
-         require_consent, quiet_hours FROM tenants ORDER BY id",
-    )
+         require_consent, quiet_hours FROM tenants ORDER BY id"
+    ))
     .fetch_all(ex)
     .await?;
     rows.iter()
@@ -168,14 +164,11 @@ pub(super) async fn list_tenants<'e>(
         .collect()
 }
 
-pub(super) async fn append_audit(
-    c: &mut SqliteConnection,
-    e: &AuditEntry,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+pub(super) async fn append_audit(c: &mut Conn, e: &AuditEntry) -> Result<(), sqlx::Error> {
+    sqlx::query(sql!(
         "INSERT INTO audit_log (at, key_id, tenant, action, target, detail) \
-         VALUES (?, ?, ?, ?, ?, ?)",
-    )
+         VALUES (?, ?, ?, ?, ?, ?)"
+    ))
     .bind(e.at)
     .bind(&e.key_id)
     .bind(&e.tenant)
@@ -188,14 +181,14 @@ pub(super) async fn append_audit(
 }
 
 pub(super) async fn list_audit<'e>(
-    ex: impl SqliteExecutor<'e>,
+    ex: impl sqlx::Executor<'e, Database = Db>,
     before: Option<i64>,
     limit: u32,
 ) -> Result<Vec<AuditEntry>, sqlx::Error> {
-    let rows = sqlx::query(
+    let rows = sqlx::query(sql!(
         "SELECT id, at, key_id, tenant, action, target, detail FROM audit_log \
-         WHERE id < ? ORDER BY id DESC LIMIT ?",
-    )
+         WHERE id < ? ORDER BY id DESC LIMIT ?"
+    ))
     .bind(before.unwrap_or(i64::MAX))
     .bind(i64::from(limit))
     .fetch_all(ex)

@@ -6,26 +6,26 @@
 //! statements instead of 128. Every other write is an operation run in turn inside the same
 //! transaction.
 
+use std::time::Duration;
+
 use futures::future::BoxFuture;
 use smsgate_core::message::NewMessage;
 use smsgate_core::store::{Accepted, StoreError, StoreResult};
-use sqlx::{Connection, SqliteConnection};
+use sqlx::{ConnectOptions, Connection};
 use tokio::sync::{mpsc, oneshot};
 
+use super::db::{BATCH_LOCK, Conn, ConnectOpts};
 use super::messages;
 
 /// A write operation: a plain async fn over a connection and the data it needs, so it can be
 /// run again on its own if its batch fails.
 pub(crate) type WriteFn<D, T> =
-    for<'c> fn(&'c mut SqliteConnection, &'c D) -> BoxFuture<'c, Result<T, sqlx::Error>>;
+    for<'c> fn(&'c mut Conn, &'c D) -> BoxFuture<'c, Result<T, sqlx::Error>>;
 
 /// A queued operation, type-erased for the writer.
 pub(crate) trait Pending: Send {
     /// Runs the operation inside the writer's open transaction, keeping its result.
-    fn run<'a>(
-        &'a mut self,
-        conn: &'a mut SqliteConnection,
-    ) -> BoxFuture<'a, Result<(), sqlx::Error>>;
+    fn run<'a>(&'a mut self, conn: &'a mut Conn) -> BoxFuture<'a, Result<(), sqlx::Error>>;
     /// Answers the caller once the transaction is committed (or failed).
     fn complete(self: Box<Self>, result: StoreResult<()>);
 }
@@ -38,10 +38,7 @@ struct Op<D, T> {
 }
 
 impl<D: Send + Sync, T: Send> Pending for Op<D, T> {
-    fn run<'a>(
-        &'a mut self,
-        conn: &'a mut SqliteConnection,
-    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
+    fn run<'a>(&'a mut self, conn: &'a mut Conn) -> BoxFuture<'a, Result<(), sqlx::Error>> {
         Box::pin(async move {
             self.out = None;
             let v = (self.f)(conn, &self.data).await?;
@@ -87,10 +84,28 @@ pub(crate) struct Writer {
 
 impl Writer {
     /// Starts the writer task over `conn`; it ends when every handle is dropped.
-    pub(crate) fn spawn(conn: SqliteConnection, max_batch: usize) -> Self {
+    #[allow(dead_code)] // SQLite's: its file does not go away under it.
+    pub(crate) fn spawn(conn: Conn, max_batch: usize) -> Self {
+        Self::start(conn, max_batch, None)
+    }
+
+    /// Like [`Writer::spawn`], for a database that can go away (a server restarted, a network
+    /// cut): a commit that fails on a broken connection fails its callers (the API answers
+    /// 503), and the next commit connects again with `options` first, so work resumes by
+    /// itself once the database is back.
+    #[allow(dead_code)] // PostgreSQL's.
+    pub(crate) fn spawn_reconnecting(conn: Conn, max_batch: usize, options: ConnectOpts) -> Self {
+        Self::start(conn, max_batch, Some(options))
+    }
+
+    fn start(conn: Conn, max_batch: usize, reconnect: Option<ConnectOpts>) -> Self {
         let (tx, rx) = mpsc::channel(max_batch * 4);
         let (inserts, insert_rx) = mpsc::channel(max_batch * 4);
-        tokio::spawn(run(conn, rx, insert_rx, max_batch));
+        let link = Link {
+            conn: Some(conn),
+            reconnect,
+        };
+        tokio::spawn(run(link, rx, insert_rx, max_batch));
         Self { tx, inserts }
     }
 
@@ -152,8 +167,49 @@ impl Batch {
     }
 }
 
+/// The write connection, and how to open it again when it breaks.
+struct Link {
+    /// `None` while the database is unreachable.
+    conn: Option<Conn>,
+    reconnect: Option<ConnectOpts>,
+}
+
+impl Link {
+    /// The connection, opened again first if it broke.
+    async fn get(&mut self) -> Result<&mut Conn, sqlx::Error> {
+        if self.conn.is_none()
+            && let Some(options) = &self.reconnect
+        {
+            let conn = tokio::time::timeout(Duration::from_secs(5), options.connect())
+                .await
+                .map_err(|_| sqlx::Error::PoolTimedOut)??;
+            tracing::info!("store: reconnected to the database");
+            self.conn = Some(conn);
+        }
+        self.conn.as_mut().ok_or(sqlx::Error::PoolClosed)
+    }
+
+    /// Drops the connection after an error that says it is gone (only where it can be opened
+    /// again), so the next commit reconnects.
+    fn check(&mut self, e: &sqlx::Error) {
+        let broken = matches!(
+            e,
+            sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::Protocol(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed
+        ) || matches!(e, sqlx::Error::Database(d) if d.code().is_some_and(|c| c.starts_with("57P") || c.starts_with("08")));
+        if broken && self.reconnect.is_some() && self.conn.is_some() {
+            tracing::warn!(error = %e, "store: lost the database connection; reconnecting on the next write");
+            self.conn = None;
+        }
+    }
+}
+
 async fn run(
-    mut conn: SqliteConnection,
+    mut conn: Link,
     mut rx: mpsc::Receiver<Box<dyn Pending>>,
     mut insert_rx: mpsc::Receiver<Insert>,
     max: usize,
@@ -196,7 +252,7 @@ async fn run(
         );
         match result {
             Ok(()) => batch.complete(&Ok(())),
-            Err(e) if batch.len() == 1 => {
+            Err(e) if batch.len() == 1 || conn.conn.is_none() => {
                 tracing::error!(error = %e, "store write failed");
                 let r = Err(e);
                 batch.complete(&r);
@@ -211,7 +267,7 @@ async fn run(
 
 /// After a failed group commit: each write in its own transaction, so one bad write fails
 /// alone.
-async fn retry_alone(conn: &mut SqliteConnection, batch: &mut Batch) {
+async fn retry_alone(conn: &mut Link, batch: &mut Batch) {
     let (inserts, ops) = (
         std::mem::take(&mut batch.inserts),
         std::mem::take(&mut batch.ops),
@@ -240,8 +296,19 @@ async fn retry_alone(conn: &mut SqliteConnection, batch: &mut Batch) {
     }
 }
 
-async fn run_batch(conn: &mut SqliteConnection, batch: &mut Batch) -> Result<(), sqlx::Error> {
+async fn run_batch(link: &mut Link, batch: &mut Batch) -> Result<(), sqlx::Error> {
+    let result = try_batch(link.get().await?, batch).await;
+    if let Err(e) = &result {
+        link.check(e);
+    }
+    result
+}
+
+async fn try_batch(conn: &mut Conn, batch: &mut Batch) -> Result<(), sqlx::Error> {
     let mut tx = conn.begin().await?;
+    if let Some(lock) = BATCH_LOCK {
+        sqlx::query(lock).execute(&mut *tx).await?;
+    }
     if !batch.inserts.is_empty() {
         let all: Vec<&NewMessage> = batch.inserts.iter().flat_map(|i| &i.msgs).collect();
         let mut accepted = messages::insert_messages(&mut tx, &all).await?.into_iter();

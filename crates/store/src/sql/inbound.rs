@@ -7,15 +7,15 @@
 use smsgate_core::connector::InboundSms;
 use smsgate_core::message::{InboundMessage, MessageId};
 use smsgate_core::store::InboundQuery;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqliteExecutor};
+use sqlx::{QueryBuilder, Row};
 
+use super::db::{Conn, Db, DbRow};
 use super::events::push_event;
 use super::parse_id;
 use smsgate_core::number::pattern_matches;
 
 pub(super) async fn insert_inbound(
-    c: &mut SqliteConnection,
+    c: &mut Conn,
     d: &(Vec<InboundSms>, i64),
 ) -> Result<Vec<MessageId>, sqlx::Error> {
     let now = d.1;
@@ -24,10 +24,10 @@ pub(super) async fn insert_inbound(
     for m in &d.0 {
         let id = MessageId::new();
         let tenant = tenant_for(&mut *c, &routes, m).await?;
-        sqlx::query(
+        sqlx::query(sql!(
             "INSERT INTO inbound_messages (id, from_number, to_number, body, connector, \
-             received_at, incomplete, tenant) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
+             received_at, incomplete, tenant) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        ))
         .bind(id.to_string())
         .bind(&m.from)
         .bind(&m.to)
@@ -61,10 +61,12 @@ pub(super) async fn insert_inbound(
 }
 
 /// Each tenant's `inbound` numbers and prefixes (`+4930*`), as `(pattern, tenant)`.
-async fn inbound_routes(c: &mut SqliteConnection) -> Result<Vec<(String, String)>, sqlx::Error> {
-    let rows = sqlx::query("SELECT id, inbound FROM tenants WHERE inbound IS NOT NULL")
-        .fetch_all(c)
-        .await?;
+async fn inbound_routes(c: &mut Conn) -> Result<Vec<(String, String)>, sqlx::Error> {
+    let rows = sqlx::query(sql!(
+        "SELECT id, inbound FROM tenants WHERE inbound IS NOT NULL"
+    ))
+    .fetch_all(c)
+    .await?;
     let mut out = Vec::new();
     for r in &rows {
         let tenant: String = r.try_get(0)?;
@@ -81,17 +83,18 @@ async fn inbound_routes(c: &mut SqliteConnection) -> Result<Vec<(String, String)
 /// tenant whose inbound numbers cover its recipient, or the tenant that last sent a message to
 /// its sender; `None` when nothing claims it.
 async fn tenant_for(
-    c: &mut SqliteConnection,
+    c: &mut Conn,
     routes: &[(String, String)],
     m: &InboundSms,
 ) -> Result<Option<String>, sqlx::Error> {
     let plus = format!("+{}", m.from.trim_start_matches('+'));
     let bare = m.from.trim_start_matches('+');
     for table in ["iot_devices", "iot_contacts"] {
-        let owner: Option<String> = sqlx::query_scalar(&format!(
-            "SELECT COALESCE(json_extract(doc, '$.tenant'), json_extract(doc, '$.owner'), \
-             'default') FROM {table} WHERE number IN (?, ?) LIMIT 1"
-        ))
+        let owner: Option<String> = sqlx::query_scalar(&super::db::dialect(&format!(
+            "SELECT COALESCE({}, {}, 'default') FROM {table} WHERE number IN (?, ?) LIMIT 1",
+            super::db::json_get("doc", "tenant"),
+            super::db::json_get("doc", "owner")
+        )))
         .bind(&plus)
         .bind(bare)
         .fetch_optional(&mut *c)
@@ -103,9 +106,9 @@ async fn tenant_for(
     if let Some((_, tenant)) = routes.iter().find(|(p, _)| pattern_matches(p, &m.to)) {
         return Ok(Some(tenant.clone()));
     }
-    let last: Option<Option<String>> = sqlx::query_scalar(
-        "SELECT tenant FROM messages WHERE to_number IN (?, ?) ORDER BY id DESC LIMIT 1",
-    )
+    let last: Option<Option<String>> = sqlx::query_scalar(sql!(
+        "SELECT tenant FROM messages WHERE to_number IN (?, ?) ORDER BY id DESC LIMIT 1"
+    ))
     .bind(&plus)
     .bind(bare)
     .fetch_optional(&mut *c)
@@ -114,10 +117,10 @@ async fn tenant_for(
 }
 
 pub(super) async fn list_inbound<'e>(
-    ex: impl SqliteExecutor<'e>,
+    ex: impl sqlx::Executor<'e, Database = Db>,
     q: &InboundQuery,
 ) -> Result<Vec<InboundMessage>, sqlx::Error> {
-    let mut b: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+    let mut b: QueryBuilder<Db> = QueryBuilder::new(format!(
         "SELECT {INBOUND_COLUMNS} FROM inbound_messages WHERE 1=1"
     ));
     if let Some(t) = &q.tenant {
@@ -142,7 +145,7 @@ pub(super) async fn list_inbound<'e>(
 pub(super) const INBOUND_COLUMNS: &str =
     "id, from_number, to_number, body, connector, received_at, incomplete, tenant";
 
-pub(super) fn inbound_from_row(r: &SqliteRow) -> Result<InboundMessage, sqlx::Error> {
+pub(super) fn inbound_from_row(r: &DbRow) -> Result<InboundMessage, sqlx::Error> {
     Ok(InboundMessage {
         id: parse_id(r.try_get::<&str, _>(0)?)?,
         from: r.try_get(1)?,

@@ -14,22 +14,23 @@ use std::collections::HashSet;
 
 use smsgate_core::message::Status;
 use smsgate_core::routing::ReceiptRetry;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::{QueryBuilder, Row};
 
+use super::db::{Conn, Db};
 use super::json_list;
 use super::messages::Sent;
 
 /// Applies the receipt-retry policy of `message_id` to an `undelivered` receipt with `code`;
 /// `true` when the message goes out again (and must not be settled as undelivered).
 pub(crate) async fn try_retry(
-    c: &mut SqliteConnection,
+    c: &mut Conn,
     message_id: &str,
     code: &str,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    let row = sqlx::query(
-        "SELECT status, connector, receipt_retry, undelivered_via FROM messages WHERE id = ?",
-    )
+    let row = sqlx::query(sql!(
+        "SELECT status, connector, receipt_retry, undelivered_via FROM messages WHERE id = ?"
+    ))
     .bind(message_id)
     .fetch_optional(&mut *c)
     .await?;
@@ -61,11 +62,11 @@ pub(crate) async fn try_retry(
          route's next connector",
         code.unwrap_or("none")
     );
-    sqlx::query(
+    sqlx::query(sql!(
         "UPDATE messages SET next_attempt_at = ?, receipt_retry = NULL, undelivered_via = ?, \
          error_code = 'undelivered', error_message = ?, updated_at = ? \
-         WHERE id = ? AND status = 'sent'",
-    )
+         WHERE id = ? AND status = 'sent'"
+    ))
     .bind(now)
     .bind(serde_json::json!(via).to_string())
     .bind(&why)
@@ -73,18 +74,18 @@ pub(crate) async fn try_retry(
     .bind(message_id)
     .execute(&mut *c)
     .await?;
-    sqlx::query(
+    sqlx::query(sql!(
         "UPDATE message_parts SET state = 'retried', updated_at = ? \
-         WHERE message_id = ? AND state = 'submitted'",
-    )
+         WHERE message_id = ? AND state = 'submitted'"
+    ))
     .bind(now)
     .bind(message_id)
     .execute(&mut *c)
     .await?;
-    sqlx::query(
+    sqlx::query(sql!(
         "INSERT INTO events (event, message_id, kind, status, detail, at) \
-         VALUES (NULL, ?, 'receipt_retry', 'sent', ?, ?)",
-    )
+         VALUES (NULL, ?, 'receipt_retry', 'sent', ?, ?)"
+    ))
     .bind(message_id)
     .bind(&why)
     .bind(now)
@@ -96,7 +97,7 @@ pub(crate) async fn try_retry(
 /// Adds a `resent` event to every message of `sent` that did not move to `sent` because it was
 /// `sent` already: it went out again after a receipt retry.
 pub(crate) async fn note_resent(
-    c: &mut SqliteConnection,
+    c: &mut Conn,
     sent: &[Sent<'_>],
     ids: &[String],
     moved: &HashSet<String>,
@@ -107,7 +108,7 @@ pub(crate) async fn note_resent(
         .zip(ids)
         .filter(|(_, id)| !moved.contains(*id))
         .collect();
-    let mut q: QueryBuilder<Sqlite> =
+    let mut q: QueryBuilder<Db> =
         QueryBuilder::new("SELECT id FROM messages WHERE status = 'sent' AND id IN (");
     let mut list = q.separated(", ");
     for (_, id) in &others {
@@ -124,7 +125,7 @@ pub(crate) async fn note_resent(
     if resent.is_empty() {
         return Ok(());
     }
-    let mut q: QueryBuilder<Sqlite> =
+    let mut q: QueryBuilder<Db> =
         QueryBuilder::new("INSERT INTO events (event, message_id, kind, status, detail, at) ");
     q.push_values(
         others.iter().filter(|(_, id)| resent.contains(*id)),
