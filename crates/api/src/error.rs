@@ -119,7 +119,8 @@ impl From<smsgate_iot::IotError> for ApiError {
             E::Stopped => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "iot_unavailable",
-                "the IoT engine is not running",
+                "the IoT engine is not running on this node (several nodes on one database \
+                 run it on the leader only: see GET /v1/nodes)",
             ),
         }
     }

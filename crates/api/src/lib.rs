@@ -71,6 +71,8 @@ pub struct Services {
     pub smpp_sessions: Option<Arc<dyn smsgate_core::northbound::ClientSessions>>,
     /// `[webhooks] allow_networks`: internal networks every tenant's webhooks may reach.
     pub allow_networks: Vec<smsgate_core::outbound::Cidr>,
+    /// `[cluster] node_timeout`: how old a node's beat may be for `/v1/nodes` to call it live.
+    pub node_timeout: std::time::Duration,
 }
 
 /// Everything handlers share: the [`Services`] and the API's own caches.
@@ -134,7 +136,7 @@ impl AppState {
         routes::inbound::list_inbound, routes::webhooks::create_webhook,
         routes::webhooks::list_webhooks, routes::webhooks::delete_webhook,
         routes::system::list_connectors, routes::system::stats,
-        routes::system::list_smpp_sessions,
+        routes::system::list_smpp_sessions, routes::system::list_nodes,
         routes::routing::list_routes,
         routes::inbound::sim_inbound, routes::system::healthz, routes::system::readyz,
         metrics::metrics,
@@ -283,6 +285,7 @@ fn routes(state: Arc<AppState>, max_body_bytes: usize) -> Router {
         .route("/v1/smpp/sessions", get(s::list_smpp_sessions))
         .route("/v1/routes", get(routes::routing::list_routes))
         .route("/v1/stats", get(s::stats))
+        .route("/v1/nodes", get(s::list_nodes))
         .route("/v1/sim/inbound", post(i::sim_inbound))
         .route("/v1/devices", get(r::list_devices).post(r::create_device))
         .route(

@@ -71,6 +71,49 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         }
     }
 
+    if let Ok(nodes) = crate::routes::system::live_nodes(&state).await {
+        out.family(
+            "smsgate_nodes_live",
+            "gauge",
+            "Gateway nodes on this store whose beat is within [cluster] node_timeout.",
+        );
+        out.sample(
+            "smsgate_nodes_live",
+            &[],
+            nodes.iter().filter(|n| n.live).count() as u64,
+        );
+        out.family(
+            "smsgate_node_in_flight",
+            "gauge",
+            "Messages a node has claimed and not yet recorded.",
+        );
+        for n in &nodes {
+            out.sample("smsgate_node_in_flight", &[("node", &n.id)], n.in_flight);
+        }
+        out.family(
+            "smsgate_node_takeovers_total",
+            "counter",
+            "Messages of dead nodes a node took over.",
+        );
+        for n in &nodes {
+            out.sample(
+                "smsgate_node_takeovers_total",
+                &[("node", &n.id)],
+                n.takeovers,
+            );
+        }
+        out.family(
+            "smsgate_node_leader",
+            "gauge",
+            "1 for the node holding the leader lease (webhooks, IoT engine, compliance, retention).",
+        );
+        for n in &nodes {
+            let leads = n.leases.iter().any(|l| l == smsgate_core::cluster::LEADER)
+                || (state.store.single_node() && n.id == state.store.node_id());
+            out.sample("smsgate_node_leader", &[("node", &n.id)], u64::from(leads));
+        }
+    }
+
     let infos: Vec<_> = state.connectors.all().iter().map(|c| c.info()).collect();
     out.family(
         "smsgate_connector_up",

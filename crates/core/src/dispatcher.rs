@@ -94,11 +94,16 @@ impl Dispatcher {
     /// The loop. Recovers messages left in flight by a crash first.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
         let now = self.clock.now_ms();
-        match self
-            .store
-            .recover_in_flight(now, self.config.retry_ambiguous)
-            .await
-        {
+        // Several nodes on one database: what a dead node held is taken over by the cluster
+        // beat (`smsgate_core::cluster`), never at start-up, where it may belong to a live one.
+        let recovered = if self.store.single_node() {
+            self.store
+                .recover_in_flight(now, self.config.retry_ambiguous, None)
+                .await
+        } else {
+            Ok(0)
+        };
+        match recovered {
             Ok(0) => {}
             Ok(n) => tracing::warn!(
                 count = n,

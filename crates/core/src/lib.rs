@@ -29,6 +29,7 @@
 
 pub mod backoff;
 pub mod clock;
+pub mod cluster;
 pub mod compliance;
 pub mod connector;
 pub mod dispatcher;

@@ -469,7 +469,35 @@ pub trait Store: Send + Sync + 'static {
 
     /// After a crash: messages still marked in flight were maybe submitted. They become due
     /// again now (`retry = true`, an `ambiguous` event each) or `failed` with code `ambiguous`.
-    async fn recover_in_flight(&self, now: i64, retry: bool) -> StoreResult<u64>;
+    ///
+    /// `live_since: None` takes every lease but this store's own (a single node at start-up:
+    /// they are a crash's); `Some(t)` only those of nodes whose last beat is older than `t`
+    /// (or unknown), which is how the nodes sharing a database take over a dead one's work.
+    async fn recover_in_flight(
+        &self,
+        now: i64,
+        retry: bool,
+        live_since: Option<i64>,
+    ) -> StoreResult<u64>;
+
+    /// This store handle's node id (fresh at every open), stamped on the messages it claims.
+    fn node_id(&self) -> &str;
+
+    /// Whether the store serves one node only (SQLite, whose data directory is locked):
+    /// it always leads and recovers every lease at start-up.
+    fn single_node(&self) -> bool;
+
+    /// Records this node's beat (see [`crate::cluster`]).
+    async fn heartbeat(&self, beat: crate::cluster::NodeBeat) -> StoreResult<()>;
+
+    /// Removes this node and its leases (a graceful stop).
+    async fn leave(&self) -> StoreResult<()>;
+
+    /// Takes or renews lease `name` for this node until `now + ttl_ms`; whether it holds it.
+    async fn hold_lease(&self, name: &str, now: i64, ttl_ms: i64) -> StoreResult<bool>;
+
+    /// The nodes that beat recently enough to be remembered, with what they hold.
+    async fn list_nodes(&self) -> StoreResult<Vec<crate::cluster::NodeInfo>>;
 
     /// Stores inbound SMS with a `message.inbound` outbox event each, each assigned to a tenant:
     /// the owner of the device or contact that sent it, else the tenant whose `inbound`

@@ -31,14 +31,40 @@ type Completion = Box<dyn FnOnce(StoreResult<()>) + Send>;
 type Job = Box<dyn FnOnce(&mut Engine, i64) -> Completion + Send>;
 
 /// The handle to the running engine: registry changes, acks and commands go to the task and
-/// return once committed; history reads go to the store directly.
+/// return once committed; history reads go to the store directly. In a cluster the engine
+/// runs on the leading node only: the gateway's handle is [`IotService::idle`] until this
+/// node leads and [`IotService::attach`]es the engine it started, and calls answer
+/// [`IotError::Stopped`] meanwhile.
 #[derive(Clone)]
 pub struct IotService {
-    jobs: mpsc::Sender<Job>,
+    jobs: Arc<std::sync::RwLock<Option<mpsc::Sender<Job>>>>,
     store: Arc<dyn IotStore>,
 }
 
 impl IotService {
+    /// A handle with no engine behind it yet.
+    pub fn idle(store: Arc<dyn IotStore>) -> Self {
+        Self {
+            jobs: Arc::default(),
+            store,
+        }
+    }
+
+    /// Sends this handle's calls to the engine behind `running` (one [`start`] returned).
+    pub fn attach(&self, running: &IotService) {
+        let jobs = running
+            .jobs
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        *self.jobs.write().unwrap_or_else(|p| p.into_inner()) = jobs;
+    }
+
+    /// Detaches the engine (it stopped): calls answer [`IotError::Stopped`].
+    pub fn detach(&self) {
+        *self.jobs.write().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
     /// Runs `f` on the engine inside its task, commits what it changed, and returns its result
     /// once durable.
     pub async fn call<T: Send + 'static>(
@@ -52,7 +78,13 @@ impl IotService {
                 let _ = tx.send(committed.map_err(IotError::from).and(result));
             })
         });
-        self.jobs.send(job).await.map_err(|_| IotError::Stopped)?;
+        let jobs = self
+            .jobs
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or(IotError::Stopped)?;
+        jobs.send(job).await.map_err(|_| IotError::Stopped)?;
         rx.await.map_err(|_| IotError::Stopped)?
     }
 
@@ -112,7 +144,7 @@ pub async fn start(
     tracing::info!(open_alerts = alerts, "IoT engine started");
     let (jobs, rx) = mpsc::channel(64);
     let service = IotService {
-        jobs,
+        jobs: Arc::new(std::sync::RwLock::new(Some(jobs))),
         store: Arc::clone(&deps.iot),
     };
     let handle = tokio::spawn(run(engine, deps, rx, shutdown));

@@ -24,6 +24,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// `[store]`.
     pub store: StoreConfig,
+    /// `[cluster]`: several nodes on one PostgreSQL store.
+    pub cluster: ClusterConfig,
     /// `[dispatcher]`: retries, timeouts, batch sizes.
     pub dispatcher: DispatcherConfig,
     /// `[limits]`: what a message may be.
@@ -107,6 +109,25 @@ impl Default for StoreConfig {
     fn default() -> Self {
         Self {
             url: "sqlite://smsgate-data/smsgate.db".into(),
+        }
+    }
+}
+
+/// `[cluster]`: how the nodes sharing a PostgreSQL store watch each other (see
+/// `smsgate_core::cluster`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    /// A node silent this long is dead: the others take over the messages it had claimed and,
+    /// if it led, the lead. Nodes beat every quarter of it. Default `"10s"`.
+    #[serde(with = "humantime_serde")]
+    pub node_timeout: Duration,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self {
+            node_timeout: Duration::from_secs(10),
         }
     }
 }

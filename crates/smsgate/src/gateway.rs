@@ -147,6 +147,7 @@ pub struct Tasks {
     webhooks: JoinHandle<()>,
     compliance: JoinHandle<()>,
     retention: JoinHandle<()>,
+    cluster: JoinHandle<()>,
     connectors: Connectors,
     ingest: JoinHandle<()>,
 }
@@ -169,6 +170,8 @@ impl Tasks {
             let _ = self.compliance.await;
             let _ = self.retention.await;
             let _ = self.webhooks.await;
+            // Last: the node leaves (and hands the lead over) once its work is done.
+            let _ = self.cluster.await;
         })
         .await;
         drop(self.connectors);
@@ -206,19 +209,82 @@ async fn spawn(p: Parts, stop_rx: &watch::Receiver<bool>) -> anyhow::Result<(Tas
         sim.resume();
     }
     let (loops_stop, loops_rx) = watch::channel(false);
-    let (iot_service, iot) = smsgate_iot::task::start(
-        smsgate_iot::task::IotDeps {
-            iot: backend.iot,
+    // The node's beat first: on a shared database it decides whether the singleton work
+    // below (IoT engine, compliance, retention, webhooks) runs here.
+    let (lead, cluster) = crate::cluster::start(
+        crate::cluster::ClusterDeps {
             store: Arc::clone(&store),
-            config: config.iot.clone(),
+            clock,
+            node_timeout: config.cluster.node_timeout,
+            http: listener
+                .local_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+            retry_ambiguous: config.dispatcher.retry_ambiguous,
+            signals: signals.clone(),
+        },
+        loops_rx.clone(),
+    )
+    .await;
+    let iot_deps = {
+        let (iot, store, config, intake, signals) = (
+            Arc::clone(&backend.iot),
+            Arc::clone(&store),
+            config.iot.clone(),
+            Arc::clone(&intake),
+            signals.clone(),
+        );
+        move || smsgate_iot::task::IotDeps {
+            iot: Arc::clone(&iot),
+            store: Arc::clone(&store),
+            config: config.clone(),
             intake: Arc::clone(&intake),
             clock,
             signals: signals.clone(),
-        },
-        stopped(&loops_rx),
-    )
-    .await
-    .context("starting the IoT engine")?;
+        }
+    };
+    let iot_service = smsgate_iot::task::IotService::idle(Arc::clone(&backend.iot));
+    // Started here when this node leads from the start (always on SQLite), so a bad IoT
+    // config fails the start; later leads start it in the loop below.
+    let first_iot = if *lead.borrow() {
+        let until = smsgate_core::cluster::until_lost(lead.clone(), loops_rx.clone());
+        let (running, handle) = smsgate_iot::task::start(iot_deps(), until)
+            .await
+            .context("starting the IoT engine")?;
+        iot_service.attach(&running);
+        Some(handle)
+    } else {
+        None
+    };
+    let iot = {
+        let (service, lead, stop) = (iot_service.clone(), lead.clone(), loops_rx.clone());
+        tokio::spawn(async move {
+            if let Some(handle) = first_iot {
+                let _ = handle.await;
+                service.detach();
+                if *stop.borrow() {
+                    return;
+                }
+            }
+            smsgate_core::cluster::while_leader("IoT engine", lead, stop, |until| {
+                let (service, deps) = (service.clone(), iot_deps());
+                async move {
+                    match smsgate_iot::task::start(deps, until).await {
+                        Ok((running, handle)) => {
+                            service.attach(&running);
+                            let _ = handle.await;
+                            service.detach();
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "starting the IoT engine failed");
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                        }
+                    }
+                }
+            })
+            .await;
+        })
+    };
     // Every opt-out in memory before the first request, so the intake refuses by all of them.
     let optouts = store.list_optouts(None).await?;
     intake.optouts().apply(&optouts, &[]);
@@ -244,20 +310,44 @@ async fn spawn(p: Parts, stop_rx: &watch::Receiver<bool>) -> anyhow::Result<(Tas
     // Checked when the config was loaded.
     let rules = smsgate_core::inbound_rules::compile(&config.inbound_rules)
         .map_err(|e| anyhow::anyhow!(e))?;
-    let compliance = tokio::spawn(smsgate_core::compliance::run(
-        Arc::clone(&intake),
-        config.compliance.clone(),
-        rules,
-        Arc::clone(&signals.keywords),
-        stopped(&loops_rx),
-    ));
-    let retention = tokio::spawn(smsgate_core::retention::run(
-        Arc::clone(&store),
-        clock,
-        config.retention.clone(),
-        Duration::from_secs(60),
-        stopped(&loops_rx),
-    ));
+    let compliance = {
+        let (intake, config, wake) = (
+            Arc::clone(&intake),
+            config.compliance.clone(),
+            Arc::clone(&signals.keywords),
+        );
+        tokio::spawn(smsgate_core::cluster::while_leader(
+            "compliance and inbound rules",
+            lead.clone(),
+            loops_rx.clone(),
+            move |until| {
+                smsgate_core::compliance::run(
+                    Arc::clone(&intake),
+                    config.clone(),
+                    rules.clone(),
+                    Arc::clone(&wake),
+                    until,
+                )
+            },
+        ))
+    };
+    let retention = {
+        let (store, config) = (Arc::clone(&store), config.retention.clone());
+        tokio::spawn(smsgate_core::cluster::while_leader(
+            "retention",
+            lead.clone(),
+            loops_rx.clone(),
+            move |until| {
+                smsgate_core::retention::run(
+                    Arc::clone(&store),
+                    clock,
+                    config.clone(),
+                    Duration::from_secs(60),
+                    until,
+                )
+            },
+        ))
+    };
     // Checked when the config was loaded.
     let allow_networks =
         smsgate_core::outbound::parse_networks(&config.webhooks.allow_networks).unwrap_or_default();
@@ -268,13 +358,23 @@ async fn spawn(p: Parts, stop_rx: &watch::Receiver<bool>) -> anyhow::Result<(Tas
         allow_networks: allow_networks.clone(),
         ..WebhookConfig::default()
     };
-    let webhooks = tokio::spawn(webhook::run(
-        Arc::clone(&store),
-        clock,
-        webhooks,
-        Arc::clone(&signals.events),
-        stopped(&loops_rx),
-    ));
+    let webhooks = {
+        let (store, wake) = (Arc::clone(&store), Arc::clone(&signals.events));
+        tokio::spawn(smsgate_core::cluster::while_leader(
+            "webhook delivery",
+            lead.clone(),
+            loops_rx.clone(),
+            move |until| {
+                webhook::run(
+                    Arc::clone(&store),
+                    clock,
+                    webhooks.clone(),
+                    Arc::clone(&wake),
+                    until,
+                )
+            },
+        ))
+    };
     let dispatcher = Dispatcher::new(
         Arc::clone(&store),
         Arc::clone(&router),
@@ -304,6 +404,7 @@ async fn spawn(p: Parts, stop_rx: &watch::Receiver<bool>) -> anyhow::Result<(Tas
         iot: Some(iot_service),
         smpp_sessions: smpp.as_ref().map(|s| Arc::clone(&s.sessions)),
         allow_networks,
+        node_timeout: config.cluster.node_timeout,
     });
     let app = smsgate_api::router_with(
         state,
@@ -355,6 +456,7 @@ async fn spawn(p: Parts, stop_rx: &watch::Receiver<bool>) -> anyhow::Result<(Tas
         webhooks,
         compliance,
         retention,
+        cluster,
         connectors,
         ingest,
     };

@@ -16,6 +16,7 @@
 pub mod bench;
 pub mod cli;
 pub mod client;
+pub mod cluster;
 pub mod config;
 pub mod csv;
 pub mod data_lock;

@@ -52,33 +52,39 @@ pub fn url(dir: &std::path::Path, file: &str) -> String {
 /// Turns each named `async fn` into two tests, `NAME::sqlite` and `NAME::postgres`, that run
 /// it with the store fixtures on each backend (PostgreSQL only when `SMSGATE_TEST_POSTGRES`
 /// names a server; otherwise that test says it is skipped). `multi_thread:` first runs them
-/// on two worker threads.
+/// on two worker threads; `ignored multi_thread:` also marks them `#[ignore]` (the long
+/// versions, run with `--ignored`).
 #[macro_export]
 macro_rules! both_backends {
-    ($($name:ident),+ $(,)?) => {$(
+    (@with [$($attrs:tt)*]) => {};
+    (@with [$($attrs:tt)*] $name:ident $(, $rest:ident)*) => {
         mod $name {
-            #[tokio::test]
+            $($attrs)*
             async fn sqlite() {
                 super::$name().await
             }
 
-            #[tokio::test]
+            $($attrs)*
             async fn postgres() {
                 $crate::backend::on_postgres(stringify!($name), super::$name()).await
             }
         }
-    )+};
-    (multi_thread: $($name:ident),+ $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name().await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                $crate::backend::on_postgres(stringify!($name), super::$name()).await
-            }
-        }
-    )+};
+        $crate::both_backends!(@with [$($attrs)*] $($rest),*);
+    };
+    (multi_thread: $($name:ident),+ $(,)?) => {
+        $crate::both_backends!(
+            @with [#[tokio::test(flavor = "multi_thread", worker_threads = 2)]] $($name),+
+        );
+    };
+    (ignored multi_thread: $($name:ident),+ $(,)?) => {
+        $crate::both_backends!(
+            @with [
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[ignore = "long: run with --ignored"]
+            ] $($name),+
+        );
+    };
+    ($($name:ident),+ $(,)?) => {
+        $crate::both_backends!(@with [#[tokio::test]] $($name),+);
+    };
 }

@@ -20,7 +20,8 @@ pub(crate) fn iot_service(state: &AppState) -> Result<&smsgate_iot::task::IotSer
         ApiError::new(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             "iot_unavailable",
-            "the IoT engine is not running",
+            "the IoT engine is not running on this node (several nodes on one database run \
+             it on the leader only: see GET /v1/nodes)",
         )
     })
 }

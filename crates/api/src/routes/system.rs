@@ -45,6 +45,39 @@ pub async fn list_smpp_sessions(
     Ok(Json(serde_json::json!({ "sessions": sessions })))
 }
 
+/// The gateway nodes sharing this store: each one's beat, what it holds (messages claimed and
+/// not yet recorded, the `leader` lease) and the messages it took over from dead nodes; which
+/// one this answer came from. Admin keys only.
+#[utoipa::path(get, path = "/v1/nodes", tag = "system",
+    responses((status = 200, description = "Nodes", body = serde_json::Value),
+        (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list_nodes(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+) -> ApiResult<Json<serde_json::Value>> {
+    caller.require_admin()?;
+    let nodes = live_nodes(&state).await?;
+    Ok(Json(serde_json::json!({
+        "this_node": state.store.node_id(),
+        "node_timeout_ms": state.node_timeout.as_millis() as u64,
+        "nodes": nodes,
+    })))
+}
+
+/// The nodes the store lists, each marked live when its beat is within `node_timeout`.
+pub(crate) async fn live_nodes(
+    state: &AppState,
+) -> smsgate_core::store::StoreResult<Vec<smsgate_core::cluster::NodeInfo>> {
+    let now = state.clock.now_ms();
+    let timeout = state.node_timeout.as_millis() as i64;
+    let mut nodes = state.store.list_nodes().await?;
+    for n in &mut nodes {
+        n.live = n.heartbeat_at >= now - timeout;
+    }
+    Ok(nodes)
+}
+
 /// Queue counts by status, for the dashboard.
 #[utoipa::path(get, path = "/v1/stats", tag = "system",
     responses((status = 200, description = "Counts", body = serde_json::Value)),

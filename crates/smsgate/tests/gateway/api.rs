@@ -535,7 +535,47 @@ async fn the_openapi_document_describes_every_route() {
     t.gw.shutdown().await;
 }
 
+/// One gateway lists itself as the one live node, leading, with its address and nothing in
+/// flight once idle; a non-admin key may not look, and `/metrics` counts the node.
+async fn the_node_lists_itself_as_the_live_leader() {
+    let t = TestGateway::start(json!({})).await;
+    let (status, v) = t.call("GET", "/v1/nodes", None).await;
+    assert_eq!(status, 200, "{v}");
+    let nodes = v["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 1, "{v}");
+    let me = &nodes[0];
+    assert_eq!(me["id"], v["this_node"]);
+    assert_eq!(me["live"], true);
+    assert_eq!(me["http"], t.gw.addr.to_string());
+    assert_eq!(me["in_flight"], 0);
+    let (status, v) = t
+        .call(
+            "POST",
+            "/v1/keys",
+            Some(json!({"name": "acme", "tenant": "acme", "scopes": ["messages:send"]})),
+        )
+        .await;
+    assert_eq!(status, 201, "{v}");
+    let secret = v["secret"].as_str().unwrap();
+    let (status, _) = t.call_as(secret, "GET", "/v1/nodes", None).await;
+    assert_eq!(status, 403);
+    let metrics = reqwest::get(format!("{}/metrics", t.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("smsgate_nodes_live 1"), "{metrics}");
+    let leader = format!(
+        "smsgate_node_leader{{node=\"{}\"}} 1",
+        me["id"].as_str().unwrap()
+    );
+    assert!(metrics.contains(&leader), "{metrics}");
+    t.gw.shutdown().await;
+}
+
 smsgate_testkit::both_backends!(
+    the_node_lists_itself_as_the_live_leader,
     a_sent_message_is_delivered_with_its_timeline_and_signed_webhooks,
     a_callback_url_gets_status_events_signed_with_the_key_hash,
     a_long_unicode_message_counts_its_parts_and_is_delivered_once_every_part_is,

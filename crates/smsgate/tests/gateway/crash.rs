@@ -24,32 +24,32 @@ use serde_json::{Value, json};
 use smsgate_testkit::process::{GatewayProcess, SmscProcess};
 
 /// xorshift64*: small, seedable, good enough to pick kill moments and batch sizes.
-struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
-    fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         Self(seed.max(1))
     }
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
     /// Uniform in `lo..=hi`.
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
+    pub(crate) fn range(&mut self, lo: u64, hi: u64) -> u64 {
         lo + self.next() % (hi - lo + 1)
     }
 }
 
-fn env_or(name: &str, default: u64) -> u64 {
+pub(crate) fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
 }
 
-fn seed() -> u64 {
+pub(crate) fn seed() -> u64 {
     std::env::var("SMSGATE_CRASH_SEED")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -72,6 +72,8 @@ fn write_config(dir: &Path, smsc: std::net::SocketAddr) -> std::path::PathBuf {
 listen = "127.0.0.1:0"
 [store]
 url = "{store_url}"
+[cluster]
+node_timeout = "2s"
 [dispatcher]
 retry_base = "100ms"
 retry_cap = "500ms"
@@ -95,7 +97,7 @@ reconnect_max = "200ms"
     p
 }
 
-async fn get(c: &reqwest::Client, url: String, key: Option<&str>) -> Value {
+pub(crate) async fn get(c: &reqwest::Client, url: String, key: Option<&str>) -> Value {
     let mut req = c.get(&url);
     if let Some(k) = key {
         req = req.bearer_auth(k);
@@ -110,16 +112,22 @@ async fn get(c: &reqwest::Client, url: String, key: Option<&str>) -> Value {
 
 /// What the client knows after one life of the gateway.
 #[derive(Default)]
-struct Sent {
+pub(crate) struct Sent {
     /// Tag number → message id, for every message answered 202.
-    accepted: HashMap<u64, String>,
+    pub(crate) accepted: HashMap<u64, String>,
     /// Tags of requests that got no answer (the gateway died under them): maybe stored.
-    unanswered: Vec<u64>,
+    pub(crate) unanswered: Vec<u64>,
 }
 
 /// Posts `count` messages as batches of random size with random pauses, until done or the
 /// gateway stops answering.
-async fn produce(base: String, key: String, first_tag: u64, count: u64, seed: u64) -> Sent {
+pub(crate) async fn produce(
+    base: String,
+    key: String,
+    first_tag: u64,
+    count: u64,
+    seed: u64,
+) -> Sent {
     let c = reqwest::Client::new();
     let mut rng = Rng::new(seed);
     let mut sent = Sent::default();
@@ -170,7 +178,7 @@ async fn produce(base: String, key: String, first_tag: u64, count: u64, seed: u6
 }
 
 /// Polls the gateway until no message is waiting or in the network.
-async fn wait_all_final(base: &str, key: &str, deadline: Duration) -> Value {
+pub(crate) async fn wait_all_final(base: &str, key: &str, deadline: Duration) -> Value {
     let c = reqwest::Client::new();
     let until = Instant::now() + deadline;
     loop {
@@ -191,7 +199,7 @@ async fn wait_all_final(base: &str, key: &str, deadline: Duration) -> Value {
 }
 
 /// The SMSC's copies per tag, read from its control API.
-async fn smsc_copies(http: &str) -> HashMap<u64, u32> {
+pub(crate) async fn smsc_copies(http: &str) -> HashMap<u64, u32> {
     let c = reqwest::Client::new();
     let all = get(&c, format!("{http}/messages?limit=10000000"), None).await;
     let mut copies = HashMap::new();
@@ -373,8 +381,7 @@ async fn sigkill_at_random_moments_loses_nothing_through_smpp_and_duplicates_onl
 }
 
 /// The long version: `SMSGATE_CRASH_ROUNDS` kills (default 25) of `SMSGATE_CRASH_MESSAGES`
-/// messages per life (default 400).
-#[ignore = "long: run with --ignored (docs/crash-safety.md)"]
+/// messages per life (default 400); ignored unless asked for (docs/crash-safety.md).
 async fn many_sigkills_under_load_lose_nothing_through_smpp() {
     let kills = env_or("SMSGATE_CRASH_ROUNDS", 25);
     let per_life = env_or("SMSGATE_CRASH_MESSAGES", 400);
@@ -383,7 +390,9 @@ async fn many_sigkills_under_load_lose_nothing_through_smpp() {
 }
 
 smsgate_testkit::both_backends!(
-    multi_thread:
-    sigkill_at_random_moments_loses_nothing_through_smpp_and_duplicates_only_cut_submits,
-    many_sigkills_under_load_lose_nothing_through_smpp,
+    multi_thread: sigkill_at_random_moments_loses_nothing_through_smpp_and_duplicates_only_cut_submits,
+);
+
+smsgate_testkit::both_backends!(
+    ignored multi_thread: many_sigkills_under_load_lose_nothing_through_smpp,
 );

@@ -11,6 +11,7 @@
 
 mod api;
 mod bench_cli;
+mod cluster;
 mod compliance;
 mod crash;
 mod dashboard;

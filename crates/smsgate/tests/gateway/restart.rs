@@ -28,6 +28,8 @@ fn write_config(dir: &Path) -> std::path::PathBuf {
 listen = "127.0.0.1:0"
 [store]
 url = "{}"
+[cluster]
+node_timeout = "2s"
 [dispatcher]
 retry_base = "100ms"
 retry_cap = "500ms"

@@ -53,16 +53,29 @@ pub(crate) mod db {
         format!("(jsonb_set(({column})::jsonb, '{{{key}}}', '\"\"'))::text")
     }
 
+    /// Several nodes share the database.
+    pub(crate) const SINGLE_NODE: bool = false;
+
+    /// A claim passes over rows another node's claim has locked instead of waiting for them.
+    pub(crate) const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
+
     /// Taken first in every write transaction (see the module doc).
     pub(crate) const BATCH_LOCK: Option<&str> = Some("SELECT pg_advisory_xact_lock(7353001)");
 
     /// One migration brings a fresh database to the SQLite schema's version 11; later ones
     /// keep the numbers of their SQLite twins.
-    pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[(
-        11,
-        "init",
-        include_str!("../../migrations/postgres/0001_init.sql"),
-    )];
+    pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
+        (
+            11,
+            "init",
+            include_str!("../../migrations/postgres/0001_init.sql"),
+        ),
+        (
+            12,
+            "nodes",
+            include_str!("../../migrations/postgres/0012_nodes.sql"),
+        ),
+    ];
 
     #[cfg(test)]
     mod tests {
@@ -91,6 +104,8 @@ mod keys;
 mod messages;
 #[path = "../sql/migrate.rs"]
 mod migrate;
+#[path = "../sql/nodes.rs"]
+mod nodes;
 #[path = "../sql/northbound.rs"]
 mod northbound;
 #[path = "../sql/optouts.rs"]
@@ -208,6 +223,7 @@ impl PgStore {
             writer: Writer::spawn_reconnecting(conn, options.max_batch, base),
             pool,
             claim_cursor: std::sync::Mutex::default(),
+            node: store::new_node_id(),
         })
     }
 }

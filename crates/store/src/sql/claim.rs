@@ -168,7 +168,8 @@ async fn take(
         .push(" ORDER BY next_attempt_at LIMIT ")
         .push_bind(take as i64)
         .push(" OFFSET ")
-        .push_bind(skip as i64);
+        .push_bind(skip as i64)
+        .push(super::db::SKIP_LOCKED);
     q.build_query_as().fetch_all(&mut *c).await
 }
 
@@ -221,7 +222,7 @@ async fn pick(
 /// in the order picked with the cursor for the next claim.
 pub(crate) async fn claim_due(
     c: &mut Conn,
-    d: &(i64, u32, Cursor),
+    d: &(i64, u32, Cursor, String),
 ) -> Result<(Vec<Message>, Cursor), sqlx::Error> {
     let (now, limit, mut cursor) = (d.0, d.1 as usize, d.2.clone());
     let ids = pick(c, now, limit, &mut cursor).await?;
@@ -234,6 +235,8 @@ pub(crate) async fn claim_due(
          lease_until = ",
     );
     b.push_bind(now + LEASE_MS)
+        .push(", leased_by = ")
+        .push_bind(d.3.as_str())
         .push(", attempts = attempts + 1, updated_at = ")
         .push_bind(now)
         .push(" WHERE id IN (");

@@ -576,16 +576,35 @@ pub(super) async fn expire_due(c: &mut Conn, d: &(i64, i64)) -> Result<u64, sqlx
     Ok(n)
 }
 
-pub(super) async fn recover_in_flight(c: &mut Conn, d: &(i64, bool)) -> Result<u64, sqlx::Error> {
-    let (now, retry) = *d;
-    let rows: Vec<(String,)> = sqlx::query_as(sql!(
-        "UPDATE messages SET lease_until = NULL, next_attempt_at = ? \
-                        WHERE lease_until IS NOT NULL RETURNING id"
-    ))
-    .bind(now)
-    .fetch_all(&mut *c)
-    .await?;
-    let why = "the gateway stopped while the network held this message; it may have been sent";
+pub(super) async fn recover_in_flight(
+    c: &mut Conn,
+    d: &(i64, bool, Option<i64>, String),
+) -> Result<u64, sqlx::Error> {
+    let (now, retry, live_since, node) = (d.0, d.1, d.2, &d.3);
+    // Never this node's own: they are in flight here.
+    let mut sql = String::from(
+        "UPDATE messages SET lease_until = NULL, leased_by = NULL, next_attempt_at = ? \
+         WHERE lease_until IS NOT NULL AND leased_by IS DISTINCT FROM ?",
+    );
+    if live_since.is_some() {
+        sql.push_str(
+            " AND (leased_by IS NULL OR leased_by NOT IN \
+             (SELECT id FROM nodes WHERE heartbeat_at >= ?))",
+        );
+    }
+    sql.push_str(" RETURNING id");
+    let sql = super::db::dialect(&sql);
+    let mut q = sqlx::query_as(&sql).bind(now).bind(node);
+    if let Some(t) = live_since {
+        q = q.bind(t);
+    }
+    let rows: Vec<(String,)> = q.fetch_all(&mut *c).await?;
+    let why = if live_since.is_some() {
+        "the node that claimed this message stopped beating while the network held it; \
+         another node took it over; it may have been sent"
+    } else {
+        "the gateway stopped while the network held this message; it may have been sent"
+    };
     for (id,) in &rows {
         let id = parse_id(id)?;
         if retry {

@@ -2,6 +2,7 @@
 //! the group-commit writer or a read on the pool. Compiled once per backend (see `db`).
 
 use async_trait::async_trait;
+use smsgate_core::cluster::{NodeBeat, NodeInfo};
 use smsgate_core::connector::{InboundSms, Receipt};
 use smsgate_core::message::{InboundMessage, Message, MessageEvent, MessageId, NewMessage, Status};
 use smsgate_core::northbound::{Feed, NorthboundStore, PartProgress, StoredSubmission, Submission};
@@ -17,7 +18,8 @@ use smsgate_iot::store::{AlertQuery, CommandQuery, IotStore, TelemetryQuery};
 use super::db::Pool;
 use super::writer::Writer;
 use super::{
-    claim, events, inbound, iot, keys, messages, northbound, optouts, receipts, retention, webhooks,
+    claim, events, inbound, iot, keys, messages, nodes, northbound, optouts, receipts, retention,
+    webhooks,
 };
 use crate::db_err;
 use crate::rows::lock;
@@ -28,6 +30,22 @@ pub struct DbStore {
     pub(super) pool: Pool,
     /// The fair-claim round robin: which API key was served last, per priority.
     pub(super) claim_cursor: std::sync::Mutex<claim::Cursor>,
+    /// This handle's node id, on the messages it claims (see `smsgate_core::cluster`).
+    pub(super) node: String,
+}
+
+/// A fresh node id: the host name and a random suffix (a restarted node is a new node; the
+/// others take over what the old one held).
+pub(super) fn new_node_id() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "node".into());
+    let id = MessageId::new().to_string();
+    let tail = &id[id.len().saturating_sub(6)..];
+    format!("{host}-{}", tail.to_ascii_lowercase())
 }
 
 #[async_trait]
@@ -63,7 +81,7 @@ impl Store for DbStore {
         let cursor = lock(&self.claim_cursor).clone();
         let (claimed, cursor) = self
             .writer
-            .write((now, limit, cursor), |c, d| {
+            .write((now, limit, cursor, self.node.clone()), |c, d| {
                 Box::pin(claim::claim_due(c, d))
             })
             .await?;
@@ -105,12 +123,49 @@ impl Store for DbStore {
             .await
     }
 
-    async fn recover_in_flight(&self, now: i64, retry: bool) -> StoreResult<u64> {
+    async fn recover_in_flight(
+        &self,
+        now: i64,
+        retry: bool,
+        live_since: Option<i64>,
+    ) -> StoreResult<u64> {
+        let d = (now, retry, live_since, self.node.clone());
         self.writer
-            .write((now, retry), |c, d| {
-                Box::pin(messages::recover_in_flight(c, d))
+            .write(d, |c, d| Box::pin(messages::recover_in_flight(c, d)))
+            .await
+    }
+
+    fn node_id(&self) -> &str {
+        &self.node
+    }
+
+    fn single_node(&self) -> bool {
+        super::db::SINGLE_NODE
+    }
+
+    async fn heartbeat(&self, beat: NodeBeat) -> StoreResult<()> {
+        self.writer
+            .write((self.node.clone(), beat), |c, d| {
+                Box::pin(nodes::heartbeat(c, d))
             })
             .await
+    }
+
+    async fn leave(&self) -> StoreResult<()> {
+        self.writer
+            .write(self.node.clone(), |c, d| Box::pin(nodes::leave(c, d)))
+            .await
+    }
+
+    async fn hold_lease(&self, name: &str, now: i64, ttl_ms: i64) -> StoreResult<bool> {
+        let d = (name.to_owned(), self.node.clone(), now, ttl_ms);
+        self.writer
+            .write(d, |c, d| Box::pin(nodes::hold_lease(c, d)))
+            .await
+    }
+
+    async fn list_nodes(&self) -> StoreResult<Vec<NodeInfo>> {
+        nodes::list_nodes(&self.pool).await.map_err(db_err)
     }
 
     async fn insert_inbound(&self, msgs: Vec<InboundSms>, now: i64) -> StoreResult<Vec<MessageId>> {

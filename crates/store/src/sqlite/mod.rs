@@ -17,6 +17,12 @@ pub(crate) mod db {
     /// One writer per file: nothing to take before a write transaction.
     pub(crate) const BATCH_LOCK: Option<&str> = None;
 
+    /// One node per data directory (the gateway locks it).
+    pub(crate) const SINGLE_NODE: bool = true;
+
+    /// One writer: nothing else can hold a row the claim looks at.
+    pub(crate) const SKIP_LOCKED: &str = "";
+
     /// SQLite takes the `?` placeholders as written.
     pub(crate) fn dialect(sql: &str) -> Cow<'_, str> {
         Cow::Borrowed(sql)
@@ -81,6 +87,7 @@ pub(crate) mod db {
             "quiet_hours",
             include_str!("../../migrations/0011_quiet_hours.sql"),
         ),
+        (12, "nodes", include_str!("../../migrations/0012_nodes.sql")),
     ];
 }
 
@@ -98,6 +105,8 @@ mod keys;
 mod messages;
 #[path = "../sql/migrate.rs"]
 mod migrate;
+#[path = "../sql/nodes.rs"]
+mod nodes;
 #[path = "../sql/northbound.rs"]
 mod northbound;
 #[path = "../sql/optouts.rs"]
@@ -225,6 +234,7 @@ impl SqliteStore {
             writer: Writer::spawn(conn, options.max_batch),
             pool,
             claim_cursor: std::sync::Mutex::default(),
+            node: store::new_node_id(),
         })
     }
 }
