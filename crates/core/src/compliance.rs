@@ -181,6 +181,18 @@ impl OptOuts {
         }
     }
 
+    /// Replaces every entry with `all` (a reload from the store, which other nodes change too).
+    pub fn replace_all(&self, all: &[OptOut]) {
+        let mut fresh: HashMap<(String, String), HashSet<String>> = HashMap::new();
+        for o in all {
+            fresh
+                .entry((o.tenant.clone(), o.number.clone()))
+                .or_default()
+                .insert(o.sender.clone());
+        }
+        *self.by_number.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+    }
+
     /// How many numbers are opted out (for metrics and tests).
     pub fn len(&self) -> usize {
         self.by_number
@@ -226,6 +238,16 @@ impl Consents {
     }
 
     /// Applies committed changes.
+    /// Replaces every record with `all` (a reload from the store).
+    pub fn replace_all(&self, all: &[OptOut]) {
+        let fresh = all
+            .iter()
+            .map(|o| (o.tenant.clone(), o.number.clone()))
+            .collect();
+        *self.given.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+    }
+
+    /// Records consents given (`added`) and withdrawn (`removed`).
     pub fn apply(&self, added: &[OptOut], removed: &[OptOut]) {
         let mut given = self.given.write().unwrap_or_else(|e| e.into_inner());
         for o in added {

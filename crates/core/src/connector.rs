@@ -238,6 +238,13 @@ pub trait Connector: Send + Sync + 'static {
         16
     }
 
+    /// `nodes` gateway nodes share this connector's carrier account (a cluster on one store):
+    /// a connector with a configured rate (`max_tps`) takes a `1/nodes` share of it, so the
+    /// carrier sees the configured rate in total. Others ignore it.
+    fn share_rate(&self, nodes: u32) {
+        let _ = nodes;
+    }
+
     /// Sends one message (all its parts). Must not hang forever: a connector applies its own
     /// response timeout and reports `Ambiguous` when the answer never came.
     async fn submit(&self, sms: &OutboundSms) -> SubmitOutcome;

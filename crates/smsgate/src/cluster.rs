@@ -27,6 +27,11 @@ pub struct ClusterDeps {
     pub retry_ambiguous: bool,
     /// Wakes the dispatcher after a takeover.
     pub signals: Signals,
+    /// Its opt-outs, consents and tenant rules, reloaded with each beat when other nodes
+    /// share the store (a STOP another node handled refuses sends here within one beat).
+    pub intake: Arc<smsgate_core::intake::Intake>,
+    /// The connectors whose `max_tps` the live nodes share.
+    pub connectors: smsgate_core::routing::Connectors,
 }
 
 /// Beats once (so this node is listed and, if no other node leads, leads before any loop
@@ -103,6 +108,22 @@ async fn beat(deps: &ClusterDeps, started_at: i64) -> bool {
     }
     if store.single_node() {
         return true;
+    }
+    if let Err(e) = deps.intake.reload_policies().await {
+        tracing::error!(error = %e, "reloading opt-outs and consents failed");
+    }
+    match store.list_nodes().await {
+        Ok(nodes) => {
+            let live = nodes
+                .iter()
+                .filter(|n| n.heartbeat_at >= now - timeout)
+                .count()
+                .max(1) as u32;
+            for c in deps.connectors.all() {
+                c.share_rate(live);
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "listing the live nodes failed"),
     }
     match store.hold_lease(LEADER, now, timeout).await {
         Ok(leads) => leads,

@@ -222,6 +222,8 @@ async fn spawn(p: Parts, stop_rx: &watch::Receiver<bool>) -> anyhow::Result<(Tas
                 .unwrap_or_default(),
             retry_ambiguous: config.dispatcher.retry_ambiguous,
             signals: signals.clone(),
+            intake: Arc::clone(&intake),
+            connectors: connectors.clone(),
         },
         loops_rx.clone(),
     )
@@ -286,27 +288,11 @@ async fn spawn(p: Parts, stop_rx: &watch::Receiver<bool>) -> anyhow::Result<(Tas
         })
     };
     // Every opt-out in memory before the first request, so the intake refuses by all of them.
-    let optouts = store.list_optouts(None).await?;
-    intake.optouts().apply(&optouts, &[]);
-    intake
-        .consents()
-        .apply(&store.list_consents(None).await?, &[]);
-    let tenants = store.list_tenants().await?;
-    intake.consents().set_required(
-        tenants
-            .iter()
-            .filter(|t| t.require_consent)
-            .map(|t| t.id.clone()),
-    );
     // Checked when the config was loaded.
     intake
         .quiet_hours()
         .set_zones(smsgate_core::quiet::parse_zones(&config.quiet_zones).unwrap_or_default());
-    intake.quiet_hours().set(
-        tenants
-            .iter()
-            .filter_map(|t| Some((t.id.as_str(), t.quiet_hours.as_deref()?))),
-    );
+    intake.reload_policies().await?;
     // Checked when the config was loaded.
     let rules = smsgate_core::inbound_rules::compile(&config.inbound_rules)
         .map_err(|e| anyhow::anyhow!(e))?;

@@ -287,15 +287,7 @@ pub async fn put_tenant(
     state.store.put_tenant(t.clone()).await?;
     state.tenants.invalidate();
     let all = state.store.list_tenants().await?;
-    state.intake.consents().set_required(
-        all.iter()
-            .filter(|t| t.require_consent)
-            .map(|t| t.id.clone()),
-    );
-    state.intake.quiet_hours().set(
-        all.iter()
-            .filter_map(|t| Some((t.id.as_str(), t.quiet_hours.as_deref()?))),
-    );
+    state.intake.apply_tenants(&all);
     crate::routes::audit(
         &state,
         &caller,

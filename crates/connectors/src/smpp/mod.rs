@@ -341,6 +341,12 @@ impl Connector for SmppConnector {
         &self.name
     }
 
+    fn share_rate(&self, nodes: u32) {
+        if let Some(p) = &self.pacer {
+            p.share(nodes);
+        }
+    }
+
     fn info(&self) -> ConnectorInfo {
         let links: Vec<LinkState> = self.sessions.iter().map(Supervisor::state).collect();
         let state = if links.contains(&LinkState::Bound) {
@@ -372,6 +378,7 @@ impl Connector for SmppConnector {
                 "bind": format!("{:?}", self.settings.bind).to_lowercase(),
                 "window": self.settings.window,
                 "max_tps": self.settings.max_tps,
+                "node_tps": self.pacer.as_ref().map(|p| p.rate()),
                 "sessions": links
                     .iter()
                     .zip(&self.binds)

@@ -148,6 +148,34 @@ impl Intake {
         Ok(m)
     }
 
+    /// Re-reads who may not be messaged, and when, from the store (opt-outs, consents, each
+    /// tenant's consent rule and quiet hours), replacing what is in memory: at start, and on
+    /// every cluster beat when other nodes share the store (they change it too).
+    pub async fn reload_policies(&self) -> crate::store::StoreResult<()> {
+        let optouts = self.store.list_optouts(None).await?;
+        let consents = self.store.list_consents(None).await?;
+        let tenants = self.store.list_tenants().await?;
+        self.optouts.replace_all(&optouts);
+        self.consents.replace_all(&consents);
+        self.apply_tenants(&tenants);
+        Ok(())
+    }
+
+    /// Takes each tenant's consent rule and quiet hours from `tenants` (all of them).
+    pub fn apply_tenants(&self, tenants: &[crate::store::Tenant]) {
+        self.consents.set_required(
+            tenants
+                .iter()
+                .filter(|t| t.require_consent)
+                .map(|t| t.id.clone()),
+        );
+        self.quiet.set(
+            tenants
+                .iter()
+                .filter_map(|t| Some((t.id.as_str(), t.quiet_hours.as_deref()?))),
+        );
+    }
+
     /// Each tenant's quiet hours.
     pub fn quiet_hours(&self) -> &Arc<crate::quiet::QuietHours> {
         &self.quiet
@@ -158,7 +186,8 @@ impl Intake {
         &self.consents
     }
 
-    /// The opt-outs the intake refuses by (loaded at start, kept current by every change).
+    /// The opt-outs the intake refuses by (loaded at start, kept current by every change, and
+    /// reloaded on each cluster beat when several nodes share the store).
     pub fn optouts(&self) -> &Arc<crate::compliance::OptOuts> {
         &self.optouts
     }

@@ -167,6 +167,21 @@ async fn run(kills: u64, per_life: u64) -> Option<Report> {
     };
     let listed = view["nodes"].as_array().unwrap();
     let live: Vec<&Value> = listed.iter().filter(|n| n["live"] == true).collect();
+    // The carrier sees max_tps = 100 in total: a third per node (within a beat of the last
+    // change in live nodes).
+    let until = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let connectors = get(&c, format!("{}/v1/connectors", bases[2]), Some(&key)).await;
+        let tps = connectors[0]["details"]["node_tps"].as_f64().unwrap();
+        if (tps - 100.0 / 3.0).abs() < 0.01 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "each of three nodes paces at a third of max_tps: {connectors}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let leaders = live
         .iter()
         .filter(|n| {

@@ -17,6 +17,7 @@ mod claims;
 mod files;
 mod inserts;
 mod iot;
+mod nodes;
 mod northbound;
 mod outbox;
 mod receipt_retry;
