@@ -48,6 +48,7 @@ macro_rules! sql {
     }};
 }
 
+pub mod copy;
 mod postgres;
 mod rows;
 mod sqlite;

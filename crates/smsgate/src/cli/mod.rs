@@ -16,6 +16,7 @@ pub mod keys;
 pub mod remote;
 pub mod serve;
 pub mod sim;
+pub mod store;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -65,6 +66,12 @@ pub enum Command {
     },
     /// Apply store migrations and exit.
     Migrate,
+    /// Work on a store itself: copy a stopped gateway's data to PostgreSQL.
+    Store {
+        /// What to do.
+        #[command(subcommand)]
+        action: store::StoreAction,
+    },
     /// IoT devices: list, show, add, remove, and send them commands.
     Devices {
         /// What to do.
@@ -166,6 +173,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Sim { action } => sim::run(action).await,
+        Command::Store { action } => store::run(action).await,
     }
 }
 

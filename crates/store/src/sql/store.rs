@@ -34,6 +34,14 @@ pub struct DbStore {
     pub(super) node: String,
 }
 
+impl DbStore {
+    /// The read pool (`store copy` pages through every table with it).
+    #[allow(dead_code)] // used for the backends `store copy` reads or writes
+    pub(crate) fn read_pool(&self) -> Pool {
+        self.pool.clone()
+    }
+}
+
 /// A fresh node id: the host name and a random suffix (a restarted node is a new node; the
 /// others take over what the old one held).
 pub(super) fn new_node_id() -> String {

@@ -138,6 +138,11 @@ use writer::Writer;
 /// The SQLite store.
 pub use store::DbStore as SqliteStore;
 
+/// Applies the SQLite migrations to `conn` (the canonical schema `store copy` reads).
+pub(crate) async fn migrate_connection(conn: &mut sqlx::SqliteConnection) -> StoreResult<()> {
+    migrate::run(conn, 0).await.map(|_| ())
+}
+
 /// Tuning of the SQLite backend.
 #[derive(Clone, Debug)]
 pub struct SqliteOptions {

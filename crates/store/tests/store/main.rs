@@ -14,6 +14,7 @@
 //! - `iot`: the IoT engine's batches commit whole and load back after a restart.
 
 mod claims;
+mod copy;
 mod files;
 mod inserts;
 mod iot;
