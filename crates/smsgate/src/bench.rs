@@ -99,6 +99,14 @@ pub struct BenchArgs {
     /// Keep the store here instead of a temporary directory that is removed afterwards.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// The store: a PostgreSQL URL (`postgres://…`, an empty database or `?schema=` of its
+    /// own) instead of SQLite in the data directory.
+    #[arg(long)]
+    pub store: Option<String>,
+    /// Gateway nodes on that store (PostgreSQL only), each with its own connector, the load
+    /// spread round-robin over their HTTP ports.
+    #[arg(long, default_value_t = 1)]
+    pub nodes: usize,
 }
 
 /// What the webhook receiver saw: per status, (event time, message creation time) in Unix ms.
@@ -209,6 +217,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.batch_size > 1000 {
         bail!("--batch-size {} is above the API's 1,000", args.batch_size);
     }
+    let on_postgres = args
+        .store
+        .as_deref()
+        .is_some_and(|s| s.starts_with("postgres"));
+    if args.nodes == 0 || (args.nodes > 1 && !on_postgres) {
+        bail!("--nodes above 1 needs --store postgres://… (a SQLite store serves one node)");
+    }
     let temp;
     let dir = match &args.data_dir {
         Some(d) => {
@@ -224,7 +239,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     // The network.
     let mut config = Config::default();
     config.http.listen = "127.0.0.1:0".parse()?;
-    config.store.url = format!("sqlite://{}/smsgate.db", dir.display());
+    config.store.url = args
+        .store
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}/smsgate.db", dir.display()));
     let _smsc = match args.network {
         Network::Sim => {
             let settings = json!({"delivery_delay": humantime::format_duration(args.receipt_delay).to_string()});
@@ -252,12 +270,21 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             Some(sim)
         }
     };
-    let gw = Gateway::start(config).await?;
-    let key = gw
-        .first_admin_key
-        .clone()
-        .context("the bench store already has keys; point --data-dir at an empty directory")?;
+    let gw = Gateway::start(config.clone()).await?;
+    let key = gw.first_admin_key.clone().context(
+        "the bench store already has keys; point --data-dir (or --store) at an empty one",
+    )?;
+    let mut others = Vec::new();
+    for _ in 1..args.nodes {
+        others.push(Gateway::start(config.clone()).await?);
+    }
     let base = format!("http://{}", gw.addr);
+    let bases: Arc<Vec<String>> = Arc::new(
+        std::iter::once(&gw)
+            .chain(&others)
+            .map(|g| format!("http://{}", g.addr))
+            .collect(),
+    );
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency)
         .build()?;
@@ -329,6 +356,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         },
     );
 
+    println!(
+        "store: {}, {} node(s)",
+        if on_postgres { "PostgreSQL" } else { "SQLite" },
+        args.nodes
+    );
+
     // Intake.
     let per_request = match args.mode {
         Mode::Single => 1,
@@ -344,14 +377,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let mem_samples = Arc::new(Mutex::new(Vec::new()));
     let started = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..args.concurrency {
-        let (http, base, key, next, pb) = (
-            http.clone(),
-            base.clone(),
-            key.clone(),
-            next.clone(),
-            pb.clone(),
-        );
+    for worker in 0..args.concurrency {
+        let (http, key, next, pb) = (http.clone(), key.clone(), next.clone(), pb.clone());
+        // Round-robin over the nodes, one node per client.
+        let base = bases[worker % bases.len()].clone();
         let (retried, send_at, mem) = (retried.clone(), send_at.clone(), mem_samples.clone());
         let total = args.messages;
         let mode = args.mode;
@@ -528,6 +557,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     println!(
         "memory                 peak RSS {peak:.1} MiB, now {rss:.1} MiB (gateway and load generator in one process)"
     );
+    for other in others {
+        other.shutdown().await;
+    }
     gw.shutdown().await;
     Ok(())
 }
