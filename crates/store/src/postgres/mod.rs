@@ -189,9 +189,14 @@ impl PgStore {
     /// `?schema=NAME`) and applies migrations.
     pub async fn open(url: &str, options: PgOptions) -> StoreResult<Self> {
         let (plain, schema) = split_schema(url)?;
+        // `smsgate/SCHEMA` in pg_stat_activity tells the operator which gateway a connection is.
+        let app = match &schema {
+            Some(s) => format!("smsgate/{s}"),
+            None => "smsgate".to_owned(),
+        };
         let mut base = PgConnectOptions::from_str(&plain)
             .map_err(|e| StoreError::Database(format!("bad store url: {e}")))?
-            .application_name("smsgate")
+            .application_name(&app)
             .disable_statement_logging();
         if let Some(schema) = &schema {
             let mut conn = base.connect().await.map_err(connect_err)?;

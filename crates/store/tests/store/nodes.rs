@@ -164,3 +164,55 @@ smsgate_testkit::both_backends!(
     a_dead_nodes_claims_are_taken_over_once_its_beat_is_stale_and_a_live_ones_never,
     one_node_at_a_time_holds_a_lease_until_it_lapses_or_the_node_leaves,
 );
+
+/// The database drops every connection of the store (a restart, a failover, a network cut):
+/// a write may fail while it happens, nothing committed is lost, and the store works again by
+/// itself, reads and writes, without being reopened.
+async fn a_store_whose_connections_are_cut_works_again_by_itself() {
+    let server = smsgate_testkit::store::postgres_server().unwrap();
+    let schema = format!(
+        "cut_{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let sep = if server.contains('?') { '&' } else { '?' };
+    let s = smsgate_store::open(&format!("{server}{sep}schema={schema}"))
+        .await
+        .unwrap();
+    let before = queue(&*s, 10).await;
+    let admin = sqlx::PgPool::connect(&server).await.unwrap();
+    let cut: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+    )
+    .bind(format!("smsgate/{schema}"))
+    .fetch_all(&admin)
+    .await
+    .unwrap();
+    assert!(cut.len() >= 2, "the writer and a reader were cut: {cut:?}");
+    // Writes come back within a few attempts (the first may fail on the dead connection).
+    let mut after = None;
+    for _ in 0..5 {
+        let m = message("+4915112999999", 1);
+        let id = m.id;
+        if s.insert_messages(vec![m]).await.is_ok() {
+            after = Some(id);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let after = after.expect("writes work again after the connections were cut");
+    for id in before.iter().chain([&after]) {
+        assert!(s.message(*id).await.unwrap().is_some(), "{id} is kept");
+    }
+}
+
+#[tokio::test]
+async fn a_store_whose_connections_are_cut_works_again_on_postgres() {
+    smsgate_testkit::store::on_postgres(
+        "connections cut",
+        a_store_whose_connections_are_cut_works_again_by_itself(),
+    )
+    .await
+}
