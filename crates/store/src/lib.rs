@@ -32,7 +32,8 @@
 //!   lifecycle), `claim` (fair claiming), `receipts` and `receipt_retry` (delivery receipts),
 //!   `events` (timeline and outbox), `webhooks`, `keys` (API keys), `inbound` (received SMS),
 //!   `northbound` (the SMPP server's submissions, long-message parts and client feeds), `iot`
-//!   (the IoT engine's tables), `optouts`, `retention`.
+//!   (the IoT engine's tables), `optouts`, `retention`, `nodes` (node beats and leases).
+//! - [`copy`]: `smsgate store copy`, a stopped gateway's data to PostgreSQL.
 
 // The topic modules under `sql/` are compiled once per backend (see `sqlite` and `postgres`),
 // on purpose: one source of SQL, two type systems.

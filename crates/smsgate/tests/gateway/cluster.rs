@@ -11,48 +11,17 @@
 //! cargo test -p smsgate --test gateway cluster:: -- --ignored --nocapture`
 //! (docs/crash-safety.md).
 
-use std::path::Path;
 use std::time::Duration;
 
 use futures::StreamExt;
 use serde_json::Value;
 use smsgate_testkit::process::{GatewayProcess, SmscProcess};
 
-use crate::crash::{Rng, Sent, env_or, get, produce, seed, smsc_copies, wait_all_final};
+use crate::crash::{
+    Rng, Sent, env_or, get, produce, seed, smsc_copies, wait_all_final, write_config,
+};
 
 const NODES: usize = 3;
-
-fn write_config(dir: &Path, store_url: &str, smsc: std::net::SocketAddr) -> std::path::PathBuf {
-    let p = dir.join("smsgate.toml");
-    let toml = format!(
-        r#"
-[http]
-listen = "127.0.0.1:0"
-[store]
-url = "{store_url}"
-[cluster]
-node_timeout = "2s"
-[dispatcher]
-retry_base = "100ms"
-retry_cap = "500ms"
-max_attempts = 50
-[[connectors]]
-name = "carrier"
-type = "smpp"
-host = "127.0.0.1"
-port = {port}
-system_id = "gw"
-password = "pw"
-window = 8
-max_tps = 100
-reconnect_initial = "50ms"
-reconnect_max = "200ms"
-"#,
-        port = smsc.port(),
-    );
-    std::fs::write(&p, toml).unwrap();
-    p
-}
 
 /// Counts of one run, printed at the end (whole, with `{:?}`).
 #[derive(Debug, Default)]
@@ -94,7 +63,7 @@ async fn run(kills: u64, per_life: u64) -> Option<Report> {
             &seed.to_string(),
         ],
     );
-    let config = write_config(dir.path(), &store_url, smsc.smpp);
+    let config = write_config(dir.path(), &store_url, smsc.smpp, 100);
     let first = GatewayProcess::start(crate::SMSGATE, &config);
     let key = first
         .key

@@ -64,7 +64,14 @@ pub(crate) fn seed() -> u64 {
 /// The connector's `max_tps`: slow enough that kills find messages queued and in flight.
 const MAX_TPS: u64 = 150;
 
-fn write_config(dir: &Path, smsc: std::net::SocketAddr) -> std::path::PathBuf {
+/// `smsgate.toml` in `dir`: the store at `store_url`, one `smpp` connector to `smsc` paced at
+/// `max_tps`, quick retries and a 2 s `node_timeout` (the cluster test uses it too).
+pub(crate) fn write_config(
+    dir: &Path,
+    store_url: &str,
+    smsc: std::net::SocketAddr,
+    max_tps: u64,
+) -> std::path::PathBuf {
     let p = dir.join("smsgate.toml");
     let toml = format!(
         r#"
@@ -86,11 +93,10 @@ port = {port}
 system_id = "gw"
 password = "pw"
 window = 8
-max_tps = {MAX_TPS}
+max_tps = {max_tps}
 reconnect_initial = "50ms"
 reconnect_max = "200ms"
 "#,
-        store_url = smsgate_testkit::backend::url(dir, "smsgate.db"),
         port = smsc.port(),
     );
     std::fs::write(&p, toml).unwrap();
@@ -252,7 +258,8 @@ async fn run(kills: u64, per_life: u64) -> Report {
             &seed.to_string(),
         ],
     );
-    let config = write_config(dir.path(), smsc.smpp);
+    let store_url = smsgate_testkit::backend::url(dir.path(), "smsgate.db");
+    let config = write_config(dir.path(), &store_url, smsc.smpp, MAX_TPS);
 
     let mut key = None;
     let mut sent = Sent::default();

@@ -23,8 +23,9 @@ use sqlx::QueryBuilder;
 use super::db::{Conn, Db};
 use super::messages::{MESSAGE_COLUMNS, message_from_row};
 
-/// How long a claim holds a message. On SQLite (one node) a held lease at start-up means a
-/// crash; the value matters for PostgreSQL, where other nodes take over expired leases.
+/// How long a claim holds a message. A held lease is a crash's only when its node is gone: on
+/// SQLite (one node) at start-up, on PostgreSQL once its node's beat is older than
+/// `node_timeout` (`recover_in_flight`); the length itself decides neither.
 const LEASE_MS: i64 = 10 * 60 * 1000;
 
 /// The rows the claim may take: waiting (not left the queue) and not held by a connector.
