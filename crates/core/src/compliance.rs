@@ -137,10 +137,30 @@ impl ComplianceConfig {
     }
 }
 
-/// Every opt-out, in memory: `(tenant, number)` → the senders it covers (`""`: all).
+/// The prefix of an opt-out kept for an erased number (see [`hashed_number`]).
+pub const HASHED_PREFIX: &str = "sha256:";
+
+/// The form an opt-out takes once its number is erased (`DELETE /v1/numbers/{e164}`): the
+/// number itself is gone, but the gateway still recognises it and keeps refusing sends to it,
+/// which is what the recipient asked for. A SHA-256 of a phone number can be reversed by trying
+/// every number, so this is pseudonymisation, not anonymisation; it keeps no more than needed.
+pub fn hashed_number(number: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let e164 = format!("+{}", number.trim_start_matches('+'));
+    let digest = Sha256::new()
+        .chain_update(b"smsgate-optout:")
+        .chain_update(e164.as_bytes())
+        .finalize();
+    format!("{HASHED_PREFIX}{}", hex::encode(digest))
+}
+
+/// Every opt-out, in memory: `(tenant, number)` → the senders it covers (`""`: all). The
+/// number is E.164, or its [`hashed_number`] after an erasure.
 #[derive(Debug, Default)]
 pub struct OptOuts {
     by_number: RwLock<HashMap<(String, String), HashSet<String>>>,
+    /// Whether any entry is hashed: only then does a miss cost a hash.
+    hashed: std::sync::atomic::AtomicBool,
 }
 
 impl OptOuts {
@@ -158,8 +178,22 @@ impl OptOuts {
         if map.is_empty() {
             return false;
         }
-        map.get(&(tenant.to_owned(), number.to_owned()))
-            .is_some_and(|s| s.contains("") || sender.is_some_and(|f| s.contains(f)))
+        let covers = |s: &HashSet<String>| s.contains("") || sender.is_some_and(|f| s.contains(f));
+        if map
+            .get(&(tenant.to_owned(), number.to_owned()))
+            .is_some_and(covers)
+        {
+            return true;
+        }
+        self.hashed.load(std::sync::atomic::Ordering::Relaxed)
+            && map
+                .get(&(tenant.to_owned(), hashed_number(number)))
+                .is_some_and(covers)
+    }
+
+    fn note_hashed(&self, map: &HashMap<(String, String), HashSet<String>>) {
+        let any = map.keys().any(|(_, n)| n.starts_with(HASHED_PREFIX));
+        self.hashed.store(any, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Applies committed changes.
@@ -179,6 +213,7 @@ impl OptOuts {
                 }
             }
         }
+        self.note_hashed(&map);
     }
 
     /// Replaces every entry with `all` (a reload from the store, which other nodes change too).
@@ -190,6 +225,7 @@ impl OptOuts {
                 .or_default()
                 .insert(o.sender.clone());
         }
+        self.note_hashed(&fresh);
         *self.by_number.write().unwrap_or_else(|e| e.into_inner()) = fresh;
     }
 
@@ -485,5 +521,22 @@ mod tests {
         assert!(set.blocks("acme", "+4915112345678", None), "tenant-wide");
         set.apply(&[], &[o(""), o("ACME")]);
         assert!(set.is_empty());
+    }
+
+    #[test]
+    fn an_erased_numbers_hashed_opt_out_still_blocks_it() {
+        let hashed = hashed_number("4915112345678");
+        assert_eq!(hashed, hashed_number("+4915112345678"), "with or without +");
+        assert!(hashed.starts_with(HASHED_PREFIX) && !hashed.contains("4915112345678"));
+        let set = OptOuts::new(&[OptOut {
+            tenant: "acme".into(),
+            number: hashed,
+            sender: String::new(),
+            source: "keyword".into(),
+            created_at: 0,
+        }]);
+        assert!(set.blocks("acme", "+4915112345678", None));
+        assert!(!set.blocks("acme", "+4915100000000", None));
+        assert!(!set.blocks("bolt", "+4915112345678", None));
     }
 }

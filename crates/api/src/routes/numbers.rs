@@ -85,7 +85,8 @@ pub async fn export_number(
 }
 
 /// Erase a number's texts and consent records: messages to it and inbound SMS from it keep
-/// their status and times, their texts are blanked.
+/// their status and times, their texts are blanked; its opt-outs are kept under the number's
+/// SHA-256 (`sha256:…`), so it is still never messaged again.
 #[utoipa::path(delete, path = "/v1/numbers/{number}", tag = "compliance",
     params(("number" = String, Path)),
     responses((status = 200, body = serde_json::Value), (status = 400, body = ErrorBody)),
@@ -103,6 +104,9 @@ pub async fn erase_number(
         .intake
         .consents()
         .forget_number(tenant.as_deref(), &number);
+    // Its opt-outs are now kept under the number's hash.
+    let optouts = state.store.list_optouts(None).await?;
+    state.intake.optouts().replace_all(&optouts);
     crate::routes::audit(
         &state,
         &caller,

@@ -114,8 +114,13 @@ pub async fn delete_optout(
         source: "api".into(),
         created_at: 0,
     };
+    // An erased number's opt-out is kept under its hash; the number opts it back in too.
+    let hashed = OptOut {
+        number: smsgate_core::compliance::hashed_number(&o.number),
+        ..o.clone()
+    };
     let changes = OptOutChanges {
-        removed: vec![o.clone()],
+        removed: vec![o.clone(), hashed.clone()],
         ..OptOutChanges::default()
     };
     let (_, removed) = state
@@ -125,7 +130,7 @@ pub async fn delete_optout(
     if removed == 0 {
         return Err(ApiError::not_found("opt-out"));
     }
-    state.intake.optouts().apply(&[], std::slice::from_ref(&o));
+    state.intake.optouts().apply(&[], &[o, hashed]);
     state.signals.events.notify_one();
     Ok(StatusCode::NO_CONTENT)
 }

@@ -156,6 +156,10 @@ async fn a_number_is_exported_and_erased_within_its_tenant() {
     send(&t, &acme).await;
     send(&t, &bolt).await;
     phone_says(&t, "my meter says 42").await; // bolt messaged last: bolt's
+    let (status, _) = t
+        .call_as(&bolt, "POST", "/v1/optouts", Some(json!({"number": PHONE})))
+        .await;
+    assert_eq!(status, 201);
     let (status, v) = t
         .call_as(&bolt, "GET", &format!("/v1/numbers/{PHONE}/export"), None)
         .await;
@@ -172,6 +176,22 @@ async fn a_number_is_exported_and_erased_within_its_tenant() {
         .await;
     assert_eq!(v["messages"][0]["text"], "", "{v}");
     assert_eq!(v["inbound"][0]["text"], "");
+    // The opt-out outlives the erasure under the number's hash: still no sends to it.
+    let (_, list) = t.call_as(&bolt, "GET", "/v1/optouts", None).await;
+    let kept = list[0]["number"].as_str().unwrap();
+    assert!(
+        kept.starts_with("sha256:") && !list.to_string().contains(PHONE),
+        "{list}"
+    );
+    let (status, v) = send(&t, &bolt).await;
+    assert_eq!(status, 422, "{v}");
+    assert_eq!(v["error"]["code"], "opted_out");
+    // The recipient can still opt back in by number.
+    let (status, _) = t
+        .call_as(&bolt, "DELETE", &format!("/v1/optouts/{PHONE}"), None)
+        .await;
+    assert_eq!(status, 204);
+    assert_eq!(send(&t, &bolt).await.0, 202);
     let (_, v) = t
         .call_as(&acme, "GET", &format!("/v1/numbers/{PHONE}/export"), None)
         .await;

@@ -185,8 +185,9 @@ async fn redact_inbound(c: &mut Conn, id: &str) -> Result<(), sqlx::Error> {
 }
 
 /// Erases the texts of everything sent to or received from `number` (of one tenant, or all);
-/// returns how many messages were touched. Opt-outs stay: they are what keeps the number
-/// from being messaged again.
+/// returns how many messages were touched. Opt-outs stay, with the number replaced by its
+/// hash ([`smsgate_core::compliance::hashed_number`]): they are what keeps the number from
+/// being messaged again, and the gateway still recognises it by the hash.
 pub(super) async fn erase_number(
     c: &mut Conn,
     d: &(Option<String>, String),
@@ -221,6 +222,26 @@ pub(super) async fn erase_number(
     // cannot message the number again, which is what erasure asks for.
     sqlx::query(sql!(
         "DELETE FROM consents WHERE number = ? AND (? IS NULL OR tenant = ?)"
+    ))
+    .bind(number)
+    .bind(tenant)
+    .bind(tenant)
+    .execute(&mut *c)
+    .await?;
+    let hashed = smsgate_core::compliance::hashed_number(number);
+    sqlx::query(sql!(
+        "INSERT INTO optouts (tenant, number, sender, source, created_at) \
+         SELECT tenant, ?, sender, source, created_at FROM optouts \
+         WHERE number = ? AND (? IS NULL OR tenant = ?) ON CONFLICT DO NOTHING"
+    ))
+    .bind(&hashed)
+    .bind(number)
+    .bind(tenant)
+    .bind(tenant)
+    .execute(&mut *c)
+    .await?;
+    sqlx::query(sql!(
+        "DELETE FROM optouts WHERE number = ? AND (? IS NULL OR tenant = ?)"
     ))
     .bind(number)
     .bind(tenant)
