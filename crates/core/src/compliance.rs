@@ -324,6 +324,13 @@ fn changes_for(
     Some((keyword, o, reply))
 }
 
+/// The outbox event a rule's webhook action is delivered from (to the rule's URL only).
+pub const ROUTED_EVENT: &str = "inbound.routed";
+/// The key of an `inbound.routed` event's data that holds the rule's URL.
+pub const ROUTED_URL: &str = "webhook_url";
+/// The key of an `inbound.routed` event's data that holds the rule's signing secret.
+pub const ROUTED_SECRET: &str = "webhook_secret";
+
 const PAGE: u32 = 200;
 const POLL: Duration = Duration::from_secs(1);
 
@@ -392,7 +399,21 @@ fn route(
         .tenant
         .clone()
         .unwrap_or_else(|| crate::store::DEFAULT_TENANT.to_owned());
-    for (to, text) in actions {
+    if let Some((url, secret)) = actions.webhook {
+        // The same fields as `message.inbound`, so retention redacts its text the same way;
+        // the target travels with the event and is never part of the body.
+        let data = serde_json::json!({
+            "id": m.id.to_string(), "from": m.from, "to": m.to, "text": m.text,
+            "connector": m.connector, "incomplete": m.incomplete,
+            "received_at": crate::clock::rfc3339(m.received_at), "tenant": m.tenant,
+            "rule": actions.rule, ROUTED_URL: url, ROUTED_SECRET: secret,
+        });
+        tracing::info!(from = %m.from, rule = actions.rule, "inbound rule: webhook");
+        changes
+            .events
+            .push((ROUTED_EVENT.to_owned(), data.to_string()));
+    }
+    for (to, text) in actions.sms {
         let reply = to.trim_start_matches('+') == m.from.trim_start_matches('+');
         let request = SendRequest {
             to,
@@ -442,6 +463,12 @@ async fn step(
             continue;
         };
         tracing::info!(number = %o.number, tenant = %o.tenant, ?keyword, "compliance keyword");
+        // An opt-in (START, JOIN) may have a rule of its own, whose answer replaces the
+        // default one; a STOP or HELP never goes to a rule.
+        let ruled = keyword == Keyword::Start && crate::inbound_rules::route(rules, m).is_some();
+        if ruled {
+            route(rules, m, now, intake, &mut changes);
+        }
         let request = SendRequest {
             to: o.number.clone(),
             text: reply,
@@ -453,6 +480,7 @@ async fn step(
             ..SendRequest::default()
         };
         match intake.prepare(request, now) {
+            Ok(_) if ruled => {}
             Ok(reply) => changes.replies.push(reply),
             Err(e) => tracing::warn!(error = %e, "compliance reply refused by intake"),
         }
@@ -469,12 +497,14 @@ async fn step(
     let (added, removed) = (changes.added.clone(), changes.removed.clone());
     let consents = changes.consents_added.clone();
     let replies = changes.replies.len() as u64;
+    let routed = !changes.events.is_empty();
     store.record_optouts(changes, now).await?;
     intake.optouts().apply(&added, &removed);
     intake.consents().apply(&consents, &[]);
     if replies > 0 {
         intake.queued(replies);
-    } else {
+    }
+    if replies == 0 || routed {
         intake.signals().events.notify_one();
     }
     Ok((Some(last), page.len() as u32 == PAGE))

@@ -1,12 +1,15 @@
 //! Keyword routing of inbound SMS (`[[inbound_rules]]`): what Kannel calls an sms-service. A
 //! rule matches by recipient number or prefix, first word, or regular expression, within a
 //! tenant or for all; the first match wins and its actions run: an automatic reply to the
-//! sender and/or a forward of the text to another number. Placeholders in both texts:
-//! `{from}`, `{to}`, `{text}` (the whole message), `{rest}` (the text after the keyword).
+//! sender, a forward of the text to another number, a signed POST of the SMS to a webhook URL
+//! of the rule's own, or `iot = true`: nothing but the IoT engine's own handling (a stop for
+//! later rules). Placeholders in both texts: `{from}`, `{to}`, `{text}` (the whole message),
+//! `{rest}` (the text after the keyword).
 //!
-//! Rules run in the compliance loop, after STOP/START/HELP (a STOP is never routed), and the
-//! messages they queue are committed with the loop's cursor: a crash neither loses nor
-//! repeats an answer. Every inbound message still reaches webhooks and the IoT engine as
+//! Rules run in the compliance loop, after STOP/START/HELP (a STOP is never routed), and what
+//! they queue (SMS, and the `inbound.routed` outbox event a webhook action is delivered from)
+//! is committed with the loop's cursor: a crash neither loses nor repeats an answer. Every
+//! inbound message still reaches the `message.inbound` subscriptions and the IoT engine as
 //! before.
 
 use regex::Regex;
@@ -39,17 +42,36 @@ pub struct InboundRuleConfig {
     /// The forwarded text. Default `"From {from}: {text}"`.
     #[serde(default)]
     pub forward_text: Option<String>,
+    /// POST the SMS to this URL (an `inbound.routed` event, signed and retried like every
+    /// webhook).
+    #[serde(default)]
+    pub webhook: Option<String>,
+    /// The signing secret of `webhook` (16 characters at least).
+    #[serde(default)]
+    pub webhook_secret: Option<String>,
+    /// Hand the SMS to the IoT engine only: no reply, no forward, no later rule.
+    #[serde(default)]
+    pub iot: bool,
 }
 
 /// A checked rule.
 #[derive(Clone, Debug)]
 pub struct InboundRule {
+    index: usize,
     config: InboundRuleConfig,
     pattern: Option<Regex>,
 }
 
-/// What a matching rule asks for: `(to, text)` of each SMS to queue.
-pub type Actions = Vec<(String, String)>;
+/// What a matching rule asks for.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Actions {
+    /// The rule's place in the list (1-based, as error messages name it).
+    pub rule: usize,
+    /// `(to, text)` of each SMS to queue.
+    pub sms: Vec<(String, String)>,
+    /// `(url, secret)` to POST the SMS to.
+    pub webhook: Option<(String, String)>,
+}
 
 fn fill(template: &str, m: &InboundMessage, rest: &str) -> String {
     template
@@ -63,8 +85,30 @@ impl InboundRule {
     /// Checks a rule; the error names it by its position (`[[inbound_rules]] #2`).
     pub fn new(index: usize, config: InboundRuleConfig) -> Result<Self, String> {
         let at = format!("[[inbound_rules]] #{}", index + 1);
-        if config.reply.is_none() && config.forward.is_none() {
-            return Err(format!("{at} has no action: give it a reply or a forward"));
+        if config.reply.is_none()
+            && config.forward.is_none()
+            && config.webhook.is_none()
+            && !config.iot
+        {
+            return Err(format!(
+                "{at} has no action: give it a reply, forward, webhook or iot = true"
+            ));
+        }
+        if config.iot && (config.reply.is_some() || config.forward.is_some()) {
+            return Err(format!(
+                "{at}: iot = true hands the SMS to the IoT engine alone; drop reply and forward"
+            ));
+        }
+        if let Some(url) = &config.webhook {
+            let ok = reqwest::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+            if !ok {
+                return Err(format!("{at} webhook '{url}' is not an http(s) URL"));
+            }
+            if config.webhook_secret.as_ref().is_none_or(|s| s.len() < 16) {
+                return Err(format!(
+                    "{at} webhook needs webhook_secret (16 characters at least) to sign with"
+                ));
+            }
         }
         if config.to.is_none() && config.keyword.is_none() && config.pattern.is_none() {
             return Err(format!(
@@ -84,7 +128,11 @@ impl InboundRule {
                     .map_err(|e| format!("{at} pattern: {e}"))
             })
             .transpose()?;
-        Ok(Self { config, pattern })
+        Ok(Self {
+            index: index + 1,
+            config,
+            pattern,
+        })
     }
 
     /// The SMS to queue when the rule matches `m`, or `None`.
@@ -116,13 +164,19 @@ impl InboundRule {
             return None;
         }
         let rest = if c.keyword.is_some() { rest } else { text };
-        let mut out = Vec::new();
+        let mut out = Actions {
+            rule: self.index,
+            ..Actions::default()
+        };
         if let Some(r) = &c.reply {
-            out.push((m.from.clone(), fill(r, m, rest)));
+            out.sms.push((m.from.clone(), fill(r, m, rest)));
         }
         if let Some(to) = &c.forward {
             let t = c.forward_text.as_deref().unwrap_or("From {from}: {text}");
-            out.push((to.clone(), fill(t, m, rest)));
+            out.sms.push((to.clone(), fill(t, m, rest)));
+        }
+        if let (Some(url), Some(secret)) = (&c.webhook, &c.webhook_secret) {
+            out.webhook = Some((url.clone(), secret.clone()));
         }
         Some(out)
     }
@@ -176,13 +230,15 @@ mod tests {
         ])
         .unwrap();
         let a = route(&rules, &sms("+4930555000", "PRICE apples", None)).unwrap();
+        assert_eq!(a.rule, 1);
         assert_eq!(
-            a,
+            a.sms,
             vec![("+4915112345678".into(), "Price of apples: 3 EUR".into())]
         );
         let a = route(&rules, &sms("+4930555000", "hello there", None)).unwrap();
+        assert_eq!(a.rule, 2);
         assert_eq!(
-            a,
+            a.sms,
             vec![
                 ("+4915112345678".into(), "Thanks, +4915112345678".into()),
                 (
@@ -208,5 +264,39 @@ mod tests {
         assert!(e.contains("every SMS"), "{e}");
         let e = compile(&[rule(serde_json::json!({"pattern": "(", "reply": "x"}))]).unwrap_err();
         assert!(e.contains("#1 pattern"), "{e}");
+    }
+
+    #[test]
+    fn a_webhook_rule_needs_a_url_and_a_secret_and_an_iot_rule_stops_the_list() {
+        let hook = |url: &str, secret: Option<&str>| {
+            compile(&[rule(serde_json::json!({
+                "keyword": "JOIN", "webhook": url, "webhook_secret": secret}))])
+        };
+        let e = hook("ftp://x", Some("0123456789abcdef")).unwrap_err();
+        assert!(e.contains("http(s)"), "{e}");
+        let e = hook("https://crm.example.com/sms", Some("short")).unwrap_err();
+        assert!(e.contains("webhook_secret"), "{e}");
+        let rules = hook("https://crm.example.com/sms", Some("0123456789abcdef")).unwrap();
+        let a = route(&rules, &sms("+1", "join newsletter", None)).unwrap();
+        assert_eq!(
+            a.webhook,
+            Some((
+                "https://crm.example.com/sms".into(),
+                "0123456789abcdef".into()
+            ))
+        );
+        assert!(a.sms.is_empty());
+        let rules = compile(&[
+            rule(serde_json::json!({"keyword": "T", "iot": true})),
+            rule(serde_json::json!({"to": "+1*", "reply": "thanks"})),
+        ])
+        .unwrap();
+        let a = route(&rules, &sms("+1555", "T 85", None)).unwrap();
+        assert_eq!((a.rule, a.sms.len()), (1, 0), "the IoT rule ends the list");
+        let e = compile(&[rule(
+            serde_json::json!({"keyword": "T", "iot": true, "reply": "x"}),
+        )])
+        .unwrap_err();
+        assert!(e.contains("IoT engine alone"), "{e}");
     }
 }

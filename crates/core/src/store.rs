@@ -227,6 +227,9 @@ pub struct OptOutChanges {
     pub consents_removed: Vec<OptOut>,
     /// Replies (STOP confirmations, HELP texts) queued in the same commit.
     pub replies: Vec<NewMessage>,
+    /// Outbox events to emit in the same commit, `(event, JSON data)` (an inbound rule's
+    /// `inbound.routed`).
+    pub events: Vec<(String, String)>,
     /// The compliance loop's new inbound cursor, when it moved.
     pub cursor: Option<MessageId>,
 }

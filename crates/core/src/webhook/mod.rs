@@ -134,6 +134,9 @@ pub fn deliveries_for(
     callback_key: &CallbackKey<'_>,
     now: i64,
 ) -> Vec<Delivery> {
+    if ev.event == crate::compliance::ROUTED_EVENT {
+        return routed_delivery(ev, now).into_iter().collect();
+    }
     let tenant = tenant_of(ev);
     let status = ev.message.as_ref().map(|(s, _, _)| *s);
     let targets: Vec<&Webhook> = hooks
@@ -196,6 +199,30 @@ pub fn deliveries_for(
         });
     }
     out
+}
+
+/// An inbound rule's webhook: to the URL the event names, signed with its secret, the body's
+/// `data` the inbound SMS without them. Only the rule's URL gets it, never a subscription. The
+/// rule is the operator's configuration, so it reaches as far as an admin's subscription.
+fn routed_delivery(ev: &OutboxEvent, now: i64) -> Option<Delivery> {
+    use crate::compliance::{ROUTED_SECRET, ROUTED_URL};
+    let mut data = ev.data.clone()?;
+    let map = data.as_object_mut()?;
+    let url = map.remove(ROUTED_URL)?.as_str()?.to_owned();
+    let secret = map.remove(ROUTED_SECRET)?.as_str()?.to_owned();
+    let body = json!({"id": format!("evt_{}", ev.seq), "event": ev.event,
+        "created_at": rfc3339(ev.at), "data": data})
+    .to_string();
+    Some(Delivery {
+        id: format!("whd_{}_0", ev.seq),
+        webhook_id: None,
+        url,
+        secret,
+        body,
+        attempts: 0,
+        created_at: now,
+        tenant: None,
+    })
 }
 
 /// Settings of the webhook pipeline.

@@ -308,6 +308,49 @@ async fn inbound_rules_answer_keywords_and_forward_the_rest_but_not_help_or_stop
     t.gw.shutdown().await;
 }
 
+async fn a_join_rule_posts_the_sms_to_its_webhook_and_answers_instead_of_the_default() {
+    let hook = smsgate_testkit::Receiver::start().await;
+    let secret = "join-rule-secret-0123";
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = smsgate_testkit::config(dir.path(), json!({"delivery_delay": "50ms"}));
+    c.inbound_rules = serde_json::from_value(json!([
+        {"keyword": "JOIN", "webhook": hook.url, "webhook_secret": secret,
+         "reply": "Welcome to the pump alerts, {from}!"},
+    ]))
+    .unwrap();
+    let t = TestGateway::start_with(c, dir).await;
+    let acme = tenant_key(&t, "acme").await;
+    send(&t, &acme).await; // the phone's answers are acme's
+    phone_says(&t, "join").await;
+    let hit = hook
+        .wait_for(|v| v["event"] == "inbound.routed" && v["data"]["text"] == "join")
+        .await;
+    let now = smsgate_core::clock::Clock::system().now_ms() / 1000;
+    assert!(
+        smsgate_core::webhook::verify(secret, &hit.signature, &hit.body, now, 300),
+        "signed with the rule's secret: {hit:?}"
+    );
+    let v: Value = serde_json::from_str(&hit.body).unwrap();
+    assert_eq!(v["data"]["from"], PHONE);
+    assert_eq!(v["data"]["tenant"], "acme");
+    assert_eq!(v["data"]["rule"], 1);
+    assert!(
+        !hit.body.contains(secret) && v["data"].get("webhook_url").is_none(),
+        "the target is not in the body: {}",
+        hit.body
+    );
+    reply_with(&t, &acme, &format!("Welcome to the pump alerts, {PHONE}!")).await;
+    // JOIN is still an opt-in: the consent is recorded, the default answer is not sent.
+    let (_, consents) = t.call_as(&acme, "GET", "/v1/consents", None).await;
+    assert_eq!(consents[0]["number"], PHONE, "{consents}");
+    let (_, page) = t.call_as(&acme, "GET", "/v1/messages?limit=50", None).await;
+    assert!(
+        !page.to_string().contains("You are subscribed"),
+        "one answer only: {page}"
+    );
+    t.gw.shutdown().await;
+}
+
 /// `"HH:MM-HH:MM"` around the present moment in Berlin (a window that holds now).
 fn window_around_now_in_berlin() -> String {
     let now = smsgate_core::clock::Clock::system().now_ms();
@@ -393,6 +436,7 @@ smsgate_testkit::both_backends!(
     stop_opts_out_start_opts_back_in_and_help_answers,
     start_after_stop_lets_messages_through_again_and_help_gets_the_help_text,
     a_number_is_exported_and_erased_within_its_tenant,
+    a_join_rule_posts_the_sms_to_its_webhook_and_answers_instead_of_the_default,
     a_tenant_that_requires_consent_sends_only_after_join_or_a_recorded_opt_in,
     inbound_rules_answer_keywords_and_forward_the_rest_but_not_help_or_stop,
     quiet_hours_hold_bulk_messages_but_never_alerts,

@@ -149,6 +149,9 @@ pub(super) async fn record_optouts(
             .execute(&mut *c)
             .await?;
     }
+    for (event, data) in &ch.events {
+        push_event(c, Some(event), None, event, None, None, Some(data), now).await?;
+    }
     if !ch.replies.is_empty() {
         let rows: Vec<&NewMessage> = ch.replies.iter().collect();
         super::messages::insert_rows(c, &rows).await?;

@@ -167,14 +167,16 @@ async fn redact_message(c: &mut Conn, id: &str) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// An inbound message's text: the row and its `message.inbound` event.
+/// An inbound message's text: the row, its `message.inbound` event and any `inbound.routed`
+/// event an inbound rule made of it.
 async fn redact_inbound(c: &mut Conn, id: &str) -> Result<(), sqlx::Error> {
     sqlx::query(sql!("UPDATE inbound_messages SET body = '' WHERE id = ?"))
         .bind(id)
         .execute(&mut *c)
         .await?;
     sqlx::query(&super::db::dialect(&format!(
-        "UPDATE events SET data = {} WHERE event = 'message.inbound' AND {} = ?",
+        "UPDATE events SET data = {} WHERE event IN ('message.inbound', 'inbound.routed') \
+         AND {} = ?",
         super::db::json_blank("data", "text"),
         super::db::json_get("data", "id")
     )))
