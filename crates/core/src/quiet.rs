@@ -280,6 +280,13 @@ impl QuietHours {
         *self.zones.write().unwrap_or_else(|e| e.into_inner()) = zones;
     }
 
+    /// When a message to `number` due at `t` is released by `window` (a route's), in the
+    /// operator's zones, if it holds it.
+    pub fn release_by(&self, window: Window, number: &str, t: i64) -> Option<i64> {
+        let zones = self.zones.read().unwrap_or_else(|e| e.into_inner());
+        window.release_in(zone_in(&zones, number), t)
+    }
+
     /// When a message of `tenant` to `number` due at `t` is released, if quiet hours hold it.
     pub fn release(&self, tenant: &str, number: &str, t: i64) -> Option<i64> {
         let map = self.by_tenant.read().unwrap_or_else(|e| e.into_inner());

@@ -49,6 +49,11 @@ pub struct Route {
     /// Only messages sent with this API key (its id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key: Option<String>,
+    /// `"21:00-08:00"`: `normal` and `low` messages this route would carry wait while it is
+    /// that time where the recipient is (decided when the message is accepted, as the
+    /// tenant's quiet hours are; `high` ones go at once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quiet_hours: Option<String>,
     /// Connector names.
     pub connectors: Vec<String>,
     /// `failover` (default) or `balance`.
@@ -145,6 +150,9 @@ pub enum RouteError {
     /// A country that is not two ASCII letters.
     #[error("route '{0}': country must be an ISO 3166 alpha-2 code such as \"DE\"")]
     BadCountry(String),
+    /// A `quiet_hours` window that does not parse.
+    #[error("route '{0}': {1}")]
+    BadQuietHours(String, String),
     /// `retry_error_codes` without `retry_undelivered`, or with an empty code.
     #[error("route '{0}': retry_error_codes needs retry_undelivered = true and non-empty codes")]
     BadRetryCodes(String),
@@ -211,6 +219,8 @@ pub struct Router {
     order: Vec<usize>,
     fallback: Vec<DynConnector>,
     needs_country: bool,
+    /// Each route's parsed `quiet_hours`, by index into `config`.
+    quiet: Vec<Option<crate::quiet::Window>>,
 }
 
 impl Router {
@@ -241,6 +251,10 @@ impl Router {
             {
                 return Err(RouteError::BadRetryCodes(r.label()));
             }
+            if let Some(w) = &r.quiet_hours {
+                crate::quiet::Window::parse(w)
+                    .map_err(|e| RouteError::BadQuietHours(r.label(), e))?;
+            }
             let mut list = Vec::with_capacity(r.connectors.len());
             for name in &r.connectors {
                 let c = connectors
@@ -261,6 +275,14 @@ impl Router {
         });
         Ok(Self {
             needs_country: routes.iter().any(|r| r.country.is_some()),
+            quiet: routes
+                .iter()
+                .map(|r| {
+                    r.quiet_hours
+                        .as_deref()
+                        .and_then(|w| crate::quiet::Window::parse(w).ok())
+                })
+                .collect(),
             config: routes.to_vec(),
             resolved,
             order,
@@ -278,16 +300,18 @@ impl Router {
         &self.config
     }
 
-    /// Picks the route and orders its connectors for one message.
-    pub fn choose(&self, q: RouteQuery<'_>) -> Choice {
-        if self.config.is_empty() {
-            return Choice {
-                route: None,
-                connectors: self.fallback.clone(),
-                reason: "no [[routes]] configured: every connector, in configuration order".into(),
-                receipt_retry: None,
-            };
+    /// The route a message would take and its quiet hours, when that route has them (`None`
+    /// at once, without matching, when no route has any).
+    pub fn quiet_hours(&self, q: RouteQuery<'_>) -> Option<(String, crate::quiet::Window)> {
+        if self.quiet.iter().all(Option::is_none) {
+            return None;
         }
+        let i = self.matching(q)?;
+        Some((self.config[i].label(), self.quiet[i]?))
+    }
+
+    /// The index of the most specific route that matches.
+    fn matching(&self, q: RouteQuery<'_>) -> Option<usize> {
         let country = if self.needs_country {
             crate::number::Msisdn::parse(q.to)
                 .ok()
@@ -295,7 +319,7 @@ impl Router {
         } else {
             None
         };
-        let hit = self.order.iter().copied().find(|&i| {
+        self.order.iter().copied().find(|&i| {
             let r = &self.config[i];
             q.to.starts_with(r.prefix.as_str())
                 && r.country.as_deref().is_none_or(|c| {
@@ -312,7 +336,20 @@ impl Router {
                 && r.api_key
                     .as_deref()
                     .is_none_or(|want| q.api_key == Some(want))
-        });
+        })
+    }
+
+    /// Picks the route and orders its connectors for one message.
+    pub fn choose(&self, q: RouteQuery<'_>) -> Choice {
+        if self.config.is_empty() {
+            return Choice {
+                route: None,
+                connectors: self.fallback.clone(),
+                reason: "no [[routes]] configured: every connector, in configuration order".into(),
+                receipt_retry: None,
+            };
+        }
+        let hit = self.matching(q);
         let Some(i) = hit else {
             return Choice {
                 route: None,

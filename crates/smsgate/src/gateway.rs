@@ -114,6 +114,7 @@ pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Parts> {
     let connectors = Connectors::new(list);
     let router =
         SharedRouter::new(Router::new(&config.routes, &connectors).context("invalid [[routes]]")?);
+    intake.set_router(Arc::clone(&router));
 
     let _ = numbers.await;
     let listener = tokio::net::TcpListener::bind(config.http.listen)

@@ -14,6 +14,7 @@
 pub mod gate;
 pub mod prepare;
 
+use crate::routing::RouteQuery;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -50,6 +51,8 @@ pub struct Intake {
     optouts: Arc<crate::compliance::OptOuts>,
     consents: Arc<crate::compliance::Consents>,
     quiet: Arc<crate::quiet::QuietHours>,
+    /// The live routes, for their quiet hours (set once the router exists).
+    router: std::sync::OnceLock<Arc<crate::routing::SharedRouter>>,
 }
 
 impl Intake {
@@ -69,6 +72,7 @@ impl Intake {
             optouts: Arc::default(),
             consents: Arc::default(),
             quiet: Arc::default(),
+            router: std::sync::OnceLock::new(),
         })
     }
 
@@ -145,7 +149,28 @@ impl Intake {
             ));
             m.send_at = release;
         }
+        if m.priority != crate::message::Priority::High
+            && let Some(router) = self.router.get()
+            && let Some((route, window)) = router.current().quiet_hours(RouteQuery {
+                to: m.to.as_str(),
+                from: m.from.as_ref().map(|f| f.as_str()),
+                api_key: m.api_key_id.as_deref(),
+            })
+            && let Some(release) = self.quiet.release_by(window, m.to.as_str(), m.send_at)
+        {
+            m.deferred = Some(format!(
+                "quiet hours of route '{route}' in the recipient's local time; sent at {}",
+                crate::clock::rfc3339(release)
+            ));
+            m.send_at = release;
+        }
         Ok(m)
+    }
+
+    /// Gives the intake the live routes, whose `quiet_hours` it holds messages by (once, when
+    /// the gateway has built them; later reloads are seen through the shared router).
+    pub fn set_router(&self, router: Arc<crate::routing::SharedRouter>) {
+        let _ = self.router.set(router);
     }
 
     /// Re-reads who may not be messaged, and when, from the store (opt-outs, consents, each

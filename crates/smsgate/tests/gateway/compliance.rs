@@ -432,6 +432,65 @@ async fn quiet_hours_hold_bulk_messages_but_never_alerts() {
     t.gw.shutdown().await;
 }
 
+async fn a_routes_quiet_hours_hold_its_bulk_messages_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = smsgate_testkit::config(dir.path(), json!({"delivery_delay": "50ms"}));
+    c.routes = serde_json::from_value(json!([
+        {"name": "germany", "prefix": "+49", "quiet_hours": window_around_now_in_berlin(),
+         "connectors": ["sim"]},
+        {"prefix": "", "connectors": ["sim"]},
+    ]))
+    .unwrap();
+    let t = TestGateway::start_with(c, dir).await;
+    let (status, v) = t
+        .call(
+            "POST",
+            "/v1/messages",
+            Some(json!({"to": PHONE, "text": "Monthly report"})),
+        )
+        .await;
+    assert_eq!(status, 202, "{v}");
+    let held = v["id"].as_str().unwrap().to_owned();
+    let (_, v) = t
+        .call(
+            "POST",
+            "/v1/messages",
+            Some(json!({"to": "+441234567890", "text": "Monthly report"})),
+        )
+        .await;
+    let other = v["id"].as_str().unwrap().to_owned();
+    let (_, v) = t
+        .call(
+            "POST",
+            "/v1/messages",
+            Some(json!({"to": PHONE, "text": "Valve open", "priority": "high"})),
+        )
+        .await;
+    t.wait_status(v["id"].as_str().unwrap(), "delivered").await;
+    t.wait_status(&other, "delivered").await;
+    let (_, m) = t.call("GET", &format!("/v1/messages/{held}"), None).await;
+    assert_eq!(m["status"], "queued", "held by the route: {m}");
+    assert!(
+        m.to_string().contains("quiet hours of route 'germany'"),
+        "the timeline says why: {m}"
+    );
+    t.gw.shutdown().await;
+}
+
+#[test]
+fn a_route_with_bad_quiet_hours_is_refused_at_start() {
+    let routes: Vec<smsgate_core::routing::Route> = serde_json::from_value(json!([
+        {"prefix": "+49", "quiet_hours": "late", "connectors": ["sim"]}]))
+    .unwrap();
+    let e = smsgate_core::routing::Router::new(
+        &routes,
+        &smsgate_core::routing::Connectors::new(Vec::new()),
+    )
+    .err()
+    .expect("refused");
+    assert!(e.to_string().contains("quiet_hours 'late'"), "{e}");
+}
+
 smsgate_testkit::both_backends!(
     stop_opts_out_start_opts_back_in_and_help_answers,
     start_after_stop_lets_messages_through_again_and_help_gets_the_help_text,
@@ -440,4 +499,5 @@ smsgate_testkit::both_backends!(
     a_tenant_that_requires_consent_sends_only_after_join_or_a_recorded_opt_in,
     inbound_rules_answer_keywords_and_forward_the_rest_but_not_help_or_stop,
     quiet_hours_hold_bulk_messages_but_never_alerts,
+    a_routes_quiet_hours_hold_its_bulk_messages_only,
 );
