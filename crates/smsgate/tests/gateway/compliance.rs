@@ -477,6 +477,36 @@ async fn a_routes_quiet_hours_hold_its_bulk_messages_only() {
     t.gw.shutdown().await;
 }
 
+async fn a_held_message_is_delivered_when_the_window_ends() {
+    let clock = smsgate_core::clock::Clock::adjustable();
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = smsgate_testkit::config(dir.path(), json!({"delivery_delay": "50ms"}));
+    // Berlin's window opened an hour ago (adjustable clock) and closes in an hour.
+    c.routes = serde_json::from_value(json!([
+        {"prefix": "", "quiet_hours": window_around_now_in_berlin(), "connectors": ["sim"]}]))
+    .unwrap();
+    let gw = smsgate::gateway::Gateway::start_with_clock(c, clock)
+        .await
+        .unwrap();
+    let key = gw.first_admin_key.clone().unwrap();
+    let t = TestGateway::new(gw, key, dir);
+    let (status, v) = t
+        .call(
+            "POST",
+            "/v1/messages",
+            Some(json!({"to": PHONE, "text": "Monthly report"})),
+        )
+        .await;
+    assert_eq!(status, 202, "{v}");
+    let id = v["id"].as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (_, m) = t.call("GET", &format!("/v1/messages/{id}"), None).await;
+    assert_eq!(m["status"], "queued", "held inside the window: {m}");
+    assert!(clock.advance(Duration::from_secs(61 * 60)));
+    t.wait_status(&id, "delivered").await;
+    t.gw.shutdown().await;
+}
+
 #[test]
 fn a_route_with_bad_quiet_hours_is_refused_at_start() {
     let routes: Vec<smsgate_core::routing::Route> = serde_json::from_value(json!([
@@ -500,4 +530,5 @@ smsgate_testkit::both_backends!(
     inbound_rules_answer_keywords_and_forward_the_rest_but_not_help_or_stop,
     quiet_hours_hold_bulk_messages_but_never_alerts,
     a_routes_quiet_hours_hold_its_bulk_messages_only,
+    a_held_message_is_delivered_when_the_window_ends,
 );
