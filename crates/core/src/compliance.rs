@@ -191,9 +191,13 @@ impl OptOuts {
                 .is_some_and(covers)
     }
 
-    fn note_hashed(&self, map: &HashMap<(String, String), HashSet<String>>) {
-        let any = map.keys().any(|(_, n)| n.starts_with(HASHED_PREFIX));
-        self.hashed.store(any, std::sync::atomic::Ordering::Relaxed);
+    /// Notes hashed entries among `added` (a removal leaves the flag: it costs no more than a
+    /// hash on a miss until the next full reload).
+    fn note_hashed<'a>(&self, added: impl IntoIterator<Item = &'a String>) {
+        if added.into_iter().any(|n| n.starts_with(HASHED_PREFIX)) {
+            self.hashed
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 
     /// Applies committed changes.
@@ -213,7 +217,7 @@ impl OptOuts {
                 }
             }
         }
-        self.note_hashed(&map);
+        self.note_hashed(added.iter().map(|o| &o.number));
     }
 
     /// Replaces every entry with `all` (a reload from the store, which other nodes change too).
@@ -225,7 +229,9 @@ impl OptOuts {
                 .or_default()
                 .insert(o.sender.clone());
         }
-        self.note_hashed(&fresh);
+        self.hashed
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        self.note_hashed(all.iter().map(|o| &o.number));
         *self.by_number.write().unwrap_or_else(|e| e.into_inner()) = fresh;
     }
 
@@ -384,16 +390,19 @@ pub async fn run(
 }
 
 /// Queues what the first matching `[[inbound_rules]]` entry asks for (replies come from the
-/// number the SMS was sent to), as the inbound message's tenant.
+/// number the SMS was sent to), as the inbound message's tenant; `false` when none matched.
+/// `opting_in`: the SMS is a start word, so its sender's opt-out is lifted in this same commit
+/// and the answer to them must not be refused by it.
 fn route(
     rules: &[crate::inbound_rules::InboundRule],
     m: &InboundMessage,
+    opting_in: bool,
     now: i64,
     intake: &Intake,
     changes: &mut OptOutChanges,
-) {
+) -> bool {
     let Some(actions) = crate::inbound_rules::route(rules, m) else {
-        return;
+        return false;
     };
     let tenant = m
         .tenant
@@ -426,6 +435,7 @@ fn route(
             tenant: Some(tenant.clone()),
             priority: crate::message::Priority::High,
             validity: Some("1h".into()),
+            skip_optout: reply && opting_in,
             ..SendRequest::default()
         };
         match intake.prepare(request, now) {
@@ -436,6 +446,7 @@ fn route(
             Err(e) => tracing::warn!(error = %e, "an inbound rule's SMS was refused by intake"),
         }
     }
+    true
 }
 
 /// One page: the new cursor and whether a full page was read.
@@ -458,31 +469,29 @@ async fn step(
     for m in &page {
         let Some((keyword, o, reply)) = changes_for(config, m, now) else {
             if config.classify(&m.text).is_none() {
-                route(rules, m, now, intake, &mut changes);
+                route(rules, m, false, now, intake, &mut changes);
             }
             continue;
         };
         tracing::info!(number = %o.number, tenant = %o.tenant, ?keyword, "compliance keyword");
         // An opt-in (START, JOIN) may have a rule of its own, whose answer replaces the
         // default one; a STOP or HELP never goes to a rule.
-        let ruled = keyword == Keyword::Start && crate::inbound_rules::route(rules, m).is_some();
-        if ruled {
-            route(rules, m, now, intake, &mut changes);
-        }
-        let request = SendRequest {
-            to: o.number.clone(),
-            text: reply,
-            from: Some(m.to.clone()).filter(|t| !t.is_empty()),
-            tenant: Some(o.tenant.clone()),
-            priority: crate::message::Priority::High,
-            validity: Some("1h".into()),
-            skip_optout: true,
-            ..SendRequest::default()
-        };
-        match intake.prepare(request, now) {
-            Ok(_) if ruled => {}
-            Ok(reply) => changes.replies.push(reply),
-            Err(e) => tracing::warn!(error = %e, "compliance reply refused by intake"),
+        let ruled = keyword == Keyword::Start && route(rules, m, true, now, intake, &mut changes);
+        if !ruled {
+            let request = SendRequest {
+                to: o.number.clone(),
+                text: reply,
+                from: Some(m.to.clone()).filter(|t| !t.is_empty()),
+                tenant: Some(o.tenant.clone()),
+                priority: crate::message::Priority::High,
+                validity: Some("1h".into()),
+                skip_optout: true,
+                ..SendRequest::default()
+            };
+            match intake.prepare(request, now) {
+                Ok(reply) => changes.replies.push(reply),
+                Err(e) => tracing::warn!(error = %e, "compliance reply refused by intake"),
+            }
         }
         match keyword {
             Keyword::Stop => changes.added.push(o),
@@ -497,16 +506,11 @@ async fn step(
     let (added, removed) = (changes.added.clone(), changes.removed.clone());
     let consents = changes.consents_added.clone();
     let replies = changes.replies.len() as u64;
-    let routed = !changes.events.is_empty();
     store.record_optouts(changes, now).await?;
     intake.optouts().apply(&added, &removed);
     intake.consents().apply(&consents, &[]);
-    if replies > 0 {
-        intake.queued(replies);
-    }
-    if replies == 0 || routed {
-        intake.signals().events.notify_one();
-    }
+    // Wakes the dispatcher for the replies and the webhooks for the events.
+    intake.queued(replies);
     Ok((Some(last), page.len() as u32 == PAGE))
 }
 

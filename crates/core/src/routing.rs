@@ -221,12 +221,15 @@ pub struct Router {
     needs_country: bool,
     /// Each route's parsed `quiet_hours`, by index into `config`.
     quiet: Vec<Option<crate::quiet::Window>>,
+    /// Whether any route has quiet hours: without, the intake does not match routes at all.
+    any_quiet: bool,
 }
 
 impl Router {
     /// Checks and resolves `routes`; an error names the route and what is wrong.
     pub fn new(routes: &[Route], connectors: &Connectors) -> Result<Self, RouteError> {
         let mut resolved = Vec::with_capacity(routes.len());
+        let mut quiet = Vec::with_capacity(routes.len());
         for r in routes {
             let p = &r.prefix;
             if !(p.is_empty() || (p.starts_with('+') && p[1..].bytes().all(|b| b.is_ascii_digit())))
@@ -251,10 +254,13 @@ impl Router {
             {
                 return Err(RouteError::BadRetryCodes(r.label()));
             }
-            if let Some(w) = &r.quiet_hours {
-                crate::quiet::Window::parse(w)
-                    .map_err(|e| RouteError::BadQuietHours(r.label(), e))?;
-            }
+            let window = r
+                .quiet_hours
+                .as_deref()
+                .map(crate::quiet::Window::parse)
+                .transpose()
+                .map_err(|e| RouteError::BadQuietHours(r.label(), e))?;
+            quiet.push(window);
             let mut list = Vec::with_capacity(r.connectors.len());
             for name in &r.connectors {
                 let c = connectors
@@ -275,14 +281,8 @@ impl Router {
         });
         Ok(Self {
             needs_country: routes.iter().any(|r| r.country.is_some()),
-            quiet: routes
-                .iter()
-                .map(|r| {
-                    r.quiet_hours
-                        .as_deref()
-                        .and_then(|w| crate::quiet::Window::parse(w).ok())
-                })
-                .collect(),
+            any_quiet: quiet.iter().any(Option::is_some),
+            quiet,
             config: routes.to_vec(),
             resolved,
             order,
@@ -303,7 +303,7 @@ impl Router {
     /// The route a message would take and its quiet hours, when that route has them (`None`
     /// at once, without matching, when no route has any).
     pub fn quiet_hours(&self, q: RouteQuery<'_>) -> Option<(String, crate::quiet::Window)> {
-        if self.quiet.iter().all(Option::is_none) {
+        if !self.any_quiet {
             return None;
         }
         let i = self.matching(q)?;

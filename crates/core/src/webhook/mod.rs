@@ -167,12 +167,8 @@ pub fn deliveries_for(
         Some((status, detail, m)) => message_status_data(status.as_str(), detail.as_deref(), m),
         None => ev.data.clone().unwrap_or(serde_json::Value::Null),
     };
-    let body = json!({"id": format!("evt_{}", ev.seq), "event": ev.event,
-        "created_at": rfc3339(ev.at), "data": data})
-    .to_string();
-    // Ids from the event and the target's place: the same on a redelivery after a crash, so
-    // a retry row stored before the crash is not stored twice.
-    let id = |i: usize| format!("whd_{}_{i}", ev.seq);
+    let body = body_of(ev, &data);
+    let id = |i: usize| delivery_id(ev, i);
     let mut out: Vec<Delivery> = Vec::with_capacity(targets.len() + 1);
     for h in targets {
         out.push(Delivery {
@@ -201,6 +197,19 @@ pub fn deliveries_for(
     out
 }
 
+/// The POST body of an event: `{"id", "event", "created_at", "data"}`.
+fn body_of(ev: &OutboxEvent, data: &serde_json::Value) -> String {
+    json!({"id": format!("evt_{}", ev.seq), "event": ev.event,
+        "created_at": rfc3339(ev.at), "data": data})
+    .to_string()
+}
+
+/// A delivery's id, from the event and the target's place: the same on a redelivery after a
+/// crash, so a retry row stored before the crash is not stored twice.
+fn delivery_id(ev: &OutboxEvent, target: usize) -> String {
+    format!("whd_{}_{target}", ev.seq)
+}
+
 /// An inbound rule's webhook: to the URL the event names, signed with its secret, the body's
 /// `data` the inbound SMS without them. Only the rule's URL gets it, never a subscription. The
 /// rule is the operator's configuration, so it reaches as far as an admin's subscription.
@@ -210,15 +219,12 @@ fn routed_delivery(ev: &OutboxEvent, now: i64) -> Option<Delivery> {
     let map = data.as_object_mut()?;
     let url = map.remove(ROUTED_URL)?.as_str()?.to_owned();
     let secret = map.remove(ROUTED_SECRET)?.as_str()?.to_owned();
-    let body = json!({"id": format!("evt_{}", ev.seq), "event": ev.event,
-        "created_at": rfc3339(ev.at), "data": data})
-    .to_string();
     Some(Delivery {
-        id: format!("whd_{}_0", ev.seq),
+        id: delivery_id(ev, 0),
+        body: body_of(ev, &data),
         webhook_id: None,
         url,
         secret,
-        body,
         attempts: 0,
         created_at: now,
         tenant: None,

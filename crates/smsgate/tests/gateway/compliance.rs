@@ -321,6 +321,9 @@ async fn a_join_rule_posts_the_sms_to_its_webhook_and_answers_instead_of_the_def
     let t = TestGateway::start_with(c, dir).await;
     let acme = tenant_key(&t, "acme").await;
     send(&t, &acme).await; // the phone's answers are acme's
+    // Opted out first: the JOIN rule's answer must still reach the phone opting back in.
+    phone_says(&t, "STOP").await;
+    reply_with(&t, &acme, "unsubscribed").await;
     phone_says(&t, "join").await;
     let hit = hook
         .wait_for(|v| v["event"] == "inbound.routed" && v["data"]["text"] == "join")
@@ -340,6 +343,8 @@ async fn a_join_rule_posts_the_sms_to_its_webhook_and_answers_instead_of_the_def
         hit.body
     );
     reply_with(&t, &acme, &format!("Welcome to the pump alerts, {PHONE}!")).await;
+    let (_, list) = t.call_as(&acme, "GET", "/v1/optouts", None).await;
+    assert!(list.as_array().unwrap().is_empty(), "opted back in: {list}");
     // JOIN is still an opt-in: the consent is recorded, the default answer is not sent.
     let (_, consents) = t.call_as(&acme, "GET", "/v1/consents", None).await;
     assert_eq!(consents[0]["number"], PHONE, "{consents}");
@@ -442,13 +447,7 @@ async fn a_routes_quiet_hours_hold_its_bulk_messages_only() {
     ]))
     .unwrap();
     let t = TestGateway::start_with(c, dir).await;
-    let (status, v) = t
-        .call(
-            "POST",
-            "/v1/messages",
-            Some(json!({"to": PHONE, "text": "Monthly report"})),
-        )
-        .await;
+    let (status, v) = send(&t, &t.key).await;
     assert_eq!(status, 202, "{v}");
     let held = v["id"].as_str().unwrap().to_owned();
     let (_, v) = t
@@ -490,13 +489,7 @@ async fn a_held_message_is_delivered_when_the_window_ends() {
         .unwrap();
     let key = gw.first_admin_key.clone().unwrap();
     let t = TestGateway::new(gw, key, dir);
-    let (status, v) = t
-        .call(
-            "POST",
-            "/v1/messages",
-            Some(json!({"to": PHONE, "text": "Monthly report"})),
-        )
-        .await;
+    let (status, v) = send(&t, &t.key).await;
     assert_eq!(status, 202, "{v}");
     let id = v["id"].as_str().unwrap().to_owned();
     tokio::time::sleep(Duration::from_millis(500)).await;
