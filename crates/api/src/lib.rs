@@ -18,6 +18,7 @@
 //! - `routes::alerts`: alerts and acks, device commands, telemetry history.
 //! - `routes::admin`: API keys, tenants and the audit log (admin keys only).
 //! - `routes::optouts`: the recipients a tenant must not send to.
+//! - `routes::inbound_rules`: keyword routing of inbound SMS managed at run time.
 //! - `routes::numbers`: export and erasure of what is held about one number.
 //! - `tenants`: the tenant list and per-tenant quota gates, cached.
 //! - `dashboard`: the single-page web dashboard at `/`.
@@ -73,6 +74,8 @@ pub struct Services {
     pub allow_networks: Vec<smsgate_core::outbound::Cidr>,
     /// `[cluster] node_timeout`: how old a node's beat may be for `/v1/nodes` to call it live.
     pub node_timeout: std::time::Duration,
+    /// The config's `[[inbound_rules]]` (shown first by `GET /v1/inbound-rules`).
+    pub inbound_rules: Vec<smsgate_core::inbound_rules::InboundRuleConfig>,
 }
 
 /// Everything handlers share: the [`Services`] and the API's own caches.
@@ -158,7 +161,9 @@ impl AppState {
         routes::optouts::delete_optout, routes::optouts::export_optouts,
         routes::optouts::import_optouts, routes::optouts::list_consents,
         routes::optouts::create_consent, routes::optouts::delete_consent,
-        routes::numbers::export_number,
+        routes::numbers::export_number, routes::inbound_rules::create_inbound_rule,
+        routes::inbound_rules::list_inbound_rules, routes::inbound_rules::get_inbound_rule,
+        routes::inbound_rules::delete_inbound_rule,
         routes::numbers::erase_number,
     ),
     modifiers(&BearerAuth),
@@ -273,6 +278,16 @@ fn routes(state: Arc<AppState>, max_body_bytes: usize) -> Router {
         .route("/v1/messages/estimate", post(m::estimate))
         .route("/v1/messages/{id}", get(m::get_one).delete(m::cancel))
         .route("/v1/inbound", get(i::list_inbound))
+        .route(
+            "/v1/inbound-rules",
+            post(routes::inbound_rules::create_inbound_rule)
+                .get(routes::inbound_rules::list_inbound_rules),
+        )
+        .route(
+            "/v1/inbound-rules/{id}",
+            get(routes::inbound_rules::get_inbound_rule)
+                .delete(routes::inbound_rules::delete_inbound_rule),
+        )
         .route(
             "/v1/webhooks",
             post(w::create_webhook).get(w::list_webhooks),

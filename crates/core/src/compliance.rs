@@ -23,7 +23,7 @@ use serde::Deserialize;
 
 use crate::intake::{Intake, SendRequest};
 use crate::message::{InboundMessage, MessageId};
-use crate::store::{OptOut, OptOutChanges, StoreError};
+use crate::store::{OptOut, OptOutChanges, Store, StoreError};
 
 /// `[compliance]`: the keywords and answers.
 #[derive(Clone, Debug, Deserialize)]
@@ -336,6 +336,29 @@ pub const ROUTED_EVENT: &str = "inbound.routed";
 pub const ROUTED_URL: &str = "webhook_url";
 /// The key of an `inbound.routed` event's data that holds the rule's signing secret.
 pub const ROUTED_SECRET: &str = "webhook_secret";
+/// The key of an `inbound.routed` event's data that holds the tenant a stored rule belongs to,
+/// whose network policy its delivery is held to (absent for the operator's and admins' rules).
+pub const ROUTED_TENANT: &str = "webhook_tenant";
+
+/// The stored rules (`/v1/inbound-rules`) as last read, compiled again only when they change.
+#[derive(Default)]
+struct StoredRules {
+    raw: Vec<crate::inbound_rules::StoredInboundRule>,
+    compiled: Vec<crate::inbound_rules::InboundRule>,
+}
+
+impl StoredRules {
+    /// Re-reads the rules: on every page of inbound SMS, so a rule made on any node applies to
+    /// the next SMS that arrives.
+    async fn refresh(&mut self, store: &dyn Store) -> Result<(), StoreError> {
+        let raw = store.list_inbound_rules(None).await?;
+        if raw != self.raw {
+            self.compiled = crate::inbound_rules::compile_stored(&raw);
+            self.raw = raw;
+        }
+        Ok(())
+    }
+}
 
 const PAGE: u32 = 200;
 const POLL: Duration = Duration::from_secs(1);
@@ -370,8 +393,9 @@ pub async fn run(
             }
         }
     };
+    let mut stored = StoredRules::default();
     loop {
-        match step(&intake, &config, &rules, cursor).await {
+        match step(&intake, &config, &rules, &mut stored, cursor).await {
             Ok((next, more)) => {
                 cursor = next;
                 if more {
@@ -395,13 +419,14 @@ pub async fn run(
 /// and the answer to them must not be refused by it.
 fn route(
     rules: &[crate::inbound_rules::InboundRule],
+    stored: &[crate::inbound_rules::InboundRule],
     m: &InboundMessage,
     opting_in: bool,
     now: i64,
     intake: &Intake,
     changes: &mut OptOutChanges,
 ) -> bool {
-    let Some(actions) = crate::inbound_rules::route(rules, m) else {
+    let Some(actions) = crate::inbound_rules::route(rules, stored, m) else {
         return false;
     };
     let tenant = m
@@ -411,13 +436,20 @@ fn route(
     if let Some((url, secret)) = actions.webhook {
         // The same fields as `message.inbound`, so retention redacts its text the same way;
         // the target travels with the event and is never part of the body.
-        let data = serde_json::json!({
+        let rule = actions.rule_id.as_ref().map_or_else(
+            || serde_json::json!(actions.rule),
+            |id| serde_json::json!(id),
+        );
+        let mut data = serde_json::json!({
             "id": m.id.to_string(), "from": m.from, "to": m.to, "text": m.text,
             "connector": m.connector, "incomplete": m.incomplete,
             "received_at": crate::clock::rfc3339(m.received_at), "tenant": m.tenant,
-            "rule": actions.rule, ROUTED_URL: url, ROUTED_SECRET: secret,
+            "rule": rule, ROUTED_URL: url, ROUTED_SECRET: secret,
         });
-        tracing::info!(from = %m.from, rule = actions.rule, "inbound rule: webhook");
+        if let Some(owner) = &actions.owner {
+            data[ROUTED_TENANT] = serde_json::json!(owner);
+        }
+        tracing::info!(from = %m.from, %rule, "inbound rule: webhook");
         changes
             .events
             .push((ROUTED_EVENT.to_owned(), data.to_string()));
@@ -454,6 +486,7 @@ async fn step(
     intake: &Intake,
     config: &ComplianceConfig,
     rules: &[crate::inbound_rules::InboundRule],
+    stored: &mut StoredRules,
     cursor: Option<MessageId>,
 ) -> Result<(Option<MessageId>, bool), StoreError> {
     let store = intake.store();
@@ -461,6 +494,8 @@ async fn step(
     let Some(last) = page.last().map(|m| m.id) else {
         return Ok((cursor, false));
     };
+    stored.refresh(store.as_ref()).await?;
+    let stored = &stored.compiled;
     let now = intake.clock().now_ms();
     let mut changes = OptOutChanges {
         cursor: Some(last),
@@ -469,14 +504,15 @@ async fn step(
     for m in &page {
         let Some((keyword, o, reply)) = changes_for(config, m, now) else {
             if config.classify(&m.text).is_none() {
-                route(rules, m, false, now, intake, &mut changes);
+                route(rules, stored, m, false, now, intake, &mut changes);
             }
             continue;
         };
         tracing::info!(number = %o.number, tenant = %o.tenant, ?keyword, "compliance keyword");
         // An opt-in (START, JOIN) may have a rule of its own, whose answer replaces the
         // default one; a STOP or HELP never goes to a rule.
-        let ruled = keyword == Keyword::Start && route(rules, m, true, now, intake, &mut changes);
+        let ruled =
+            keyword == Keyword::Start && route(rules, stored, m, true, now, intake, &mut changes);
         if !ruled {
             let request = SendRequest {
                 to: o.number.clone(),

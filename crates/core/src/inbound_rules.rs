@@ -6,6 +6,10 @@
 //! later rules). Placeholders in both texts: `{from}`, `{to}`, `{text}` (the whole message),
 //! `{rest}` (the text after the keyword).
 //!
+//! Rules come from two places: `[[inbound_rules]]` in the config (read at start, the operator's)
+//! and `/v1/inbound-rules` (stored, managed by tenants and admins, see [`StoredInboundRule`]).
+//! The config's rules are tried first, then the stored ones in the order they were created.
+//!
 //! Rules run in the compliance loop, after STOP/START/HELP (a STOP is never routed), and what
 //! they queue (SMS, and the `inbound.routed` outbox event a webhook action is delivered from)
 //! is committed with the loop's cursor: a crash neither loses nor repeats an answer. Every
@@ -13,51 +17,68 @@
 //! before.
 
 use regex::Regex;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::message::InboundMessage;
 
-/// One `[[inbound_rules]]` entry as written.
-#[derive(Clone, Debug, Default, Deserialize)]
+/// One `[[inbound_rules]]` entry as written (also the body of `POST /v1/inbound-rules` and
+/// the JSON a stored rule is kept as).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InboundRuleConfig {
     /// Only inbound SMS of this tenant (default: any).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
     /// Only SMS to this number, or to numbers starting with it when it ends in `*`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
     /// Only SMS whose first word is this (case-insensitive).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keyword: Option<String>,
     /// Only SMS whose text matches this regular expression.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern: Option<String>,
     /// Answer the sender with this text.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply: Option<String>,
     /// Forward to this number (E.164).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forward: Option<String>,
     /// The forwarded text. Default `"From {from}: {text}"`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forward_text: Option<String>,
     /// POST the SMS to this URL (an `inbound.routed` event, signed and retried like every
     /// webhook).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook: Option<String>,
     /// The signing secret of `webhook` (16 characters at least).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_secret: Option<String>,
     /// Hand the SMS to the IoT engine only: no reply, no forward, no later rule.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub iot: bool,
+}
+
+/// A rule made through `/v1/inbound-rules`, as the store keeps it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredInboundRule {
+    /// `ir_` + random.
+    pub id: String,
+    /// The tenant that made it, whose rule it is (it sees, deletes and is billed for it, and
+    /// its webhook is delivered under the tenant's network policy); `None`: an admin's.
+    pub owner: Option<String>,
+    /// What it matches and does; a tenant's rule always has `tenant` set to its owner.
+    pub rule: InboundRuleConfig,
+    /// Unix ms; stored rules are tried in this order.
+    pub created_at: i64,
 }
 
 /// A checked rule.
 #[derive(Clone, Debug)]
 pub struct InboundRule {
     index: usize,
+    id: Option<String>,
+    owner: Option<String>,
     config: InboundRuleConfig,
     pattern: Option<Regex>,
 }
@@ -67,6 +88,11 @@ pub struct InboundRule {
 pub struct Actions {
     /// The rule's place in the list (1-based, as error messages name it).
     pub rule: usize,
+    /// A stored rule's id (`None` for a config rule).
+    pub rule_id: Option<String>,
+    /// A stored rule's owner: its webhook is delivered as this tenant (see
+    /// [`StoredInboundRule::owner`]); `None` for the operator's and admins' rules.
+    pub owner: Option<String>,
     /// `(to, text)` of each SMS to queue.
     pub sms: Vec<(String, String)>,
     /// `(url, secret)` to POST the SMS to.
@@ -82,9 +108,25 @@ fn fill(template: &str, m: &InboundMessage, rest: &str) -> String {
 }
 
 impl InboundRule {
-    /// Checks a rule; the error names it by its position (`[[inbound_rules]] #2`).
+    /// Checks a config rule; the error names it by its position (`[[inbound_rules]] #2`).
     pub fn new(index: usize, config: InboundRuleConfig) -> Result<Self, String> {
-        let at = format!("[[inbound_rules]] #{}", index + 1);
+        Self::checked(
+            format!("[[inbound_rules]] #{}", index + 1),
+            index + 1,
+            config,
+        )
+    }
+
+    /// Checks a stored rule (or one about to be: the API refuses with the same message the
+    /// config does).
+    pub fn stored(rule: &StoredInboundRule) -> Result<Self, String> {
+        let mut r = Self::checked("the rule".to_owned(), 0, rule.rule.clone())?;
+        r.id = Some(rule.id.clone());
+        r.owner = rule.owner.clone();
+        Ok(r)
+    }
+
+    fn checked(at: String, index: usize, config: InboundRuleConfig) -> Result<Self, String> {
         if config.reply.is_none()
             && config.forward.is_none()
             && config.webhook.is_none()
@@ -129,7 +171,9 @@ impl InboundRule {
             })
             .transpose()?;
         Ok(Self {
-            index: index + 1,
+            index,
+            id: None,
+            owner: None,
             config,
             pattern,
         })
@@ -166,6 +210,8 @@ impl InboundRule {
         let rest = if c.keyword.is_some() { rest } else { text };
         let mut out = Actions {
             rule: self.index,
+            rule_id: self.id.clone(),
+            owner: self.owner.clone(),
             ..Actions::default()
         };
         if let Some(r) = &c.reply {
@@ -192,9 +238,24 @@ pub fn compile(rules: &[InboundRuleConfig]) -> Result<Vec<InboundRule>, String> 
         .collect()
 }
 
-/// The actions of the first rule that matches.
-pub fn route(rules: &[InboundRule], m: &InboundMessage) -> Option<Actions> {
-    rules.iter().find_map(|r| r.apply(m))
+/// The stored rules that pass the checks, in order; one that no longer does (a rule stored by
+/// an older version) is logged and skipped rather than stopping the others.
+pub fn compile_stored(rules: &[StoredInboundRule]) -> Vec<InboundRule> {
+    rules
+        .iter()
+        .filter_map(|r| match InboundRule::stored(r) {
+            Ok(rule) => Some(rule),
+            Err(e) => {
+                tracing::warn!(rule = %r.id, error = %e, "skipping an inbound rule");
+                None
+            }
+        })
+        .collect()
+}
+
+/// The actions of the first rule that matches, the config's `rules` first, then `stored`.
+pub fn route(rules: &[InboundRule], stored: &[InboundRule], m: &InboundMessage) -> Option<Actions> {
+    rules.iter().chain(stored).find_map(|r| r.apply(m))
 }
 
 #[cfg(test)]
@@ -229,13 +290,13 @@ mod tests {
             ),
         ])
         .unwrap();
-        let a = route(&rules, &sms("+4930555000", "PRICE apples", None)).unwrap();
+        let a = route(&rules, &[], &sms("+4930555000", "PRICE apples", None)).unwrap();
         assert_eq!(a.rule, 1);
         assert_eq!(
             a.sms,
             vec![("+4915112345678".into(), "Price of apples: 3 EUR".into())]
         );
-        let a = route(&rules, &sms("+4930555000", "hello there", None)).unwrap();
+        let a = route(&rules, &[], &sms("+4930555000", "hello there", None)).unwrap();
         assert_eq!(a.rule, 2);
         assert_eq!(
             a.sms,
@@ -247,7 +308,7 @@ mod tests {
                 ),
             ]
         );
-        assert!(route(&rules, &sms("+4940000000", "hello", None)).is_none());
+        assert!(route(&rules, &[], &sms("+4940000000", "hello", None)).is_none());
     }
 
     #[test]
@@ -255,9 +316,9 @@ mod tests {
         let rules = compile(&[rule(serde_json::json!({
             "tenant": "acme", "pattern": "^ORDER \\d+$", "reply": "Order received"}))])
         .unwrap();
-        assert!(route(&rules, &sms("+1", "ORDER 42", Some("acme"))).is_some());
-        assert!(route(&rules, &sms("+1", "ORDER 42", Some("bolt"))).is_none());
-        assert!(route(&rules, &sms("+1", "ORDER x", Some("acme"))).is_none());
+        assert!(route(&rules, &[], &sms("+1", "ORDER 42", Some("acme"))).is_some());
+        assert!(route(&rules, &[], &sms("+1", "ORDER 42", Some("bolt"))).is_none());
+        assert!(route(&rules, &[], &sms("+1", "ORDER x", Some("acme"))).is_none());
         let e = compile(&[rule(serde_json::json!({"keyword": "x"}))]).unwrap_err();
         assert!(e.contains("no action"), "{e}");
         let e = compile(&[rule(serde_json::json!({"reply": "x"}))]).unwrap_err();
@@ -277,7 +338,7 @@ mod tests {
         let e = hook("https://crm.example.com/sms", Some("short")).unwrap_err();
         assert!(e.contains("webhook_secret"), "{e}");
         let rules = hook("https://crm.example.com/sms", Some("0123456789abcdef")).unwrap();
-        let a = route(&rules, &sms("+1", "join newsletter", None)).unwrap();
+        let a = route(&rules, &[], &sms("+1", "join newsletter", None)).unwrap();
         assert_eq!(
             a.webhook,
             Some((
@@ -291,7 +352,7 @@ mod tests {
             rule(serde_json::json!({"to": "+1*", "reply": "thanks"})),
         ])
         .unwrap();
-        let a = route(&rules, &sms("+1555", "T 85", None)).unwrap();
+        let a = route(&rules, &[], &sms("+1555", "T 85", None)).unwrap();
         assert_eq!((a.rule, a.sms.len()), (1, 0), "the IoT rule ends the list");
         let e = compile(&[rule(
             serde_json::json!({"keyword": "T", "iot": true, "reply": "x"}),

@@ -581,6 +581,23 @@ pub trait Store: Send + Sync + 'static {
     /// `false` when none matched.
     async fn delete_webhook(&self, id: &str, tenant: Option<&str>) -> StoreResult<bool>;
 
+    /// Stores an inbound rule made through the API.
+    async fn create_inbound_rule(
+        &self,
+        rule: crate::inbound_rules::StoredInboundRule,
+    ) -> StoreResult<()>;
+
+    /// The stored inbound rules owned by `owner` (a tenant), or all for `None`, in the order
+    /// they are tried (oldest first).
+    async fn list_inbound_rules(
+        &self,
+        owner: Option<&str>,
+    ) -> StoreResult<Vec<crate::inbound_rules::StoredInboundRule>>;
+
+    /// Deletes a stored inbound rule (only one `owner` made unless `None`); `false` when none
+    /// matched.
+    async fn delete_inbound_rule(&self, id: &str, owner: Option<&str>) -> StoreResult<bool>;
+
     /// Appends an event that is not about a message status (alerts, commands, telemetry).
     async fn append_event(&self, event: &str, data: serde_json::Value, now: i64)
     -> StoreResult<()>;

@@ -392,6 +392,7 @@ async fn spawn(p: Parts, stop_rx: &watch::Receiver<bool>) -> anyhow::Result<(Tas
         smpp_sessions: smpp.as_ref().map(|s| Arc::clone(&s.sessions)),
         allow_networks,
         node_timeout: config.cluster.node_timeout,
+        inbound_rules: config.inbound_rules.clone(),
     });
     let app = smsgate_api::router_with(
         state,

@@ -35,6 +35,7 @@ pub const TABLES: &[&str] = &[
     "kv",
     "optouts",
     "consents",
+    "inbound_rules",
     "iot_devices",
     "iot_contacts",
     "iot_groups",

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod alerts;
 pub mod inbound;
+pub mod inbound_rules;
 pub mod messages;
 pub mod numbers;
 pub mod optouts;

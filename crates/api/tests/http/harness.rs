@@ -77,6 +77,7 @@ impl Server {
             smpp_sessions: None,
             allow_networks: Vec::new(),
             node_timeout: std::time::Duration::from_secs(10),
+            inbound_rules: Vec::new(),
         });
         let app = smsgate_api::router(state, options.max_body_bytes);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -214,11 +214,15 @@ fn delivery_id(ev: &OutboxEvent, target: usize) -> String {
 /// `data` the inbound SMS without them. Only the rule's URL gets it, never a subscription. The
 /// rule is the operator's configuration, so it reaches as far as an admin's subscription.
 fn routed_delivery(ev: &OutboxEvent, now: i64) -> Option<Delivery> {
-    use crate::compliance::{ROUTED_SECRET, ROUTED_URL};
+    use crate::compliance::{ROUTED_SECRET, ROUTED_TENANT, ROUTED_URL};
     let mut data = ev.data.clone()?;
     let map = data.as_object_mut()?;
     let url = map.remove(ROUTED_URL)?.as_str()?.to_owned();
     let secret = map.remove(ROUTED_SECRET)?.as_str()?.to_owned();
+    // A tenant's rule is delivered under the tenant's network policy, as its subscriptions are.
+    let tenant = map
+        .remove(ROUTED_TENANT)
+        .and_then(|t| t.as_str().map(str::to_owned));
     Some(Delivery {
         id: delivery_id(ev, 0),
         body: body_of(ev, &data),
@@ -227,7 +231,7 @@ fn routed_delivery(ev: &OutboxEvent, now: i64) -> Option<Delivery> {
         secret,
         attempts: 0,
         created_at: now,
-        tenant: None,
+        tenant,
     })
 }
 
@@ -282,6 +286,37 @@ mod tests {
             1_700_000_000,
             300
         ));
+    }
+
+    #[test]
+    fn a_routed_sms_goes_to_its_rule_alone_under_the_rules_tenant() {
+        use crate::compliance::{ROUTED_EVENT, ROUTED_SECRET, ROUTED_TENANT, ROUTED_URL};
+        let ev = |tenant: Option<&str>| {
+            let mut data = serde_json::json!({"text": "JOIN", "rule": "ir_1",
+                ROUTED_URL: "https://crm.example.com/sms", ROUTED_SECRET: "0123456789abcdef"});
+            if let Some(t) = tenant {
+                data[ROUTED_TENANT] = serde_json::json!(t);
+            }
+            OutboxEvent {
+                seq: 7,
+                event: ROUTED_EVENT.into(),
+                at: 0,
+                message: None,
+                data: Some(data),
+            }
+        };
+        let everyone = [hook("wh_all", None)];
+        let d = deliveries_for(&ev(Some("acme")), &everyone, &|_| None, 0);
+        assert_eq!(d.len(), 1, "the rule's URL only, no subscription");
+        assert_eq!(d[0].url, "https://crm.example.com/sms");
+        assert_eq!(
+            d[0].tenant.as_deref(),
+            Some("acme"),
+            "held to acme's policy"
+        );
+        assert!(!d[0].body.contains("0123456789abcdef") && !d[0].body.contains("webhook_"));
+        let d = deliveries_for(&ev(None), &everyone, &|_| None, 0);
+        assert_eq!(d[0].tenant, None, "an operator's rule is trusted");
     }
 
     #[test]

@@ -373,6 +373,136 @@ fn window_around_now_in_berlin() -> String {
     format!("{}-{}", hm(local_min - 60), hm(local_min + 60))
 }
 
+async fn inbound_rules_made_through_the_api_apply_at_once_within_their_tenant() {
+    let hook = smsgate_testkit::Receiver::start().await;
+    let secret = "admin-rule-secret-0123";
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = smsgate_testkit::config(dir.path(), json!({"delivery_delay": "50ms"}));
+    c.inbound_rules =
+        serde_json::from_value(json!([{"keyword": "HOURS", "reply": "9-17"}])).unwrap();
+    let t = TestGateway::start_with(c, dir).await;
+    let (acme, bolt) = (tenant_key(&t, "acme").await, tenant_key(&t, "bolt").await);
+    send(&t, &acme).await; // the phone's answers are acme's
+    let rules = "/v1/inbound-rules";
+    // Checked as the config's rules are, and within the tenant's reach.
+    let (status, v) = t
+        .call_as(&acme, "POST", rules, Some(json!({"keyword": "PRICE"})))
+        .await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (400, Some("invalid_rule")),
+        "{v}"
+    );
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no action"),
+        "{v}"
+    );
+    let (status, v) = t
+        .call_as(
+            &acme,
+            "POST",
+            rules,
+            Some(json!({"keyword": "PRICE", "webhook": hook.url, "webhook_secret": secret})),
+        )
+        .await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (422, Some("url_not_allowed")),
+        "{v}"
+    );
+    let (status, _) = t
+        .call_as(
+            &acme,
+            "POST",
+            rules,
+            Some(json!({"tenant": "bolt", "keyword": "PRICE", "reply": "x"})),
+        )
+        .await;
+    assert_eq!(status, 403, "a tenant's rule is its own");
+    let (status, mine) = t
+        .call_as(
+            &acme,
+            "POST",
+            rules,
+            Some(json!({"keyword": "PRICE", "reply": "acme: {rest} cost 3 EUR"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{mine}");
+    assert_eq!(
+        (&mine["rule"]["tenant"], &mine["owner"]),
+        (&json!("acme"), &json!("acme"))
+    );
+    let (status, theirs) = t
+        .call_as(
+            &bolt,
+            "POST",
+            rules,
+            Some(json!({"keyword": "PRICE", "reply": "bolt prices"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{theirs}");
+    // Applies to the next SMS, no restart; bolt's rule does not see acme's SMS.
+    phone_says(&t, "price apples").await;
+    let answer = reply_with(&t, &acme, "acme: apples cost 3 EUR").await;
+    assert_eq!(answer["from"], "+4930555000");
+    // Each tenant sees its own; the admin sees the config's first, then all stored ones.
+    let (_, list) = t.call_as(&bolt, "GET", rules, None).await;
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list[0]["id"], theirs["id"]);
+    let (_, list) = t.call("GET", rules, None).await;
+    let ids: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "config:1",
+            mine["id"].as_str().unwrap(),
+            theirs["id"].as_str().unwrap()
+        ]
+    );
+    let mine_url = format!("{rules}/{}", mine["id"].as_str().unwrap());
+    assert_eq!(t.call_as(&bolt, "DELETE", &mine_url, None).await.0, 404);
+    assert_eq!(
+        t.call("DELETE", &format!("{rules}/config:1"), None).await.0,
+        409
+    );
+    // An admin's rule may reach the loopback network; its secret is never shown.
+    let (status, admins) = t
+        .call(
+            "POST",
+            rules,
+            Some(json!({"keyword": "PRICE", "webhook": hook.url, "webhook_secret": secret})),
+        )
+        .await;
+    assert_eq!(status, 201, "{admins}");
+    assert!(admins["rule"].get("webhook_secret").is_none(), "{admins}");
+    assert_eq!(t.call_as(&acme, "DELETE", &mine_url, None).await.0, 204);
+    assert_eq!(t.call_as(&acme, "GET", &mine_url, None).await.0, 404);
+    // acme's rule is gone: the admin's, next in line, takes the SMS.
+    phone_says(&t, "price pears").await;
+    let hit = hook
+        .wait_for(|v| v["event"] == "inbound.routed" && v["data"]["text"] == "price pears")
+        .await;
+    let v: Value = serde_json::from_str(&hit.body).unwrap();
+    assert_eq!(
+        (&v["data"]["rule"], &v["data"]["tenant"]),
+        (&admins["id"], &json!("acme"))
+    );
+    let (_, page) = t.call_as(&acme, "GET", "/v1/messages?limit=50", None).await;
+    assert!(
+        !page.to_string().contains("pears cost"),
+        "the deleted rule answered: {page}"
+    );
+    t.gw.shutdown().await;
+}
+
 async fn quiet_hours_hold_bulk_messages_but_never_alerts() {
     let t = TestGateway::start(json!({})).await;
     let window = window_around_now_in_berlin();
@@ -521,6 +651,7 @@ smsgate_testkit::both_backends!(
     a_join_rule_posts_the_sms_to_its_webhook_and_answers_instead_of_the_default,
     a_tenant_that_requires_consent_sends_only_after_join_or_a_recorded_opt_in,
     inbound_rules_answer_keywords_and_forward_the_rest_but_not_help_or_stop,
+    inbound_rules_made_through_the_api_apply_at_once_within_their_tenant,
     quiet_hours_hold_bulk_messages_but_never_alerts,
     a_routes_quiet_hours_hold_its_bulk_messages_only,
     a_held_message_is_delivered_when_the_window_ends,

@@ -75,6 +75,11 @@ pub(crate) mod db {
             "nodes",
             include_str!("../../migrations/postgres/0012_nodes.sql"),
         ),
+        (
+            13,
+            "inbound_rules",
+            include_str!("../../migrations/postgres/0013_inbound_rules.sql"),
+        ),
     ];
 
     #[cfg(test)]
@@ -96,6 +101,8 @@ mod claim;
 mod events;
 #[path = "../sql/inbound.rs"]
 mod inbound;
+#[path = "../sql/inbound_rules.rs"]
+mod inbound_rules;
 #[path = "../sql/iot.rs"]
 mod iot;
 #[path = "../sql/keys.rs"]

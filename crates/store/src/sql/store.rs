@@ -18,8 +18,8 @@ use smsgate_iot::store::{AlertQuery, CommandQuery, IotStore, TelemetryQuery};
 use super::db::Pool;
 use super::writer::Writer;
 use super::{
-    claim, events, inbound, iot, keys, messages, nodes, northbound, optouts, receipts, retention,
-    webhooks,
+    claim, events, inbound, inbound_rules, iot, keys, messages, nodes, northbound, optouts,
+    receipts, retention, webhooks,
 };
 use crate::db_err;
 use crate::rows::lock;
@@ -310,6 +310,29 @@ impl Store for DbStore {
         let d = (id.to_owned(), tenant.map(str::to_owned));
         self.writer
             .write(d, |c, d| Box::pin(webhooks::delete_webhook(c, d)))
+            .await
+    }
+
+    async fn create_inbound_rule(
+        &self,
+        rule: smsgate_core::inbound_rules::StoredInboundRule,
+    ) -> StoreResult<()> {
+        self.writer
+            .write(rule, |c, d| Box::pin(inbound_rules::create(c, d)))
+            .await
+    }
+
+    async fn list_inbound_rules(
+        &self,
+        owner: Option<&str>,
+    ) -> StoreResult<Vec<smsgate_core::inbound_rules::StoredInboundRule>> {
+        inbound_rules::list(&self.pool, owner).await.map_err(db_err)
+    }
+
+    async fn delete_inbound_rule(&self, id: &str, owner: Option<&str>) -> StoreResult<bool> {
+        let d = (id.to_owned(), owner.map(str::to_owned));
+        self.writer
+            .write(d, |c, d| Box::pin(inbound_rules::delete(c, d)))
             .await
     }
 

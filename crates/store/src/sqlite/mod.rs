@@ -88,6 +88,11 @@ pub(crate) mod db {
             include_str!("../../migrations/0011_quiet_hours.sql"),
         ),
         (12, "nodes", include_str!("../../migrations/0012_nodes.sql")),
+        (
+            13,
+            "inbound_rules",
+            include_str!("../../migrations/0013_inbound_rules.sql"),
+        ),
     ];
 }
 
@@ -97,6 +102,8 @@ mod claim;
 mod events;
 #[path = "../sql/inbound.rs"]
 mod inbound;
+#[path = "../sql/inbound_rules.rs"]
+mod inbound_rules;
 #[path = "../sql/iot.rs"]
 mod iot;
 #[path = "../sql/keys.rs"]
