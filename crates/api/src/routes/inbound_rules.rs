@@ -94,18 +94,7 @@ pub async fn create_inbound_rule(
     };
     InboundRule::stored(&stored).map_err(|m| ApiError::bad_request("invalid_rule", m))?;
     if let Some(url) = &stored.rule.webhook {
-        let allowed = match &owner {
-            Some(t) => Some(
-                state
-                    .tenants
-                    .get(state.store.as_ref(), t)
-                    .await?
-                    .map(|t| t.allow_networks)
-                    .unwrap_or_default(),
-            ),
-            None => None,
-        };
-        crate::routes::check_outbound_url(&state, url, allowed.as_deref())?;
+        crate::routes::check_tenant_url(&state, owner.as_deref(), url).await?;
     }
     if let Some(t) = &owner {
         let count = state.store.list_inbound_rules(Some(t)).await?.len();

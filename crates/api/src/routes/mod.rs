@@ -55,6 +55,27 @@ pub(crate) fn check_outbound_url(
     })
 }
 
+/// [`check_outbound_url`] for what `tenant` (`None`: an admin) makes: within the tenant's
+/// `allow_networks`, read from the tenant cache.
+pub(crate) async fn check_tenant_url(
+    state: &AppState,
+    tenant: Option<&str>,
+    url: &str,
+) -> Result<(), ApiError> {
+    let allowed = match tenant {
+        Some(t) => Some(
+            state
+                .tenants
+                .get(state.store.as_ref(), t)
+                .await?
+                .map(|t| t.allow_networks)
+                .unwrap_or_default(),
+        ),
+        None => None,
+    };
+    check_outbound_url(state, url, allowed.as_deref())
+}
+
 /// Records an action in the audit log; a failure to record is logged, not the caller's.
 pub(crate) async fn audit(
     state: &AppState,

@@ -70,14 +70,8 @@ pub async fn create_webhook(
     caller.require("webhooks")?;
     check_url(&body.url).map_err(|m| ApiError::bad_request("invalid_url", m))?;
     let tenant = caller.tenant_filter();
+    crate::routes::check_tenant_url(&state, tenant.as_deref(), &body.url).await?;
     if let Some(t) = &tenant {
-        let allowed = state
-            .tenants
-            .get(state.store.as_ref(), t)
-            .await?
-            .map(|t| t.allow_networks)
-            .unwrap_or_default();
-        crate::routes::check_outbound_url(&state, &body.url, Some(&allowed))?;
         let count = state.store.list_webhooks(Some(t)).await?.len();
         if count >= MAX_WEBHOOKS_PER_TENANT {
             return Err(ApiError::new(
@@ -89,8 +83,6 @@ pub async fn create_webhook(
                 ),
             ));
         }
-    } else {
-        crate::routes::check_outbound_url(&state, &body.url, None)?;
     }
     if body.events.is_empty() {
         return Err(ApiError::bad_request(
