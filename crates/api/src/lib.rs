@@ -12,7 +12,8 @@
 //! - `routes::messages`: send, batch, get, list, cancel, estimate.
 //! - `routes::inbound`: received messages, and the simulator's `POST /v1/sim/inbound`.
 //! - `routes::webhooks`: event subscriptions.
-//! - `routes::system`: connectors, SMPP server sessions, stats, health and readiness.
+//! - `routes::system`: connectors, SMPP server sessions, channel links, stats, health and
+//!   readiness.
 //! - `routes::routing`: the route table in force (`GET /v1/routes`).
 //! - `routes::registry`: IoT devices, contacts, on-call groups, rules (CRUD).
 //! - `routes::alerts`: alerts and acks, device commands, telemetry history.
@@ -70,6 +71,9 @@ pub struct Services {
     pub iot: Option<smsgate_iot::task::IotService>,
     /// The SMPP server's bound client sessions, when `[smpp_server]` runs.
     pub smpp_sessions: Option<Arc<dyn smsgate_core::northbound::ClientSessions>>,
+    /// The northbound channels that keep a link to an outside system (the MQTT bridge, …),
+    /// for `GET /v1/channels` and `/metrics`; empty when none is configured.
+    pub channels: Vec<Arc<dyn smsgate_core::northbound::ChannelState>>,
     /// `[webhooks] allow_networks`: internal networks every tenant's webhooks may reach.
     pub allow_networks: Vec<smsgate_core::outbound::Cidr>,
     /// `[cluster] node_timeout`: how old a node's beat may be for `/v1/nodes` to call it live.
@@ -140,6 +144,7 @@ impl AppState {
         routes::webhooks::list_webhooks, routes::webhooks::delete_webhook,
         routes::system::list_connectors, routes::system::stats,
         routes::system::list_smpp_sessions, routes::system::list_nodes,
+        routes::system::list_channels,
         routes::routing::list_routes,
         routes::inbound::sim_inbound, routes::system::healthz, routes::system::readyz,
         metrics::metrics,
@@ -298,6 +303,7 @@ fn routes(state: Arc<AppState>, max_body_bytes: usize) -> Router {
         )
         .route("/v1/connectors", get(s::list_connectors))
         .route("/v1/smpp/sessions", get(s::list_smpp_sessions))
+        .route("/v1/channels", get(s::list_channels))
         .route("/v1/routes", get(routes::routing::list_routes))
         .route("/v1/stats", get(s::stats))
         .route("/v1/nodes", get(s::list_nodes))

@@ -183,6 +183,8 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         }
     }
 
+    channels(&mut out, &state);
+
     if let Some(server) = state.smpp_sessions.as_ref() {
         let mut by_key: std::collections::BTreeMap<(String, String, bool), u64> =
             std::collections::BTreeMap::new();
@@ -213,6 +215,39 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         out.0,
     )
         .into_response()
+}
+
+/// The northbound channels' links (`smsgate_channel_up`) and what they moved
+/// (`smsgate_channel_messages_total` by `kind`: `received`, `refused`, `published`, …).
+fn channels(out: &mut Metrics, state: &AppState) {
+    if state.channels.is_empty() {
+        return;
+    }
+    let statuses: Vec<_> = state.channels.iter().map(|c| c.status()).collect();
+    out.family(
+        "smsgate_channel_up",
+        "gauge",
+        "1 when the channel's link (MQTT broker, ...) is connected or its listener (SMTP) listens.",
+    );
+    for s in &statuses {
+        // A listener (SMTP) is up while it listens; a bridge (MQTT) while connected.
+        let up = u64::from(matches!(s.state.as_str(), "connected" | "listening"));
+        out.sample("smsgate_channel_up", &[("channel", &s.name)], up);
+    }
+    out.family(
+        "smsgate_channel_messages_total",
+        "counter",
+        "What a channel moved since start, by kind (received, refused, published, ...).",
+    );
+    for s in &statuses {
+        for (kind, n) in &s.counters {
+            out.sample(
+                "smsgate_channel_messages_total",
+                &[("channel", &s.name), ("kind", kind)],
+                *n,
+            );
+        }
+    }
 }
 
 /// Numbers (and booleans as 0/1) anywhere in a details object, keyed by their path joined

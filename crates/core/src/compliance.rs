@@ -339,6 +339,9 @@ pub const ROUTED_SECRET: &str = "webhook_secret";
 /// The key of an `inbound.routed` event's data that holds the tenant a stored rule belongs to,
 /// whose network policy its delivery is held to (absent for the operator's and admins' rules).
 pub const ROUTED_TENANT: &str = "webhook_tenant";
+/// The key of an `inbound.routed` event's data that holds the address a rule's `email`
+/// action mails the SMS to (the email-to-SMS listener's replies loop sends it).
+pub const ROUTED_EMAIL: &str = "email_to";
 
 /// The stored rules (`/v1/inbound-rules`) as last read, compiled again only when they change.
 #[derive(Default)]
@@ -433,7 +436,7 @@ fn route(
         .tenant
         .clone()
         .unwrap_or_else(|| crate::store::DEFAULT_TENANT.to_owned());
-    if let Some((url, secret)) = actions.webhook {
+    if actions.webhook.is_some() || actions.email.is_some() {
         // The same fields as `message.inbound`, so retention redacts its text the same way;
         // the target travels with the event and is never part of the body.
         let rule = actions.rule_id.as_ref().map_or_else(
@@ -444,12 +447,19 @@ fn route(
             "id": m.id.to_string(), "from": m.from, "to": m.to, "text": m.text,
             "connector": m.connector, "incomplete": m.incomplete,
             "received_at": crate::clock::rfc3339(m.received_at), "tenant": m.tenant,
-            "rule": rule, ROUTED_URL: url, ROUTED_SECRET: secret,
+            "rule": rule,
         });
+        if let Some((url, secret)) = &actions.webhook {
+            data[ROUTED_URL] = serde_json::json!(url);
+            data[ROUTED_SECRET] = serde_json::json!(secret);
+        }
+        if let Some(to) = &actions.email {
+            data[ROUTED_EMAIL] = serde_json::json!(to);
+        }
         if let Some(owner) = &actions.owner {
             data[ROUTED_TENANT] = serde_json::json!(owner);
         }
-        tracing::info!(from = %m.from, %rule, "inbound rule: webhook");
+        tracing::info!(from = %m.from, %rule, email = actions.email.is_some(), "inbound rule: webhook or email");
         changes
             .events
             .push((ROUTED_EVENT.to_owned(), data.to_string()));

@@ -54,6 +54,10 @@ pub struct InboundRuleConfig {
     /// The signing secret of `webhook` (16 characters at least).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_secret: Option<String>,
+    /// Mail the SMS to this address (through `[smtp.replies] relay`; with the email-to-SMS
+    /// listener configured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
     /// Hand the SMS to the IoT engine only: no reply, no forward, no later rule.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub iot: bool,
@@ -97,6 +101,8 @@ pub struct Actions {
     pub sms: Vec<(String, String)>,
     /// `(url, secret)` to POST the SMS to.
     pub webhook: Option<(String, String)>,
+    /// The address to mail the SMS to.
+    pub email: Option<String>,
 }
 
 fn fill(template: &str, m: &InboundMessage, rest: &str) -> String {
@@ -130,11 +136,20 @@ impl InboundRule {
         if config.reply.is_none()
             && config.forward.is_none()
             && config.webhook.is_none()
+            && config.email.is_none()
             && !config.iot
         {
             return Err(format!(
-                "{at} has no action: give it a reply, forward, webhook or iot = true"
+                "{at} has no action: give it a reply, forward, webhook, email or iot = true"
             ));
+        }
+        if let Some(e) = &config.email {
+            let ok = e.rsplit_once('@').is_some_and(|(l, d)| {
+                !l.is_empty() && d.contains('.') && !e.contains(char::is_whitespace)
+            });
+            if !ok {
+                return Err(format!("{at} email '{e}' is not a mail address"));
+            }
         }
         if config.iot && (config.reply.is_some() || config.forward.is_some()) {
             return Err(format!(
@@ -224,6 +239,7 @@ impl InboundRule {
         if let (Some(url), Some(secret)) = (&c.webhook, &c.webhook_secret) {
             out.webhook = Some((url.clone(), secret.clone()));
         }
+        out.email = c.email.clone();
         Some(out)
     }
 }

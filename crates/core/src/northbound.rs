@@ -47,6 +47,32 @@ pub trait ClientSessions: Send + Sync {
     fn sessions(&self) -> Vec<ClientSession>;
 }
 
+/// A northbound channel's link as operators see it (`GET /v1/channels`, `/metrics`): whether
+/// the bridge to an outside system (an MQTT broker, an SMTP relay) is up, why not, and what it
+/// moved. Protocol-neutral, so the API shows every channel the same way.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ChannelStatus {
+    /// The channel's name (`mqtt`, `smtp`); also the `channel` label of its metrics.
+    pub name: String,
+    /// `connected`, `connecting`, `down` (failed, waiting to try again) or `standby` (another
+    /// node of the cluster runs it).
+    pub state: String,
+    /// What it is connected to (a broker URL without credentials, a listen address).
+    pub peer: String,
+    /// The last error, when it failed since it was last connected.
+    pub last_error: Option<String>,
+    /// RFC 3339 of the last state change.
+    pub since: Option<String>,
+    /// Counts since start, by kind (`received`, `published`, `refused`, …).
+    pub counters: std::collections::BTreeMap<String, u64>,
+}
+
+/// Reports a channel's [`ChannelStatus`]; the gateway hands one per running channel to the API.
+pub trait ChannelState: Send + Sync {
+    /// The status now.
+    fn status(&self) -> ChannelStatus;
+}
+
 /// The concatenation position of a stored part.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PartOf {
@@ -167,6 +193,10 @@ pub trait NorthboundStore: Send + Sync + 'static {
 
     /// One submission by the id its client was told.
     async fn submission(&self, id: &str) -> StoreResult<Option<StoredSubmission>>;
+
+    /// The submissions a message was made of (none for a message another channel made), oldest
+    /// first: how a channel finds its own record of a message it sees in the event log.
+    async fn submissions_of(&self, message: MessageId) -> StoreResult<Vec<StoredSubmission>>;
 
     /// Unassembled groups that are complete, or whose oldest part was stored before
     /// `older_than` (Unix ms); each group's parts oldest first.

@@ -43,6 +43,11 @@ pub struct Config {
     pub iot: smsgate_iot::EngineConfig,
     /// `[smpp_server]`: the SMPP listener for client applications; none when absent.
     pub smpp_server: Option<smsgate_smpp_server::SmppServerConfig>,
+    /// `[smtp]`: email-to-SMS (mail to `+<number>@domain`); none when absent.
+    pub smtp: Option<smsgate_smtp::SmtpConfig>,
+    /// `[mqtt]`: the MQTT bridge (sends from `{prefix}/send`, events published, device
+    /// commands); none when absent.
+    pub mqtt: Option<smsgate_mqtt::MqttConfig>,
     /// `[[inbound_rules]]`: keyword routing of inbound SMS (replies, forwards), first match
     /// wins.
     pub inbound_rules: Vec<smsgate_core::inbound_rules::InboundRuleConfig>,
@@ -219,6 +224,22 @@ impl Config {
         if let Some(s) = &self.smpp_server {
             s.validate()?;
         }
+        if let Some(s) = &self.smtp {
+            s.validate()?;
+        }
+        let relay = self.smtp.as_ref().is_some_and(|s| s.replies.is_some());
+        if let Some(i) = self.inbound_rules.iter().position(|r| r.email.is_some())
+            && !relay
+        {
+            bail!(
+                "[[inbound_rules]] #{} mails the SMS (email = …): that needs [smtp] with \
+                 [smtp.replies] relay = \"smtp://…\" to send through",
+                i + 1
+            );
+        }
+        if let Some(m) = &self.mqtt {
+            m.validate().map_err(|e| anyhow::anyhow!(e))?;
+        }
         if self.http.tls_cert.is_some() != self.http.tls_key.is_some() {
             bail!("[http] tls_cert and tls_key go together: set both to serve HTTPS, or neither");
         }
@@ -256,6 +277,23 @@ mod tests {
         assert!(e.to_string().contains("allow_networks"), "{e}");
         let e = load_str("[[tenants]]\nid = \"Acme Corp\"\n").unwrap_err();
         assert!(e.to_string().contains("[[tenants]] 'Acme Corp'"), "{e}");
+    }
+
+    #[test]
+    fn the_mqtt_section_loads_and_is_checked() {
+        let c = load_str(
+            "[mqtt]\nurl = \"mqtt://broker:1884\"\ntopic_prefix = \"site/gw\"\ntenants = [\"acme\"]\n",
+        )
+        .unwrap();
+        let m = c.mqtt.unwrap();
+        assert_eq!(m.client_id(), "smsgate-site-gw");
+        assert_eq!(m.tenant, "default");
+        assert_eq!(m.keepalive, Duration::from_secs(30));
+        let e = load_str("[mqtt]\nurl = \"http://broker\"\n").unwrap_err();
+        assert!(e.to_string().contains("[mqtt] url"), "{e}");
+        let e = load_str("[mqtt]\ntopic = \"x\"\n").unwrap_err();
+        assert!(format!("{e:#}").contains("topic"), "{e:#}");
+        assert!(load_str("").unwrap().mqtt.is_none());
     }
 
     fn load_str(toml: &str) -> anyhow::Result<Config> {

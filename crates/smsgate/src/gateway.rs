@@ -3,7 +3,8 @@
 //! connectors' own links; `spawn` starts the loops as a named set of [`Tasks`], and
 //! `Tasks::stop` ends them in the one order that loses nothing: HTTP and the SMPP server stop
 //! accepting → the dispatcher finishes and records in-flight submits → connectors hand over
-//! what they still owe → the IoT engine and webhook loops stop → event ingest drains.
+//! what they still owe → the IoT engine, webhook loops and MQTT bridge stop → event ingest
+//! drains.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -39,6 +40,10 @@ pub struct Gateway {
     pub smpp_addr: Option<SocketAddr>,
     /// Where the `[smpp_server]` listens for SMPP over TLS, when configured.
     pub smpp_tls_addr: Option<SocketAddr>,
+    /// Where `[smtp]` listens for plain SMTP (STARTTLS offered), when configured.
+    pub smtp_addr: Option<SocketAddr>,
+    /// Where `[smtp]` listens for SMTP over TLS, when configured.
+    pub smtp_tls_addr: Option<SocketAddr>,
     /// The store, for tests and CLI commands run in-process.
     pub store: Arc<dyn Store>,
     router: Arc<SharedRouter>,
@@ -141,11 +146,14 @@ pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Parts> {
 pub struct Tasks {
     http: JoinHandle<std::io::Result<()>>,
     smpp: Option<SmppServer>,
+    smtp: Option<smsgate_smtp::SmtpServer>,
+    smtp_replies: Option<JoinHandle<()>>,
     dispatcher: JoinHandle<()>,
     sims: Vec<Arc<SimNetwork>>,
     loops_stop: watch::Sender<bool>,
     iot: JoinHandle<()>,
     webhooks: JoinHandle<()>,
+    mqtt: Option<JoinHandle<()>>,
     compliance: JoinHandle<()>,
     retention: JoinHandle<()>,
     cluster: JoinHandle<()>,
@@ -161,6 +169,9 @@ impl Tasks {
         if let Some(smpp) = self.smpp {
             smpp.join().await;
         }
+        if let Some(smtp) = self.smtp {
+            smtp.join().await;
+        }
         let _ = self.dispatcher.await;
         for sim in &self.sims {
             sim.drain(Duration::from_secs(5)).await;
@@ -171,6 +182,12 @@ impl Tasks {
             let _ = self.compliance.await;
             let _ = self.retention.await;
             let _ = self.webhooks.await;
+            if let Some(mqtt) = self.mqtt {
+                let _ = mqtt.await;
+            }
+            if let Some(r) = self.smtp_replies {
+                let _ = r.await;
+            }
             // Last: the node leaves (and hands the lead over) once its work is done.
             let _ = self.cluster.await;
         })
@@ -370,16 +387,66 @@ async fn spawn(p: Parts, stop_rx: &watch::Receiver<bool>) -> anyhow::Result<(Tas
         signals.clone(),
     );
     let dispatcher = tokio::spawn(dispatcher.run(stopped(stop_rx)));
+    // The MQTT bridge publishes the event log and takes sends: on the leading node only.
+    let mqtt_status = config
+        .mqtt
+        .as_ref()
+        .map(|c| Arc::new(smsgate_mqtt::MqttStatus::new(&c.url, clock)));
+    let mqtt = match (&config.mqtt, &mqtt_status) {
+        (Some(c), Some(status)) => {
+            let deps = smsgate_mqtt::Deps {
+                intake: Arc::clone(&intake),
+                northbound: Arc::clone(&backend.northbound),
+                iot: Some(iot_service.clone()),
+                status: Arc::clone(status),
+            };
+            let c = c.clone();
+            Some(tokio::spawn(smsgate_core::cluster::while_leader(
+                "MQTT bridge",
+                lead.clone(),
+                loops_rx.clone(),
+                move |until| smsgate_mqtt::run(c.clone(), deps.clone(), until),
+            )))
+        }
+        _ => None,
+    };
+    let mut channels: Vec<Arc<dyn smsgate_core::northbound::ChannelState>> = Vec::new();
+    if let Some(s) = &mqtt_status {
+        channels.push(Arc::clone(s) as _);
+    }
     let smpp = match &config.smpp_server {
         Some(c) => {
             let deps = smsgate_smpp_server::Deps {
-                northbound: backend.northbound,
+                northbound: Arc::clone(&backend.northbound),
                 intake: Arc::clone(&intake),
             };
             Some(smsgate_smpp_server::start(c, deps, stopped(stop_rx)).await?)
         }
         None => None,
     };
+    let (smtp, smtp_replies) = match &config.smtp {
+        Some(c) => {
+            let deps = smsgate_smtp::Deps {
+                intake: Arc::clone(&intake),
+                northbound: Arc::clone(&backend.northbound),
+                events: Arc::clone(&signals.events),
+            };
+            let server = smsgate_smtp::start(c, &deps, stopped(stop_rx)).await?;
+            let replies = smsgate_smtp::replies_loop(c, &deps, &server.status)?.map(|r| {
+                tokio::spawn(smsgate_core::cluster::while_leader(
+                    "smtp replies",
+                    lead.clone(),
+                    loops_rx.clone(),
+                    move |until| r.clone().run(until),
+                ))
+            });
+            (Some(server), replies)
+        }
+        None => (None, None),
+    };
+    if let Some(s) = &smtp {
+        channels.push(Arc::clone(&s.status) as _);
+    }
     let state = AppState::new(Services {
         store: Arc::clone(&store),
         clock,
@@ -390,6 +457,7 @@ async fn spawn(p: Parts, stop_rx: &watch::Receiver<bool>) -> anyhow::Result<(Tas
         sim: injector,
         iot: Some(iot_service),
         smpp_sessions: smpp.as_ref().map(|s| Arc::clone(&s.sessions)),
+        channels,
         allow_networks,
         node_timeout: config.cluster.node_timeout,
         inbound_rules: config.inbound_rules.clone(),
@@ -430,6 +498,8 @@ async fn spawn(p: Parts, stop_rx: &watch::Receiver<bool>) -> anyhow::Result<(Tas
         first_admin_key,
         smpp_addr: smpp.as_ref().and_then(|s| s.addr),
         smpp_tls_addr: smpp.as_ref().and_then(|s| s.tls_addr),
+        smtp_addr: smtp.as_ref().and_then(|s| s.addr),
+        smtp_tls_addr: smtp.as_ref().and_then(|s| s.tls_addr),
         store,
         router,
         connectors: connectors.clone(),
@@ -437,11 +507,14 @@ async fn spawn(p: Parts, stop_rx: &watch::Receiver<bool>) -> anyhow::Result<(Tas
     let tasks = Tasks {
         http,
         smpp,
+        smtp,
+        smtp_replies,
         dispatcher,
         sims,
         loops_stop,
         iot,
         webhooks,
+        mqtt,
         compliance,
         retention,
         cluster,
@@ -457,6 +530,8 @@ struct Started {
     first_admin_key: Option<String>,
     smpp_addr: Option<SocketAddr>,
     smpp_tls_addr: Option<SocketAddr>,
+    smtp_addr: Option<SocketAddr>,
+    smtp_tls_addr: Option<SocketAddr>,
     store: Arc<dyn Store>,
     router: Arc<SharedRouter>,
     connectors: Connectors,
@@ -535,6 +610,8 @@ impl Gateway {
             first_admin_key: started.first_admin_key,
             smpp_addr: started.smpp_addr,
             smpp_tls_addr: started.smpp_tls_addr,
+            smtp_addr: started.smtp_addr,
+            smtp_tls_addr: started.smtp_tls_addr,
             store: started.store,
             router: started.router,
             connectors: started.connectors,

@@ -45,6 +45,22 @@ pub async fn list_smpp_sessions(
     Ok(Json(serde_json::json!({ "sessions": sessions })))
 }
 
+/// The northbound channels that keep a link to an outside system (the MQTT bridge, …): each
+/// one's state (`connected`, `connecting`, `down`, `standby` on a node that does not lead),
+/// its last error and what it moved since start. Any key; an empty list when none is
+/// configured.
+#[utoipa::path(get, path = "/v1/channels", tag = "system",
+    responses((status = 200, description = "Channels and their links", body = serde_json::Value),
+        (status = 401, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list_channels(
+    State(state): State<Arc<AppState>>,
+    _caller: Caller,
+) -> Json<serde_json::Value> {
+    let channels: Vec<_> = state.channels.iter().map(|c| c.status()).collect();
+    Json(serde_json::json!({ "channels": channels }))
+}
+
 /// The gateway nodes sharing this store: each one's beat, what it holds (messages claimed and
 /// not yet recorded, the `leader` lease) and the messages it took over from dead nodes; which
 /// one this answer came from. Admin keys only.

@@ -75,6 +75,7 @@ impl Server {
             sim: Some(Arc::clone(&phone) as Arc<dyn InboundInjector>),
             iot: None,
             smpp_sessions: None,
+            channels: Vec::new(),
             allow_networks: Vec::new(),
             node_timeout: std::time::Duration::from_secs(10),
             inbound_rules: Vec::new(),

@@ -214,9 +214,11 @@ fn delivery_id(ev: &OutboxEvent, target: usize) -> String {
 /// `data` the inbound SMS without them. Only the rule's URL gets it, never a subscription. The
 /// rule is the operator's configuration, so it reaches as far as an admin's subscription.
 fn routed_delivery(ev: &OutboxEvent, now: i64) -> Option<Delivery> {
-    use crate::compliance::{ROUTED_SECRET, ROUTED_TENANT, ROUTED_URL};
+    use crate::compliance::{ROUTED_EMAIL, ROUTED_SECRET, ROUTED_TENANT, ROUTED_URL};
     let mut data = ev.data.clone()?;
     let map = data.as_object_mut()?;
+    // A rule that only mails has no URL: no delivery. The address is not the webhook's business.
+    map.remove(ROUTED_EMAIL);
     let url = map.remove(ROUTED_URL)?.as_str()?.to_owned();
     let secret = map.remove(ROUTED_SECRET)?.as_str()?.to_owned();
     // A tenant's rule is delivered under the tenant's network policy, as its subscriptions are.

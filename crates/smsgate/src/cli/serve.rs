@@ -26,6 +26,12 @@ async fn serve(config: Config, path: Option<PathBuf>) -> anyhow::Result<()> {
     if let Some(addr) = gw.smpp_tls_addr {
         println!("  SMPP over TLS:     {addr}");
     }
+    if let Some(addr) = gw.smtp_addr {
+        println!("  email-to-SMS:      smtp://{addr}");
+    }
+    if let Some(addr) = gw.smtp_tls_addr {
+        println!("  email over TLS:    smtps://{addr}");
+    }
     if let Some(key) = &gw.first_admin_key {
         show_first_key(key, key_file.as_deref())?;
     }

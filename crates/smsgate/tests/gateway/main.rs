@@ -19,6 +19,7 @@ mod fairness;
 mod iot_scenario;
 mod metrics;
 mod modem;
+mod mqtt;
 mod receipt_retry;
 mod restart;
 mod routing;
@@ -27,6 +28,7 @@ mod sim_smsc;
 mod smpp_connector;
 mod smpp_interop;
 mod smpp_server;
+mod smtp;
 
 /// The binary under test, for the tests that run it as a process (the path is known only
 /// while compiling this crate's tests, so the testkit takes it as a parameter).

@@ -195,6 +195,21 @@ pub(crate) async fn submission(
     row.map(|r| submission_from_row(&r, 0)).transpose()
 }
 
+pub(crate) async fn submissions_of(
+    pool: &Pool,
+    message: MessageId,
+) -> Result<Vec<StoredSubmission>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {SUBMISSION_COLUMNS} FROM northbound_submissions WHERE message_id = ? \
+         ORDER BY created_at, rowid"
+    );
+    let rows = sqlx::query(&super::db::dialect(&sql))
+        .bind(message.to_string())
+        .fetch_all(pool)
+        .await?;
+    rows.iter().map(|r| submission_from_row(r, 0)).collect()
+}
+
 pub(crate) async fn pending_groups(
     pool: &Pool,
     older_than: i64,

@@ -460,6 +460,12 @@ impl NorthboundStore for DbStore {
         northbound::submission(&self.pool, id).await.map_err(db_err)
     }
 
+    async fn submissions_of(&self, message: MessageId) -> StoreResult<Vec<StoredSubmission>> {
+        northbound::submissions_of(&self.pool, message)
+            .await
+            .map_err(db_err)
+    }
+
     async fn pending_groups(&self, older_than: i64) -> StoreResult<Vec<Vec<StoredSubmission>>> {
         northbound::pending_groups(&self.pool, older_than)
             .await
