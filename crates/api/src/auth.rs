@@ -132,30 +132,37 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             .ok_or_else(|| {
                 ApiError::unauthorized("the Authorization header must be 'Bearer <api key>'")
             })?;
-        let hash = hash_secret(secret);
-        let key = match state.key_cache.get(&hash) {
-            Some(key) => key,
-            None => match state.store.api_key_by_hash(&hash).await? {
-                Some(key) => {
-                    state.key_cache.put(hash, key.clone());
-                    key
-                }
-                None => {
-                    tracing::info!("request with an unknown or revoked API key");
-                    return Err(ApiError::unauthorized("unknown or revoked API key"));
-                }
-            },
-        };
-        if let Some(rate) = key.rate_limit
-            && !state.rate_limits.take(&key.id, rate)
-        {
-            tracing::info!(key = %key.id, rate, "request refused: key over its rate limit");
-            return Err(ApiError::new(
-                axum::http::StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                format!("this API key may make {rate} requests per second; retry later"),
-            ));
-        }
-        Ok(Self(key))
+        Ok(Self(verify(state, secret).await?))
     }
+}
+
+/// The key a secret belongs to (cached two seconds), held to its rate limit: the check every
+/// way of presenting a key goes through (Bearer here, HTTP Basic in the Twilio-compatible
+/// API).
+pub async fn verify(state: &AppState, secret: &str) -> Result<ApiKey, ApiError> {
+    let hash = hash_secret(secret);
+    let key = match state.key_cache.get(&hash) {
+        Some(key) => key,
+        None => match state.store.api_key_by_hash(&hash).await? {
+            Some(key) => {
+                state.key_cache.put(hash, key.clone());
+                key
+            }
+            None => {
+                tracing::info!("request with an unknown or revoked API key");
+                return Err(ApiError::unauthorized("unknown or revoked API key"));
+            }
+        },
+    };
+    if let Some(rate) = key.rate_limit
+        && !state.rate_limits.take(&key.id, rate)
+    {
+        tracing::info!(key = %key.id, rate, "request refused: key over its rate limit");
+        return Err(ApiError::new(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("this API key may make {rate} requests per second; retry later"),
+        ));
+    }
+    Ok(key)
 }

@@ -304,6 +304,15 @@ fn routes(state: Arc<AppState>, max_body_bytes: usize) -> Router {
         .route("/v1/connectors", get(s::list_connectors))
         .route("/v1/smpp/sessions", get(s::list_smpp_sessions))
         .route("/v1/channels", get(s::list_channels))
+        // Twilio-compatible Messages API (HTTP Basic with the key's Account SID).
+        .route(
+            "/2010-04-01/Accounts/{account}/Messages.json",
+            post(routes::twilio::create).get(routes::twilio::list),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Messages/{file}",
+            get(routes::twilio::fetch).post(routes::twilio::update),
+        )
         .route("/v1/routes", get(routes::routing::list_routes))
         .route("/v1/stats", get(s::stats))
         .route("/v1/nodes", get(s::list_nodes))

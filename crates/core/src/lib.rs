@@ -46,6 +46,7 @@ pub mod retention;
 pub mod routing;
 pub mod signals;
 pub mod store;
+pub mod twilio;
 pub mod webhook;
 
 pub use smsgate_sms as sms;

@@ -54,8 +54,9 @@ pub trait ClientSessions: Send + Sync {
 pub struct ChannelStatus {
     /// The channel's name (`mqtt`, `smtp`); also the `channel` label of its metrics.
     pub name: String,
-    /// `connected`, `connecting`, `down` (failed, waiting to try again) or `standby` (another
-    /// node of the cluster runs it).
+    /// `connected` (a link to a broker or relay is up), `listening` (a server channel
+    /// accepts connections), `connecting`, `down` (failed, waiting to try again) or `standby`
+    /// (another node of the cluster runs it).
     pub state: String,
     /// What it is connected to (a broker URL without credentials, a listen address).
     pub peer: String,

@@ -3,7 +3,7 @@
 //! persistent session (clean session off, a stable client id).
 //!
 //! A connection is two tasks: the *driver* polls the `rumqttc` event loop and forwards what it
-//! yields over a channel (so nothing here cancels a half-done `poll`), and [`Connection`]
+//! yields over a channel (so nothing here cancels a half-done `poll`), and `Connection`
 //! selects over that channel, the read timer of the event log and the stop signal:
 //!
 //! - **Sends and commands** (`Incoming::Publish`, manual acks): handled one at a time, in

@@ -38,6 +38,9 @@ pub struct KeyView {
     pub created_at: String,
     /// RFC 3339, when revoked.
     pub revoked_at: Option<String>,
+    /// Its Account SID for the Twilio-compatible API (`/2010-04-01/Accounts/{AccountSid}/…`,
+    /// HTTP Basic with this SID and the secret).
+    pub account_sid: String,
     /// The secret: only in the answer that creates the key.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
@@ -52,6 +55,7 @@ impl From<&ApiKey> for KeyView {
         };
         Self {
             id: k.id.clone(),
+            account_sid: smsgate_core::twilio::account_sid(&k.id),
             name: k.name.clone(),
             prefix: k.prefix.clone(),
             tenant: k.tenant.clone(),

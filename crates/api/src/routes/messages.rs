@@ -25,7 +25,7 @@ use crate::extract::{JsonBody, QueryParams};
 /// Most messages in one batch request.
 pub const MAX_BATCH: usize = 1000;
 
-fn to_request(
+pub(crate) fn to_request(
     m: SendMessage,
     caller: &Caller,
     tenant: Option<&Tenant>,
@@ -65,13 +65,17 @@ fn to_request(
 }
 
 /// Every tenant as configured (sender ids, quota), shared: a send borrows its tenant from it.
-async fn tenants(state: &AppState) -> ApiResult<crate::tenants::TenantMap> {
+pub(crate) async fn tenants(state: &AppState) -> ApiResult<crate::tenants::TenantMap> {
     Ok(state.tenants.all(state.store.as_ref()).await?)
 }
 
 /// 429 `quota_exceeded` when `n` more messages would pass the tenant's queue quota (other
 /// tenants are not affected: each has its own count).
-async fn admit_quota(state: &AppState, tenant: Option<&Tenant>, n: u64) -> ApiResult<()> {
+pub(crate) async fn admit_quota(
+    state: &AppState,
+    tenant: Option<&Tenant>,
+    n: u64,
+) -> ApiResult<()> {
     let Some((t, quota)) = tenant.and_then(|t| Some((t, t.queue_quota?))) else {
         return Ok(());
     };

@@ -10,6 +10,7 @@ pub mod optouts;
 pub mod registry;
 pub mod routing;
 pub mod system;
+pub mod twilio;
 pub mod webhooks;
 
 use crate::AppState;

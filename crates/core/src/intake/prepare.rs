@@ -131,7 +131,11 @@ pub fn prepare(req: SendRequest, limits: &IntakeLimits, now: i64) -> Result<NewM
         ));
     }
     if let Some(url) = &req.callback_url {
-        check_url(url).map_err(|m| Rejection::new("invalid_callback_url", m))?;
+        // A Twilio StatusCallback (`twilio+https://…`) is checked as the URL it POSTs to.
+        let plain = url
+            .strip_prefix(crate::twilio::CALLBACK_PREFIX)
+            .unwrap_or(url);
+        check_url(plain).map_err(|m| Rejection::new("invalid_callback_url", m))?;
     }
     let callback_statuses = parse_statuses(&req.callback_statuses)
         .map_err(|m| Rejection::new("invalid_callback_statuses", m))?;

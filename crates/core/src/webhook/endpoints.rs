@@ -102,6 +102,9 @@ pub struct Endpoints {
 
 /// The endpoint (origin) of a URL: everything before the path.
 pub fn endpoint_of(url: &str) -> &str {
+    let url = url
+        .strip_prefix(crate::twilio::CALLBACK_PREFIX)
+        .unwrap_or(url);
     let after_scheme = url.find("://").map_or(0, |i| i + 3);
     match url[after_scheme..].find(['/', '?', '#']) {
         Some(i) => &url[..after_scheme + i],

@@ -183,6 +183,13 @@ pub fn deliveries_for(
         });
     }
     if let Some((url, secret, tenant)) = callback {
+        // A Twilio StatusCallback gets Twilio's form fields instead of the event JSON.
+        let body = match (&ev.message, url.starts_with(crate::twilio::CALLBACK_PREFIX)) {
+            (Some((status, _, m)), true) => {
+                crate::twilio::form(&crate::twilio::callback_fields(m, *status))
+            }
+            _ => body,
+        };
         out.push(Delivery {
             id: id(out.len()),
             webhook_id: None,

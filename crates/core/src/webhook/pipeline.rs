@@ -519,19 +519,34 @@ async fn post(
 ) -> (String, Job, Result<(), String>) {
     let d = &job.delivery;
     let (reach, client) = client;
+    let twilio = d.url.strip_prefix(crate::twilio::CALLBACK_PREFIX);
+    let url = twilio.unwrap_or(&d.url);
     // An address in the URL itself never reaches the resolver: checked here.
-    if let Err(e) = reach.check_url(&d.url) {
-        tracing::warn!(url = %d.url, delivery = %d.id, error = %e, "webhook refused by the outbound policy");
+    if let Err(e) = reach.check_url(url) {
+        tracing::warn!(url = %url, delivery = %d.id, error = %e, "webhook refused by the outbound policy");
         return (key, job, Err(e));
     }
-    let signature = sign(&d.secret, clock.now_ms() / 1000, &d.body);
-    let res = client
-        .post(&d.url)
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .header(SIGNATURE_HEADER, signature)
-        .body(d.body.clone())
-        .send()
-        .await;
+    let request = match twilio {
+        // A Twilio StatusCallback: form fields, signed as Twilio signs them.
+        Some(url) => client
+            .post(url)
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .header(
+                crate::twilio::SIGNATURE_HEADER,
+                crate::twilio::signature(&d.secret, url, &d.body),
+            ),
+        None => client
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(
+                SIGNATURE_HEADER,
+                sign(&d.secret, clock.now_ms() / 1000, &d.body),
+            ),
+    };
+    let res = request.body(d.body.clone()).send().await;
     let outcome = match res {
         Ok(mut r) if r.status().is_success() => {
             // Read a short answer to its end so the connection goes back to the pool; a long

@@ -69,14 +69,16 @@ pub async fn run(config: &Config, action: KeysAction) -> anyhow::Result<()> {
                 .append_audit(cli_audit("key.create", &key.id, &clock))
                 .await?;
             eprintln!(
-                "created key {} ({name}, tenant {}, scopes {}); the secret is shown once:",
+                "created key {} ({name}, tenant {}, scopes {}, Twilio Account SID {}); the \
+                 secret is shown once:",
                 key.id,
                 key.tenant,
                 if key.admin {
                     "admin".to_owned()
                 } else {
                     key.scopes.join(",")
-                }
+                },
+                smsgate_core::twilio::account_sid(&key.id)
             );
             println!("{secret}");
         }
@@ -92,14 +94,15 @@ pub async fn run(config: &Config, action: KeysAction) -> anyhow::Result<()> {
                     k.scopes.join(",")
                 };
                 println!(
-                    "{}  {}…  {:<12} tenant {:<12} {}  {}  created {}",
+                    "{}  {}…  {:<12} tenant {:<12} {}  {}  created {}  {}",
                     k.id,
                     k.prefix,
                     k.name,
                     k.tenant,
                     scopes,
                     state,
-                    rfc3339(k.created_at)
+                    rfc3339(k.created_at),
+                    smsgate_core::twilio::account_sid(&k.id)
                 );
             }
         }

@@ -519,10 +519,18 @@ async fn the_openapi_document_describes_every_route() {
         "/v1/inbound",
         "/v1/webhooks",
         "/v1/connectors",
+        "/v1/channels",
         "/healthz",
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} missing");
     }
+    // No channel configured: an empty list.
+    let (s, ch) = t.call("GET", "/v1/channels", None).await;
+    assert_eq!(
+        (s, ch["channels"].as_array().map(Vec::len)),
+        (200, Some(0)),
+        "{ch}"
+    );
     let (s, _) = t.call_as("", "GET", "/healthz", None).await;
     assert_eq!(s, 200);
     let (s, r) = t.call_as("", "GET", "/readyz", None).await;

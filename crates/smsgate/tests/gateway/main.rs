@@ -29,6 +29,7 @@ mod smpp_connector;
 mod smpp_interop;
 mod smpp_server;
 mod smtp;
+mod twilio;
 
 /// The binary under test, for the tests that run it as a process (the path is known only
 /// while compiling this crate's tests, so the testkit takes it as a parameter).

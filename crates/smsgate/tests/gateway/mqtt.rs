@@ -68,7 +68,11 @@ async fn wait_channel_until(t: &TestGateway, pred: impl Fn(&str) -> bool) -> Val
     loop {
         let (s, v) = t.call("GET", "/v1/channels", None).await;
         assert_eq!(s, 200, "{v}");
-        let ch = v["channels"][0].clone();
+        let ch = v["channels"]
+            .as_array()
+            .and_then(|l| l.iter().find(|c| c["name"] == "mqtt"))
+            .cloned()
+            .unwrap_or_default();
         if pred(ch["state"].as_str().unwrap_or_default()) {
             return ch;
         }
@@ -457,7 +461,17 @@ async fn a_send_refused_by_a_full_queue_waits_unacknowledged_and_goes_through_la
 struct OwnBroker {
     child: std::process::Child,
     port: u16,
+    /// A second listener with TLS (the test CA's `server.pem`), when asked for.
+    tls_port: Option<u16>,
     conf: std::path::PathBuf,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl OwnBroker {
@@ -472,30 +486,37 @@ impl OwnBroker {
         .map(str::to_owned)
     }
 
-    fn start(dir: &std::path::Path) -> Option<Self> {
+    fn start(dir: &std::path::Path, tls: bool) -> Option<Self> {
         Self::binary()?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         // Run as root, mosquitto drops to its own user, which must be able to write its
-        // persistence file here.
+        // persistence file here (and read the TLS files copied here).
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let mut text = format!(
+            "allow_anonymous true\npersistence true\npersistence_location {}/\n\
+             listener {port} 127.0.0.1\n",
+            dir.display()
+        );
+        let tls_port = tls.then(free_port);
+        if let Some(tls_port) = tls_port {
+            for f in ["ca.pem", "server.pem", "server.key"] {
+                let to = dir.join(f);
+                std::fs::copy(smsgate_testkit::interop::tls_file(f), &to).unwrap();
+                std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o644)).unwrap();
+            }
+            let d = dir.display();
+            text.push_str(&format!(
+                "listener {tls_port} 127.0.0.1\ncafile {d}/ca.pem\ncertfile {d}/server.pem\n\
+                 keyfile {d}/server.key\n"
+            ));
+        }
         let conf = dir.join("mosquitto.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n\
-                 persistence_location {}/\n",
-                dir.display()
-            ),
-        )
-        .unwrap();
+        std::fs::write(&conf, text).unwrap();
         let mut b = Self {
             child: Self::spawn(&conf),
             port,
+            tls_port,
             conf,
         };
         b.wait_up();
@@ -514,7 +535,8 @@ impl OwnBroker {
 
     fn wait_up(&mut self) {
         for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            let up = |p: u16| std::net::TcpStream::connect(("127.0.0.1", p)).is_ok();
+            if up(self.port) && self.tls_port.is_none_or(up) {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -547,7 +569,7 @@ impl Drop for OwnBroker {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_restart_loses_no_event() {
     let dir = tempfile::tempdir().unwrap();
-    let Some(mut own) = OwnBroker::start(dir.path()) else {
+    let Some(mut own) = OwnBroker::start(dir.path(), false) else {
         eprintln!("skipped a_broker_restart_loses_no_event: no mosquitto binary");
         return;
     };
@@ -598,4 +620,52 @@ async fn a_broker_restart_loses_no_event() {
         missing.retain(|(i, s)| !(*i == id && *s == status));
     }
     t.gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bridge_reaches_a_broker_over_tls_with_its_ca_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(own) = OwnBroker::start(dir.path(), true) else {
+        eprintln!(
+            "skipped the_bridge_reaches_a_broker_over_tls_with_its_ca_file: no mosquitto binary"
+        );
+        return;
+    };
+    let plain = format!("127.0.0.1:{}", own.port);
+    let p = prefix("tls");
+    let mut sub = Client::connect(&plain, &format!("{p}-sub"), &[format!("{p}/#")], false).await;
+    let gw_dir = tempfile::tempdir().unwrap();
+    let mut c = smsgate_testkit::config(gw_dir.path(), json!({"delivery_delay": "50ms"}));
+    c.mqtt = Some(
+        serde_json::from_value(json!({
+            "url": format!("mqtts://127.0.0.1:{}", own.tls_port.unwrap()),
+            "topic_prefix": p,
+            "ca_file": smsgate_testkit::interop::tls_file("ca.pem"),
+        }))
+        .unwrap(),
+    );
+    let t = TestGateway::start_with(c, gw_dir).await;
+    let ch = wait_channel(&t, "connected").await;
+    assert!(ch["peer"].as_str().unwrap().starts_with("mqtts://"), "{ch}");
+    sub.publish(
+        &format!("{p}/send"),
+        r#"{"to":"+4915112345678","text":"over tls"}"#,
+    )
+    .await;
+    let accepted = sub.next_on(&format!("{p}/accepted")).await;
+    let id = accepted["id"].as_str().unwrap();
+    t.wait_status(id, "delivered").await;
+    t.gw.shutdown().await;
+}
+
+#[test]
+fn a_ca_file_that_cannot_be_read_fails_the_start_with_its_name() {
+    let m: smsgate_mqtt::MqttConfig = serde_json::from_value(json!({
+        "url": "mqtts://127.0.0.1:8883", "ca_file": "/nonexistent/ca.pem"}))
+    .unwrap();
+    let e = m.validate().unwrap_err();
+    assert!(
+        e.contains("[mqtt] ca_file") && e.contains("/nonexistent/ca.pem"),
+        "{e}"
+    );
 }
