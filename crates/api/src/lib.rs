@@ -23,12 +23,15 @@
 //! - `routes::numbers`: export and erasure of what is held about one number.
 //! - `tenants`: the tenant list and per-tenant quota gates, cached.
 //! - `dashboard`: the single-page web dashboard at `/`.
+//! - `routes::twilio`: the Twilio-compatible Messages API under `/2010-04-01/`.
+//! - `kannel`: Kannel's `/cgi-bin/sendsms`, served on its own listener (`[kannel]`).
 
 mod auth;
 mod dashboard;
 pub mod dto;
 pub mod error;
 mod extract;
+pub mod kannel;
 mod metrics;
 mod routes;
 mod tenants;

@@ -36,6 +36,7 @@ pub mod dispatcher;
 pub mod inbound_rules;
 pub mod ingest;
 pub mod intake;
+pub mod kannel;
 pub mod keys;
 pub mod message;
 pub mod northbound;

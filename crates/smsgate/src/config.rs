@@ -45,6 +45,8 @@ pub struct Config {
     pub smpp_server: Option<smsgate_smpp_server::SmppServerConfig>,
     /// `[smtp]`: email-to-SMS (mail to `+<number>@domain`); none when absent.
     pub smtp: Option<smsgate_smtp::SmtpConfig>,
+    /// `[kannel]`: Kannel's `/cgi-bin/sendsms` on a listener of its own; none when absent.
+    pub kannel: Option<smsgate_api::kannel::KannelConfig>,
     /// `[mqtt]`: the MQTT bridge (sends from `{prefix}/send`, events published, device
     /// commands); none when absent.
     pub mqtt: Option<smsgate_mqtt::MqttConfig>,
@@ -226,6 +228,9 @@ impl Config {
         }
         if let Some(s) = &self.smtp {
             s.validate()?;
+        }
+        if let Some(k) = &self.kannel {
+            k.validate().map_err(|e| anyhow::anyhow!(e))?;
         }
         let relay = self.smtp.as_ref().is_some_and(|s| s.replies.is_some());
         if let Some(i) = self.inbound_rules.iter().position(|r| r.email.is_some())

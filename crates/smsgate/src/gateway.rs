@@ -44,6 +44,8 @@ pub struct Gateway {
     pub smtp_addr: Option<SocketAddr>,
     /// Where `[smtp]` listens for SMTP over TLS, when configured.
     pub smtp_tls_addr: Option<SocketAddr>,
+    /// Where `[kannel]` serves `/cgi-bin/sendsms`, when configured.
+    pub kannel_addr: Option<SocketAddr>,
     /// The store, for tests and CLI commands run in-process.
     pub store: Arc<dyn Store>,
     router: Arc<SharedRouter>,
@@ -148,6 +150,7 @@ pub struct Tasks {
     smpp: Option<SmppServer>,
     smtp: Option<smsgate_smtp::SmtpServer>,
     smtp_replies: Option<JoinHandle<()>>,
+    kannel: Option<JoinHandle<std::io::Result<()>>>,
     dispatcher: JoinHandle<()>,
     sims: Vec<Arc<SimNetwork>>,
     loops_stop: watch::Sender<bool>,
@@ -171,6 +174,9 @@ impl Tasks {
         }
         if let Some(smtp) = self.smtp {
             smtp.join().await;
+        }
+        if let Some(kannel) = self.kannel {
+            let _ = kannel.await;
         }
         let _ = self.dispatcher.await;
         for sim in &self.sims {
@@ -462,6 +468,33 @@ async fn spawn(p: Parts, stop_rx: &watch::Receiver<bool>) -> anyhow::Result<(Tas
         node_timeout: config.cluster.node_timeout,
         inbound_rules: config.inbound_rules.clone(),
     });
+    let kannel = match &config.kannel {
+        Some(k) => {
+            let listener = tokio::net::TcpListener::bind(k.listen).await.map_err(|e| {
+                anyhow::anyhow!("cannot listen on {} (kannel.listen): {e}", k.listen)
+            })?;
+            let addr = listener.local_addr()?;
+            let app = smsgate_api::kannel::router(Arc::clone(&state), k).layer(
+                axum::extract::DefaultBodyLimit::max(config.http.max_body_bytes),
+            );
+            let limits = crate::http_server::Limits {
+                header_timeout: config.http.header_timeout,
+                max_connections: config.http.max_connections,
+                tls: None,
+            };
+            tracing::info!(listen = %addr, "kannel sendsms listening");
+            Some((
+                addr,
+                tokio::spawn(crate::http_server::serve(
+                    listener,
+                    app,
+                    limits,
+                    stopped(stop_rx),
+                )),
+            ))
+        }
+        None => None,
+    };
     let app = smsgate_api::router_with(
         state,
         smsgate_api::HttpOptions {
@@ -500,6 +533,7 @@ async fn spawn(p: Parts, stop_rx: &watch::Receiver<bool>) -> anyhow::Result<(Tas
         smpp_tls_addr: smpp.as_ref().and_then(|s| s.tls_addr),
         smtp_addr: smtp.as_ref().and_then(|s| s.addr),
         smtp_tls_addr: smtp.as_ref().and_then(|s| s.tls_addr),
+        kannel_addr: kannel.as_ref().map(|(a, _)| *a),
         store,
         router,
         connectors: connectors.clone(),
@@ -509,6 +543,7 @@ async fn spawn(p: Parts, stop_rx: &watch::Receiver<bool>) -> anyhow::Result<(Tas
         smpp,
         smtp,
         smtp_replies,
+        kannel: kannel.map(|(_, task)| task),
         dispatcher,
         sims,
         loops_stop,
@@ -532,6 +567,7 @@ struct Started {
     smpp_tls_addr: Option<SocketAddr>,
     smtp_addr: Option<SocketAddr>,
     smtp_tls_addr: Option<SocketAddr>,
+    kannel_addr: Option<SocketAddr>,
     store: Arc<dyn Store>,
     router: Arc<SharedRouter>,
     connectors: Connectors,
@@ -612,6 +648,7 @@ impl Gateway {
             smpp_tls_addr: started.smpp_tls_addr,
             smtp_addr: started.smtp_addr,
             smtp_tls_addr: started.smtp_tls_addr,
+            kannel_addr: started.kannel_addr,
             store: started.store,
             router: started.router,
             connectors: started.connectors,

@@ -131,9 +131,11 @@ pub fn prepare(req: SendRequest, limits: &IntakeLimits, now: i64) -> Result<NewM
         ));
     }
     if let Some(url) = &req.callback_url {
-        // A Twilio StatusCallback (`twilio+https://…`) is checked as the URL it POSTs to.
+        // A Twilio StatusCallback (`twilio+https://…`) or a Kannel dlr-url (`kannel+…`) is
+        // checked as the URL it calls.
         let plain = url
             .strip_prefix(crate::twilio::CALLBACK_PREFIX)
+            .or_else(|| url.strip_prefix(crate::kannel::CALLBACK_PREFIX))
             .unwrap_or(url);
         check_url(plain).map_err(|m| Rejection::new("invalid_callback_url", m))?;
     }

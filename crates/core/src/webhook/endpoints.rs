@@ -104,6 +104,7 @@ pub struct Endpoints {
 pub fn endpoint_of(url: &str) -> &str {
     let url = url
         .strip_prefix(crate::twilio::CALLBACK_PREFIX)
+        .or_else(|| url.strip_prefix(crate::kannel::CALLBACK_PREFIX))
         .unwrap_or(url);
     let after_scheme = url.find("://").map_or(0, |i| i + 3);
     match url[after_scheme..].find(['/', '?', '#']) {

@@ -183,17 +183,28 @@ pub fn deliveries_for(
         });
     }
     if let Some((url, secret, tenant)) = callback {
-        // A Twilio StatusCallback gets Twilio's form fields instead of the event JSON.
-        let body = match (&ev.message, url.starts_with(crate::twilio::CALLBACK_PREFIX)) {
-            (Some((status, _, m)), true) => {
+        // A Twilio StatusCallback gets Twilio's form fields instead of the event JSON; a
+        // Kannel dlr-url is a GET of its template filled in for this report.
+        let mut url = url.clone();
+        let body = match &ev.message {
+            Some((status, _, m)) if url.starts_with(crate::twilio::CALLBACK_PREFIX) => {
                 crate::twilio::form(&crate::twilio::callback_fields(m, *status))
+            }
+            Some((status, _, m)) if url.starts_with(crate::kannel::CALLBACK_PREFIX) => {
+                let template = &url[crate::kannel::CALLBACK_PREFIX.len()..];
+                url = format!(
+                    "{}{}",
+                    crate::kannel::CALLBACK_PREFIX,
+                    crate::kannel::dlr_url(template, m, *status, ev.at)
+                );
+                String::new()
             }
             _ => body,
         };
         out.push(Delivery {
             id: id(out.len()),
             webhook_id: None,
-            url: url.clone(),
+            url,
             secret,
             body,
             attempts: 0,

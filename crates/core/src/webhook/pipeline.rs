@@ -305,10 +305,13 @@ impl Pipeline {
         } else {
             Vec::new()
         };
-        // A message without an owning key (SMPP server, IoT) signs with the gateway's first
+        // A message without an owning key (SMPP server, IoT, Kannel users) signs with the gateway's first
         // admin key hash; with no key at all there is nothing to sign with and the callback is
         // skipped. A revoked key's callbacks are skipped too: nobody may receive for it.
+        // A Kannel sendsms user is the operator's configuration (like an SMPP account): its
+        // dlr-url is called with an admin's reach.
         let secret_of = |key_id: Option<&str>| {
+            let key_id = key_id.filter(|k| !k.starts_with("kannel:"));
             keys.iter()
                 .filter(|k| k.revoked_at.is_none())
                 .find(|k| Some(k.id.as_str()) == key_id || (key_id.is_none() && k.admin))
@@ -520,13 +523,16 @@ async fn post(
     let d = &job.delivery;
     let (reach, client) = client;
     let twilio = d.url.strip_prefix(crate::twilio::CALLBACK_PREFIX);
-    let url = twilio.unwrap_or(&d.url);
+    let kannel = d.url.strip_prefix(crate::kannel::CALLBACK_PREFIX);
+    let url = twilio.or(kannel).unwrap_or(&d.url);
     // An address in the URL itself never reaches the resolver: checked here.
     if let Err(e) = reach.check_url(url) {
         tracing::warn!(url = %url, delivery = %d.id, error = %e, "webhook refused by the outbound policy");
         return (key, job, Err(e));
     }
     let request = match twilio {
+        // A Kannel dlr-url: a plain GET of the filled-in template, as Kannel makes it.
+        None if kannel.is_some() => client.get(url),
         // A Twilio StatusCallback: form fields, signed as Twilio signs them.
         Some(url) => client
             .post(url)
@@ -546,7 +552,11 @@ async fn post(
                 sign(&d.secret, clock.now_ms() / 1000, &d.body),
             ),
     };
-    let res = request.body(d.body.clone()).send().await;
+    let res = if kannel.is_some() {
+        request.send().await
+    } else {
+        request.body(d.body.clone()).send().await
+    };
     let outcome = match res {
         Ok(mut r) if r.status().is_success() => {
             // Read a short answer to its end so the connection goes back to the pool; a long

@@ -32,6 +32,9 @@ async fn serve(config: Config, path: Option<PathBuf>) -> anyhow::Result<()> {
     if let Some(addr) = gw.smtp_tls_addr {
         println!("  email over TLS:    smtps://{addr}");
     }
+    if let Some(addr) = gw.kannel_addr {
+        println!("  Kannel sendsms:    http://{addr}/cgi-bin/sendsms");
+    }
     if let Some(key) = &gw.first_admin_key {
         show_first_key(key, key_file.as_deref())?;
     }

@@ -17,6 +17,7 @@ mod crash;
 mod dashboard;
 mod fairness;
 mod iot_scenario;
+mod kannel;
 mod metrics;
 mod modem;
 mod mqtt;
