@@ -435,7 +435,6 @@ async fn spawn(p: Parts, stop_rx: &watch::Receiver<bool>) -> anyhow::Result<(Tas
             let deps = smsgate_smtp::Deps {
                 intake: Arc::clone(&intake),
                 northbound: Arc::clone(&backend.northbound),
-                events: Arc::clone(&signals.events),
             };
             let server = smsgate_smtp::start(c, &deps, stopped(stop_rx)).await?;
             let replies = smsgate_smtp::replies_loop(c, &deps, &server.status)?.map(|r| {

@@ -40,7 +40,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use smsgate_core::intake::Intake;
 use smsgate_core::northbound::NorthboundStore;
-use tokio::sync::{Notify, Semaphore, watch};
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 pub use config::{ConfigError, SmtpConfig};
@@ -51,8 +51,6 @@ pub struct Deps {
     pub intake: Arc<Intake>,
     /// Submission records and cursors.
     pub northbound: Arc<dyn NorthboundStore>,
-    /// Woken when events are committed (for the replies loop).
-    pub events: Arc<Notify>,
 }
 
 /// Why the listener could not start.
@@ -174,7 +172,6 @@ pub fn replies_loop(
         relay,
         window: r.window,
         notify_failures: r.notify_failures,
-        wake: Arc::clone(&deps.events),
         sent: Arc::clone(&status.replies_sent),
     }))
 }

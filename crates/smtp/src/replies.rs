@@ -14,7 +14,6 @@ use smsgate_core::clock::rfc3339;
 use smsgate_core::message::{Message, Status};
 use smsgate_core::northbound::NorthboundStore;
 use smsgate_core::store::{MessageQuery, OutboxEvent, Store};
-use tokio::sync::Notify;
 use tracing::{error, info, warn};
 
 use crate::deliver::{ACCOUNT, MailRecord};
@@ -25,6 +24,8 @@ pub const CURSOR: &str = "smtp.replies";
 /// Tries of one mail before it is given up (logged as an error).
 pub const MAX_TRIES: u32 = 5;
 const PAGE: u32 = 200;
+/// How often the event log is read once it is caught up.
+const POLL: Duration = Duration::from_secs(1);
 
 /// The reply loop's inputs.
 #[derive(Clone)]
@@ -39,8 +40,6 @@ pub struct Replies {
     pub window: Duration,
     /// Mail final failures too.
     pub notify_failures: bool,
-    /// Woken when events are committed.
-    pub wake: Arc<Notify>,
     /// Mails sent, for the channel status.
     pub sent: Arc<std::sync::atomic::AtomicU64>,
 }
@@ -125,10 +124,9 @@ impl Replies {
             if blocked {
                 tokio::time::sleep(Duration::from_secs(1 << tries.min(5))).await;
             } else if page.at_end {
-                tokio::select! {
-                    () = self.wake.notified() => {}
-                    () = tokio::time::sleep(Duration::from_secs(2)) => {}
-                }
+                // Polled: `Signals::events` wakes one waiter, the webhook pipeline, and a mail
+                // a second later is soon enough.
+                tokio::time::sleep(POLL).await;
             }
         }
     }
