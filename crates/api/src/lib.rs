@@ -147,7 +147,7 @@ impl AppState {
         routes::webhooks::list_webhooks, routes::webhooks::delete_webhook,
         routes::system::list_connectors, routes::system::stats,
         routes::system::list_smpp_sessions, routes::system::list_nodes,
-        routes::system::list_channels,
+        routes::system::list_channels, routes::upstreams::dlr,
         routes::routing::list_routes,
         routes::inbound::sim_inbound, routes::system::healthz, routes::system::readyz,
         metrics::metrics,
@@ -307,6 +307,11 @@ fn routes(state: Arc<AppState>, max_body_bytes: usize) -> Router {
         .route("/v1/connectors", get(s::list_connectors))
         .route("/v1/smpp/sessions", get(s::list_smpp_sessions))
         .route("/v1/channels", get(s::list_channels))
+        // Receipts from HTTP upstream providers (no API key; checked by the connector).
+        .route(
+            "/v1/upstreams/{connector}/dlr",
+            get(routes::upstreams::dlr).post(routes::upstreams::dlr),
+        )
         // Twilio-compatible Messages API (HTTP Basic with the key's Account SID).
         .route(
             "/2010-04-01/Accounts/{account}/Messages.json",

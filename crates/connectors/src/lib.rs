@@ -12,6 +12,8 @@
 //! - [`modem`]: `type = "modem"`, a GSM/LTE modem over AT commands.
 //! - [`simnet`]: `type = "simulator"`, the built-in simulated network (and the default when no
 //!   connector is configured).
+//! - [`http`]: `type = "http"`, a provider's HTTP API (presets `twilio`, `kannel`, or a
+//!   `generic` request template), receipts at `/v1/upstreams/{name}/dlr`.
 //!
 //! # Tests
 //! Pure unit tests per module (`submit_sm` building, `deliver_sm` reading, throttling); the
@@ -24,6 +26,7 @@ use serde::Deserialize;
 use smsgate_core::clock::Clock;
 use smsgate_core::connector::{ConnectorEvents, DynConnector, InboundInjector};
 
+pub mod http;
 pub mod modem;
 pub mod simnet;
 pub mod smpp;
@@ -31,7 +34,7 @@ pub mod smpp;
 use simnet::{SimConfig, SimNetwork};
 
 /// The connector types this build knows, for config validation and error messages.
-pub const KINDS: &[&str] = &["simulator", "smpp", "modem"];
+pub const KINDS: &[&str] = &["simulator", "smpp", "modem", "http"];
 
 /// One `[[connectors]]` entry: a name, a `type`, and the keys of that type.
 #[derive(Clone, Debug, Deserialize)]
@@ -165,6 +168,10 @@ pub fn validate(c: &ConnectorConfig) -> Result<(), ConnectorError> {
             s.validate().map_err(|e| c.settings_error(e))
         }
         "modem" => modem::parse(c).map(|_| ()),
+        "http" => {
+            let s: http::HttpSettings = c.parse()?;
+            s.validate().map_err(|e| c.settings_error(e))
+        }
         _ => Err(ConnectorError::UnknownKind {
             name: c.name.clone(),
             kind: c.kind.clone(),
@@ -195,6 +202,13 @@ pub fn build(c: &ConnectorConfig, ctx: &BuildContext) -> Result<Built, Connector
         }
         "modem" => Ok(Built {
             connector: modem::build(c, ctx)?,
+            sim: None,
+        }),
+        "http" => Ok(Built {
+            connector: Arc::new(
+                http::HttpConnector::new(&c.name, c.parse()?, ctx.events.clone())
+                    .map_err(|e| c.start_error(e))?,
+            ),
             sim: None,
         }),
         _ => Err(ConnectorError::UnknownKind {

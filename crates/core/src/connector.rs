@@ -248,6 +248,28 @@ pub trait Connector: Send + Sync + 'static {
     /// Sends one message (all its parts). Must not hang forever: a connector applies its own
     /// response timeout and reports `Ambiguous` when the answer never came.
     async fn submit(&self, sms: &OutboundSms) -> SubmitOutcome;
+
+    /// For connectors whose provider posts delivery reports over HTTP
+    /// (`/v1/upstreams/{name}/dlr`): the reader of those requests. `None` for the others.
+    fn http_dlr(&self) -> Option<&dyn HttpDlr> {
+        None
+    }
+}
+
+/// Reads a delivery report an HTTP provider sent to `/v1/upstreams/{name}/dlr` and reports it
+/// durably. The API calls it without an API key (the provider has none): the connector checks
+/// what its provider offers (a token in the URL, a signature).
+#[async_trait]
+pub trait HttpDlr: Send + Sync {
+    /// `query`: the URL's parameters; `form`: the body's (a form, or a JSON object flattened
+    /// to `a.b` keys); `signature`: an `X-Twilio-Signature` header. `Ok` once the report is
+    /// stored (or is one of no interest); `Err` says why it was refused.
+    async fn report(
+        &self,
+        query: &std::collections::BTreeMap<String, String>,
+        form: &std::collections::BTreeMap<String, String>,
+        signature: Option<&str>,
+    ) -> Result<(), String>;
 }
 
 /// Plays a phone texting the gateway (`POST /v1/sim/inbound`): the message enters exactly as

@@ -11,6 +11,7 @@ pub mod registry;
 pub mod routing;
 pub mod system;
 pub mod twilio;
+pub mod upstreams;
 pub mod webhooks;
 
 use crate::AppState;

@@ -13,7 +13,7 @@ use smsgate_testkit::interop;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A free port on loopback (Kannel's config needs numbers).
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -116,7 +116,7 @@ async fn curl(args: &[&str]) -> (u16, String) {
 }
 
 /// Kills the children on drop.
-struct Procs(Vec<tokio::process::Child>);
+pub(crate) struct Procs(pub(crate) Vec<tokio::process::Child>);
 
 impl Drop for Procs {
     fn drop(&mut self) {
@@ -150,7 +150,7 @@ fn sbin(name: &str) -> String {
 }
 
 /// Starts `smsgate sim smsc`, bearerbox and smsbox; the sendsms port.
-async fn start_kannel(dir: &std::path::Path, procs: &mut Procs) -> u16 {
+pub(crate) async fn start_kannel(dir: &std::path::Path, procs: &mut Procs) -> u16 {
     let (smsc, admin, boxp, sendsms) = (free_port(), free_port(), free_port(), free_port());
     procs.0.push(
         tokio::process::Command::new(crate::SMSGATE)

@@ -31,6 +31,7 @@ mod smpp_interop;
 mod smpp_server;
 mod smtp;
 mod twilio;
+mod upstream;
 
 /// The binary under test, for the tests that run it as a process (the path is known only
 /// while compiling this crate's tests, so the testkit takes it as a parameter).
