@@ -90,13 +90,22 @@ ok("list", [x.body for x in listed])
 
 later = datetime.now(timezone.utc) + timedelta(hours=2)
 s = client.messages.create(to=to, from_="+4930555000", body="later", send_at=later,
-                           schedule_type="fixed", messaging_service_sid="MG" + "0" * 32)
+                           schedule_type="fixed", messaging_service_sid="MG" + "1" * 32)
 if s.status != "scheduled":
     fail("schedule", s.status)
 c = client.messages(s.sid).update(status="canceled")
 if c.status != "canceled":
     fail("cancel", c.status)
 ok("cancel", {"sid": c.sid, "status": c.status})
+
+# A Messaging Service instead of a From: a sender of its pool, the same one per recipient.
+pooled = [client.messages.create(to=to, messaging_service_sid="MG" + "1" * 32, body=f"pool {i}")
+          for i in range(2)]
+if not (pooled[0].from_ in ("+4930555001", "+4930555002")
+        and pooled[0].from_ == pooled[1].from_
+        and pooled[0].messaging_service_sid == "MG" + "1" * 32):
+    fail("service", [(p.from_, p.messaging_service_sid) for p in pooled])
+ok("service", {"from": pooled[0].from_})
 
 try:
     client.messages.create(to="12ab", from_="+4930555000", body="x")

@@ -12,6 +12,7 @@
 //! - `routes::messages`: send, batch, get, list, cancel, estimate.
 //! - `routes::inbound`: received messages, and the simulator's `POST /v1/sim/inbound`.
 //! - `routes::webhooks`: event subscriptions.
+//! - `routes::stream`: `GET /v1/events/stream`, the event log as server-sent events.
 //! - `routes::system`: connectors, SMPP server sessions, channel links, stats, health and
 //!   readiness.
 //! - `routes::routing`: the route table in force (`GET /v1/routes`).
@@ -35,6 +36,9 @@ pub mod kannel;
 mod metrics;
 mod routes;
 mod tenants;
+
+/// A `MessagingServiceSid`'s sender pool (`[[twilio.messaging_services]]`).
+pub use routes::twilio::MessagingService;
 
 use std::sync::Arc;
 
@@ -83,6 +87,8 @@ pub struct Services {
     pub node_timeout: std::time::Duration,
     /// The config's `[[inbound_rules]]` (shown first by `GET /v1/inbound-rules`).
     pub inbound_rules: Vec<smsgate_core::inbound_rules::InboundRuleConfig>,
+    /// `[[twilio.messaging_services]]`: the sender pools a `MessagingServiceSid` names.
+    pub messaging_services: Vec<routes::twilio::MessagingService>,
 }
 
 /// Everything handlers share: the [`Services`] and the API's own caches.
@@ -96,6 +102,9 @@ pub struct AppState {
     tenants: tenants::TenantCache,
     /// The last queue count, for the endpoints that need no key (see [`AppState::cached_stats`]).
     stats_cache: tokio::sync::Mutex<Option<(std::time::Instant, smsgate_core::store::QueueStats)>>,
+    /// True once the gateway stops: ends the event streams, which would hold the HTTP
+    /// listener's drain otherwise (see [`AppState::close_streams`]).
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl std::ops::Deref for AppState {
@@ -115,7 +124,20 @@ impl AppState {
             rate_limits: auth::RateLimits::default(),
             tenants: tenants::TenantCache::default(),
             stats_cache: tokio::sync::Mutex::new(None),
+            closing: tokio::sync::watch::channel(false).0,
         })
+    }
+
+    /// Ends every open `GET /v1/events/stream` (and refuses none: a new one ends at once).
+    /// The gateway calls it when it stops, so a `smsgate tail` or a dashboard left open does
+    /// not keep the HTTP listener draining for its 10 s.
+    pub fn close_streams(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Becomes true when [`AppState::close_streams`] is called.
+    pub(crate) fn closing(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.closing.subscribe()
     }
 
     /// Queue counts at most a second old, for `/metrics` and `/readyz`: they answer without a
@@ -145,6 +167,7 @@ impl AppState {
         routes::messages::list, routes::messages::cancel, routes::messages::estimate,
         routes::inbound::list_inbound, routes::webhooks::create_webhook,
         routes::webhooks::list_webhooks, routes::webhooks::delete_webhook,
+        routes::stream::stream,
         routes::system::list_connectors, routes::system::stats,
         routes::system::list_smpp_sessions, routes::system::list_nodes,
         routes::system::list_channels, routes::upstreams::dlr,
@@ -304,6 +327,7 @@ fn routes(state: Arc<AppState>, max_body_bytes: usize) -> Router {
             "/v1/webhooks/{id}",
             axum::routing::delete(w::delete_webhook),
         )
+        .route("/v1/events/stream", get(routes::stream::stream))
         .route("/v1/connectors", get(s::list_connectors))
         .route("/v1/smpp/sessions", get(s::list_smpp_sessions))
         .route("/v1/channels", get(s::list_channels))

@@ -342,6 +342,9 @@ pub const ROUTED_TENANT: &str = "webhook_tenant";
 /// The key of an `inbound.routed` event's data that holds the address a rule's `email`
 /// action mails the SMS to (the email-to-SMS listener's replies loop sends it).
 pub const ROUTED_EMAIL: &str = "email_to";
+/// The key of an `inbound.routed` event's data that says how its URL is called: absent or
+/// `json` (smsgate's event body), `twilio` (Twilio's inbound form), `kannel` (a get-url).
+pub const ROUTED_FORMAT: &str = "webhook_format";
 
 /// The stored rules (`/v1/inbound-rules`) as last read, compiled again only when they change.
 #[derive(Default)]
@@ -452,6 +455,9 @@ fn route(
         if let Some((url, secret)) = &actions.webhook {
             data[ROUTED_URL] = serde_json::json!(url);
             data[ROUTED_SECRET] = serde_json::json!(secret);
+            if actions.webhook_format != "json" {
+                data[ROUTED_FORMAT] = serde_json::json!(actions.webhook_format);
+            }
         }
         if let Some(to) = &actions.email {
             data[ROUTED_EMAIL] = serde_json::json!(to);

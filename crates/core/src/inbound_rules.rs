@@ -54,6 +54,17 @@ pub struct InboundRuleConfig {
     /// The signing secret of `webhook` (16 characters at least).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_secret: Option<String>,
+    /// POST the SMS in Twilio's inbound format (`From`, `To`, `Body`, `MessageSid`, …,
+    /// signed with `X-Twilio-Signature` keyed with `webhook_secret`) to this URL, as Twilio
+    /// calls a number's `sms_url`; `<Message>`s of the TwiML answer are sent back as SMS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub twilio_url: Option<String>,
+    /// GET this URL with Kannel's sms-service escapes filled in (`%p` the phone, `%P` our
+    /// number, `%a` the text, `%r` the words after the keyword, `%k` the keyword, `%t`/`%T`
+    /// time, `%i` connector, `%I` message id), as Kannel's `get-url`; a non-empty plain-text
+    /// answer is sent back as an SMS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kannel_url: Option<String>,
     /// Mail the SMS to this address (through `[smtp.replies] relay`; with the email-to-SMS
     /// listener configured).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -101,6 +112,9 @@ pub struct Actions {
     pub sms: Vec<(String, String)>,
     /// `(url, secret)` to POST the SMS to.
     pub webhook: Option<(String, String)>,
+    /// How `webhook` is called: `json` (smsgate's event), `twilio` (Twilio's inbound form,
+    /// TwiML answer) or `kannel` (a get-url, text answer).
+    pub webhook_format: &'static str,
     /// The address to mail the SMS to.
     pub email: Option<String>,
 }
@@ -136,11 +150,44 @@ impl InboundRule {
         if config.reply.is_none()
             && config.forward.is_none()
             && config.webhook.is_none()
+            && config.twilio_url.is_none()
+            && config.kannel_url.is_none()
             && config.email.is_none()
             && !config.iot
         {
             return Err(format!(
-                "{at} has no action: give it a reply, forward, webhook, email or iot = true"
+                "{at} has no action: give it a reply, forward, webhook, twilio_url, kannel_url, \
+                 email or iot = true"
+            ));
+        }
+        let urls = [&config.webhook, &config.twilio_url, &config.kannel_url]
+            .iter()
+            .filter(|u| u.is_some())
+            .count();
+        if urls > 1 {
+            return Err(format!(
+                "{at}: give one of webhook, twilio_url and kannel_url (a rule calls one URL)"
+            ));
+        }
+        for (name, url) in [
+            ("twilio_url", &config.twilio_url),
+            ("kannel_url", &config.kannel_url),
+        ] {
+            if let Some(u) = url {
+                let plain = u.replace('%', "");
+                let ok = reqwest::Url::parse(&plain)
+                    .is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+                if !ok {
+                    return Err(format!("{at} {name} '{u}' is not an http(s) URL"));
+                }
+            }
+        }
+        if config.twilio_url.is_some()
+            && config.webhook_secret.as_ref().is_none_or(|s| s.len() < 16)
+        {
+            return Err(format!(
+                "{at} twilio_url needs webhook_secret (16 characters at least): the auth token \
+                 X-Twilio-Signature is computed with"
             ));
         }
         if let Some(e) = &config.email {
@@ -238,6 +285,15 @@ impl InboundRule {
         }
         if let (Some(url), Some(secret)) = (&c.webhook, &c.webhook_secret) {
             out.webhook = Some((url.clone(), secret.clone()));
+            out.webhook_format = "json";
+        }
+        if let (Some(url), Some(secret)) = (&c.twilio_url, &c.webhook_secret) {
+            out.webhook = Some((url.clone(), secret.clone()));
+            out.webhook_format = "twilio";
+        }
+        if let Some(url) = &c.kannel_url {
+            out.webhook = Some((url.clone(), String::new()));
+            out.webhook_format = "kannel";
         }
         out.email = c.email.clone();
         Some(out)

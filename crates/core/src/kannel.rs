@@ -12,6 +12,11 @@ use crate::message::{Message, Status};
 /// A `callback_url` with this prefix is a Kannel `dlr-url` template.
 pub const CALLBACK_PREFIX: &str = "kannel+";
 
+/// A delivery URL `kannel-in+<tenant>+<url>` GETs a filled-in sms-service `get-url`; a
+/// non-empty text answer goes back to the sender in `<tenant>`'s name (the delivery's body
+/// holds `{"phone", "ours"}`).
+pub const SERVICE_PREFIX: &str = "kannel-in+";
+
 /// Kannel's DLR types (`dlr-mask` bits and `%d`).
 pub mod dlr {
     /// Delivered to the phone.
@@ -124,6 +129,60 @@ pub fn dlr_url(template: &str, m: &Message, status: Status, at: i64) -> String {
     out
 }
 
+/// A `get-url` with Kannel's sms-service escapes filled in for an inbound SMS from `phone`
+/// to `ours`: `%p` the phone, `%P` our number, `%q`/`%Q` the same with `00` as `+`, `%a` the
+/// whole text, `%k` its first word, `%r` the rest, `%s` the second word, `%t`/`%T` the time
+/// (`at`, Unix ms), `%i` the connector, `%I` the message id, `%%` a percent sign; values
+/// URL-encoded, unknown escapes left as written.
+pub fn service_url(
+    template: &str,
+    phone: &str,
+    ours: &str,
+    text: &str,
+    connector: &str,
+    id: &str,
+    at: i64,
+) -> String {
+    let mut words = text.split_whitespace();
+    let keyword = words.next().unwrap_or("");
+    let second = words.next().unwrap_or("");
+    let rest = text
+        .trim_start()
+        .strip_prefix(keyword)
+        .unwrap_or("")
+        .trim_start();
+    let mut out = String::with_capacity(template.len() + 64);
+    let mut chars = template.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        let Some(e) = chars.next() else {
+            out.push('%');
+            break;
+        };
+        let v = match e {
+            'p' => enc(phone),
+            'P' => enc(ours),
+            'q' => enc(&plus(phone)),
+            'Q' => enc(&plus(ours)),
+            'a' => enc(text),
+            'k' => enc(keyword),
+            'r' => enc(rest),
+            's' => enc(second),
+            't' => enc(&kannel_time(at)),
+            'T' => (at / 1000).to_string(),
+            'i' => enc(connector),
+            'I' => enc(id),
+            '%' => "%".to_owned(),
+            other => format!("%{other}"),
+        };
+        out.push_str(&v);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,6 +233,24 @@ mod tests {
             )
         );
         assert!(dlr_url("?a=%A", &m, Status::Sent, 0).ends_with("ACK%2F"));
+    }
+
+    #[test]
+    fn a_get_url_gets_the_inbound_sms() {
+        let u = service_url(
+            "http://app/svc?from=%p&to=%P&kw=%k&rest=%r&all=%a&at=%T",
+            "+4915112345678",
+            "+4930555000",
+            "PRICE of gold",
+            "sim",
+            "id1",
+            1_700_000_000_000,
+        );
+        assert_eq!(
+            u,
+            "http://app/svc?from=%2B4915112345678&to=%2B4930555000&kw=PRICE&rest=of+gold\
+             &all=PRICE+of+gold&at=1700000000"
+        );
     }
 
     #[test]

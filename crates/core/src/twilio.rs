@@ -18,6 +18,10 @@ use crate::message::{Message, MessageId, Status};
 /// form fields, signed with `X-Twilio-Signature`, to the URL after it.
 pub const CALLBACK_PREFIX: &str = "twilio+";
 
+/// A delivery URL `twilio-in+<tenant>+<url>` POSTs an inbound SMS in Twilio's format to
+/// `<url>`; the `<Message>`s of its TwiML answer go back to the sender in `<tenant>`'s name.
+pub const INBOUND_PREFIX: &str = "twilio-in+";
+
 /// The header Twilio signs webhooks with.
 pub const SIGNATURE_HEADER: &str = "X-Twilio-Signature";
 
@@ -103,6 +107,70 @@ pub fn callback_fields(m: &Message, status: Status) -> Vec<(&'static str, String
     fields
 }
 
+/// The form Twilio POSTs to a number's `sms_url` for an inbound SMS.
+pub fn inbound_fields(
+    id: &str,
+    from: &str,
+    to: &str,
+    text: &str,
+    tenant: &str,
+) -> Vec<(&'static str, String)> {
+    let sid = id
+        .parse::<MessageId>()
+        .map(message_sid)
+        .unwrap_or_else(|_| format!("SM{id}"));
+    vec![
+        ("AccountSid", account_sid(&format!("tenant:{tenant}"))),
+        ("ApiVersion", API_VERSION.to_owned()),
+        ("Body", text.to_owned()),
+        ("From", from.to_owned()),
+        ("MessageSid", sid.clone()),
+        ("NumMedia", "0".to_owned()),
+        ("NumSegments", "1".to_owned()),
+        ("SmsMessageSid", sid.clone()),
+        ("SmsSid", sid),
+        ("SmsStatus", "received".to_owned()),
+        ("To", to.to_owned()),
+    ]
+}
+
+/// The texts of the `<Message>` verbs of a TwiML answer (`<Message>text</Message>` or
+/// `<Message><Body>text</Body></Message>`), entities decoded; none for `<Response/>`.
+pub fn twiml_messages(xml: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = xml;
+    while let Some(start) = rest.find("<Message") {
+        let after = &rest[start + "<Message".len()..];
+        let Some(close) = after.find('>') else { break };
+        if after[..close].ends_with('/') {
+            rest = &after[close + 1..];
+            continue;
+        }
+        let inner_start = &after[close + 1..];
+        let Some(end) = inner_start.find("</Message>") else {
+            break;
+        };
+        let mut inner = &inner_start[..end];
+        if let (Some(b), Some(e)) = (inner.find("<Body>"), inner.find("</Body>"))
+            && b < e
+        {
+            inner = &inner[b + "<Body>".len()..e];
+        }
+        let text = inner
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&apos;", "'")
+            .replace("&amp;", "&");
+        let text = text.trim();
+        if !text.is_empty() {
+            out.push(text.to_owned());
+        }
+        rest = &inner_start[end..];
+    }
+    out
+}
+
 /// `application/x-www-form-urlencoded` of `fields`.
 pub fn form(fields: &[(&str, String)]) -> String {
     let mut s = form_urlencoded::Serializer::new(String::new());
@@ -144,6 +212,19 @@ mod tests {
         assert!(ac.starts_with("AC") && ac.len() == 34, "{ac}");
         assert_eq!(ac, account_sid("key_abc"));
         assert_ne!(ac, account_sid("key_abd"));
+    }
+
+    #[test]
+    fn twiml_answers_become_texts() {
+        assert_eq!(
+            twiml_messages(
+                "<?xml version=\"1.0\"?><Response><Message>Thanks &amp; bye</Message>\
+                 <Message to=\"+1\"><Body> Two </Body></Message><Message/></Response>"
+            ),
+            vec!["Thanks & bye".to_owned(), "Two".to_owned()]
+        );
+        assert!(twiml_messages("<Response/>").is_empty());
+        assert!(twiml_messages("not xml at all").is_empty());
     }
 
     #[test]

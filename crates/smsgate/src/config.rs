@@ -45,6 +45,8 @@ pub struct Config {
     pub smpp_server: Option<smsgate_smpp_server::SmppServerConfig>,
     /// `[smtp]`: email-to-SMS (mail to `+<number>@domain`); none when absent.
     pub smtp: Option<smsgate_smtp::SmtpConfig>,
+    /// `[twilio]`: the Twilio-compatible API's Messaging Services (sender pools).
+    pub twilio: TwilioConfig,
     /// `[kannel]`: Kannel's `/cgi-bin/sendsms` on a listener of its own; none when absent.
     pub kannel: Option<smsgate_api::kannel::KannelConfig>,
     /// `[mqtt]`: the MQTT bridge (sends from `{prefix}/send`, events published, device
@@ -63,6 +65,14 @@ pub struct Config {
     /// `[[tenants]]`: tenants to create or update at start (sender ids, queue quota, inbound
     /// numbers, allowed networks); more can be made with `PUT /v1/tenants/{id}`.
     pub tenants: Vec<smsgate_core::store::Tenant>,
+}
+
+/// `[twilio]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TwilioConfig {
+    /// `[[twilio.messaging_services]]`: `sid = "MG…"`, `senders = ["+4930555000", …]`.
+    pub messaging_services: Vec<smsgate_api::MessagingService>,
 }
 
 /// `[http]`.
@@ -228,6 +238,10 @@ impl Config {
         }
         if let Some(s) = &self.smtp {
             s.validate()?;
+        }
+        for m in &self.twilio.messaging_services {
+            m.validate()
+                .map_err(|e| anyhow::anyhow!("[[twilio.messaging_services]]: {e}"))?;
         }
         if let Some(k) = &self.kannel {
             k.validate().map_err(|e| anyhow::anyhow!(e))?;

@@ -366,6 +366,8 @@ async fn spawn(p: Parts, stop_rx: &watch::Receiver<bool>) -> anyhow::Result<(Tas
         concurrency: config.webhooks.concurrency.max(1),
         per_endpoint: config.webhooks.per_endpoint.max(1),
         allow_networks: allow_networks.clone(),
+        // TwiML and Kannel sms-service answers of inbound rules go back as SMS.
+        answers: Some(smsgate_core::webhook::Answers(Arc::clone(&intake))),
         ..WebhookConfig::default()
     };
     let webhooks = {
@@ -466,6 +468,7 @@ async fn spawn(p: Parts, stop_rx: &watch::Receiver<bool>) -> anyhow::Result<(Tas
         allow_networks,
         node_timeout: config.cluster.node_timeout,
         inbound_rules: config.inbound_rules.clone(),
+        messaging_services: config.twilio.messaging_services.clone(),
     });
     let kannel = match &config.kannel {
         Some(k) => {
@@ -493,6 +496,14 @@ async fn spawn(p: Parts, stop_rx: &watch::Receiver<bool>) -> anyhow::Result<(Tas
             ))
         }
         None => None,
+    };
+    // Open event streams end when the listener stops, so they do not hold its drain.
+    let http_stopped = {
+        let (state, stopped) = (Arc::clone(&state), stopped(stop_rx));
+        async move {
+            stopped.await;
+            state.close_streams();
+        }
     };
     let app = smsgate_api::router_with(
         state,
@@ -523,7 +534,7 @@ async fn spawn(p: Parts, stop_rx: &watch::Receiver<bool>) -> anyhow::Result<(Tas
         listener,
         app,
         limits,
-        stopped(stop_rx),
+        http_stopped,
     ));
     let started = Started {
         addr,

@@ -20,6 +20,7 @@
 //!   POST and answers the status the test sets.
 //! - `http` (feature `http`): a client for the REST API under test: requests with a key,
 //!   JSON both ways, polling until a message reaches a status.
+//! - `sse` (feature `http`): a reader of `GET /v1/events/stream` (server-sent events).
 //! - `backend`: which database the fixtures use (SQLite, or PostgreSQL per test under
 //!   `both_backends!`).
 //! - `gateway` (feature `gateway`): a whole gateway in-process on port 0 with its admin key
@@ -42,6 +43,9 @@ pub use receiver::{Hit, Receiver};
 
 #[cfg(feature = "http")]
 pub mod http;
+
+#[cfg(feature = "http")]
+pub mod sse;
 
 #[cfg(feature = "gateway")]
 mod gateway;

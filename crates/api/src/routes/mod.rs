@@ -9,6 +9,7 @@ pub mod numbers;
 pub mod optouts;
 pub mod registry;
 pub mod routing;
+pub mod stream;
 pub mod system;
 pub mod twilio;
 pub mod upstreams;

@@ -34,6 +34,40 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::routes::messages::{admit_quota, tenants, to_request};
 
+/// `[[twilio.messaging_services]]`: what a `MessagingServiceSid` stands for here — a pool of
+/// senders. A message names the service instead of a `From`; each recipient keeps getting the
+/// same sender of the pool (Twilio's "sticky sender").
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessagingService {
+    /// `MG` + 32 hex, as applications have it in their config.
+    pub sid: String,
+    /// The numbers or sender ids to send from.
+    pub senders: Vec<String>,
+}
+
+impl MessagingService {
+    /// Checks the SID's shape and that there is a sender.
+    pub fn validate(&self) -> Result<(), String> {
+        let hex = self.sid.strip_prefix("MG").unwrap_or("");
+        if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(format!("sid '{}' is not MG + 32 hex digits", self.sid));
+        }
+        if self.senders.is_empty() {
+            return Err(format!("{} has no senders", self.sid));
+        }
+        Ok(())
+    }
+
+    /// The recipient's sender: the same one every time.
+    fn sender_for(&self, to: &str) -> &str {
+        use sha2::Digest;
+        let h = sha2::Sha256::digest(to.trim_start_matches('+').as_bytes());
+        let n = u64::from_be_bytes(h[..8].try_into().expect("8 bytes"));
+        &self.senders[(n % self.senders.len() as u64) as usize]
+    }
+}
+
 /// A Twilio error answer.
 #[derive(Debug)]
 pub struct TwilioError {
@@ -197,6 +231,12 @@ fn rfc2822(ms: i64) -> Value {
 
 /// Twilio's Message resource of `m`.
 fn resource(account: &str, m: &Message, now: i64) -> Value {
+    resource_with(account, m, now, None)
+}
+
+/// [`resource`], naming the Messaging Service the message was sent through.
+fn resource_with(account: &str, m: &Message, now: i64, service: Option<&str>) -> Value {
+    let service_sid = service.map_or(Value::Null, |s| Value::String(s.to_owned()));
     let sid = twilio::message_sid(m.id);
     let sent = !matches!(
         m.status,
@@ -213,7 +253,7 @@ fn resource(account: &str, m: &Message, now: i64) -> Value {
         "error_code": twilio::error_code(m.status),
         "error_message": m.error_message,
         "from": m.from,
-        "messaging_service_sid": Value::Null,
+        "messaging_service_sid": service_sid,
         "num_media": "0",
         "num_segments": m.segments.to_string(),
         "price": Value::Null,
@@ -250,8 +290,29 @@ pub async fn create(
             "The concatenated message body exceeds the 1600 character limit.",
         ));
     }
-    let from = param(&p, "From").map(str::to_owned);
-    if from.is_none() && param(&p, "MessagingServiceSid").is_none() {
+    let service = match param(&p, "MessagingServiceSid") {
+        Some(sid) => Some(
+            state
+                .messaging_services
+                .iter()
+                .find(|m| m.sid == sid)
+                .ok_or_else(|| {
+                    TwilioError::bad(
+                        21701,
+                        format!(
+                            "The Messaging Service Sid {sid} is invalid (not in \
+                             [[twilio.messaging_services]])."
+                        ),
+                    )
+                })?,
+        ),
+        None => None,
+    };
+    // From wins over the service, as with Twilio.
+    let from = param(&p, "From")
+        .map(str::to_owned)
+        .or_else(|| service.map(|s| s.sender_for(to).to_owned()));
+    if from.is_none() {
         return Err(TwilioError::bad(
             21603,
             "A 'From' phone number or MessagingServiceSid is required.",
@@ -308,7 +369,8 @@ pub async fn create(
         .map_err(ApiError::from)?
         .ok_or_else(|| TwilioError::not_found(&twilio::message_sid(a.id)))?;
     let now = state.clock.now_ms();
-    Ok((StatusCode::CREATED, axum::Json(resource(&account, &m, now))).into_response())
+    let body = resource_with(&account, &m, now, service.map(|s| s.sid.as_str()));
+    Ok((StatusCode::CREATED, axum::Json(body)).into_response())
 }
 
 fn sid_of(file: &str) -> TwilioResult<(String, MessageId)> {

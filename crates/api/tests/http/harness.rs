@@ -79,6 +79,7 @@ impl Server {
             allow_networks: Vec::new(),
             node_timeout: std::time::Duration::from_secs(10),
             inbound_rules: Vec::new(),
+            messaging_services: Vec::new(),
         });
         let app = smsgate_api::router(state, options.max_body_bytes);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

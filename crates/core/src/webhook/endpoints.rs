@@ -102,10 +102,7 @@ pub struct Endpoints {
 
 /// The endpoint (origin) of a URL: everything before the path.
 pub fn endpoint_of(url: &str) -> &str {
-    let url = url
-        .strip_prefix(crate::twilio::CALLBACK_PREFIX)
-        .or_else(|| url.strip_prefix(crate::kannel::CALLBACK_PREFIX))
-        .unwrap_or(url);
+    let url = super::Call::of(url).url();
     let after_scheme = url.find("://").map_or(0, |i| i + 3);
     match url[after_scheme..].find(['/', '?', '#']) {
         Some(i) => &url[..after_scheme + i],

@@ -232,7 +232,9 @@ fn delivery_id(ev: &OutboxEvent, target: usize) -> String {
 /// `data` the inbound SMS without them. Only the rule's URL gets it, never a subscription. The
 /// rule is the operator's configuration, so it reaches as far as an admin's subscription.
 fn routed_delivery(ev: &OutboxEvent, now: i64) -> Option<Delivery> {
-    use crate::compliance::{ROUTED_EMAIL, ROUTED_SECRET, ROUTED_TENANT, ROUTED_URL};
+    use crate::compliance::{
+        ROUTED_EMAIL, ROUTED_FORMAT, ROUTED_SECRET, ROUTED_TENANT, ROUTED_URL,
+    };
     let mut data = ev.data.clone()?;
     let map = data.as_object_mut()?;
     // A rule that only mails has no URL: no delivery. The address is not the webhook's business.
@@ -243,9 +245,47 @@ fn routed_delivery(ev: &OutboxEvent, now: i64) -> Option<Delivery> {
     let tenant = map
         .remove(ROUTED_TENANT)
         .and_then(|t| t.as_str().map(str::to_owned));
+    let format = map
+        .remove(ROUTED_FORMAT)
+        .and_then(|f| f.as_str().map(str::to_owned));
+    // The tenant the answers are sent as: the SMS's own.
+    let sms_tenant = data["tenant"]
+        .as_str()
+        .unwrap_or(crate::store::DEFAULT_TENANT)
+        .to_owned();
+    let field = |k: &str| data[k].as_str().unwrap_or_default().to_owned();
+    let (url, body) = match format.as_deref() {
+        Some("twilio") => (
+            format!("{}{sms_tenant}+{url}", crate::twilio::INBOUND_PREFIX),
+            crate::twilio::form(&crate::twilio::inbound_fields(
+                &field("id"),
+                &field("from"),
+                &field("to"),
+                &field("text"),
+                &sms_tenant,
+            )),
+        ),
+        Some("kannel") => {
+            let at = crate::clock::parse_rfc3339(&field("received_at")).unwrap_or(ev.at);
+            let filled = crate::kannel::service_url(
+                &url,
+                &field("from"),
+                &field("to"),
+                &field("text"),
+                &field("connector"),
+                &field("id"),
+                at,
+            );
+            (
+                format!("{}{sms_tenant}+{filled}", crate::kannel::SERVICE_PREFIX),
+                json!({"phone": field("from"), "ours": field("to")}).to_string(),
+            )
+        }
+        _ => (url, body_of(ev, &data)),
+    };
     Some(Delivery {
         id: delivery_id(ev, 0),
-        body: body_of(ev, &data),
+        body,
         webhook_id: None,
         url,
         secret,
@@ -253,6 +293,71 @@ fn routed_delivery(ev: &OutboxEvent, now: i64) -> Option<Delivery> {
         created_at: now,
         tenant,
     })
+}
+
+/// How a delivery is made, read off its stored URL (the prefix survives a retry from the
+/// store, so a retried delivery is made the same way).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Call<'a> {
+    /// smsgate's signed JSON POST.
+    Json(&'a str),
+    /// A Twilio `StatusCallback`: form POST with `X-Twilio-Signature`.
+    TwilioStatus(&'a str),
+    /// A Kannel `dlr-url`: GET.
+    KannelDlr(&'a str),
+    /// An inbound SMS in Twilio's format; the TwiML answer is sent back as the tenant.
+    TwilioInbound {
+        /// The tenant the answers are sent as.
+        tenant: &'a str,
+        /// Where to POST.
+        url: &'a str,
+    },
+    /// A Kannel sms-service `get-url`; the text answer is sent back as the tenant.
+    KannelService {
+        /// The tenant the answers are sent as.
+        tenant: &'a str,
+        /// What to GET.
+        url: &'a str,
+    },
+}
+
+impl<'a> Call<'a> {
+    /// Reads a stored delivery URL.
+    pub(crate) fn of(url: &'a str) -> Self {
+        let split = |rest: &'a str| rest.split_once('+').unwrap_or(("default", rest));
+        if let Some(rest) = url.strip_prefix(crate::twilio::INBOUND_PREFIX) {
+            let (tenant, url) = split(rest);
+            Self::TwilioInbound { tenant, url }
+        } else if let Some(rest) = url.strip_prefix(crate::kannel::SERVICE_PREFIX) {
+            let (tenant, url) = split(rest);
+            Self::KannelService { tenant, url }
+        } else if let Some(u) = url.strip_prefix(crate::twilio::CALLBACK_PREFIX) {
+            Self::TwilioStatus(u)
+        } else if let Some(u) = url.strip_prefix(crate::kannel::CALLBACK_PREFIX) {
+            Self::KannelDlr(u)
+        } else {
+            Self::Json(url)
+        }
+    }
+
+    /// The URL called.
+    pub(crate) fn url(&self) -> &'a str {
+        match self {
+            Self::Json(u) | Self::TwilioStatus(u) | Self::KannelDlr(u) => u,
+            Self::TwilioInbound { url, .. } | Self::KannelService { url, .. } => url,
+        }
+    }
+}
+
+/// Where the answers of inbound webhooks that answer (a TwiML `<Message>`, a Kannel
+/// sms-service's text) go: SMS back to the sender through the intake, like a rule's reply.
+#[derive(Clone)]
+pub struct Answers(pub std::sync::Arc<crate::intake::Intake>);
+
+impl std::fmt::Debug for Answers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Answers")
+    }
 }
 
 /// Settings of the webhook pipeline.
@@ -272,6 +377,9 @@ pub struct WebhookConfig {
     pub backoff: Backoff,
     /// `[webhooks] allow_networks`: internal networks every tenant's deliveries may reach.
     pub allow_networks: Vec<crate::outbound::Cidr>,
+    /// Where answers of Twilio- and Kannel-format inbound webhooks are queued; none: they
+    /// are ignored.
+    pub answers: Option<Answers>,
 }
 
 impl Default for WebhookConfig {
@@ -283,6 +391,7 @@ impl Default for WebhookConfig {
             max_buffered: 20_000,
             backoff: Backoff::new(Duration::from_secs(5), Duration::from_secs(3600)),
             allow_networks: Vec::new(),
+            answers: None,
         }
     }
 }

@@ -112,7 +112,7 @@ pub async fn run(
                     break;
                 };
                 let client = p.client_for(job.delivery.tenant.as_deref());
-                in_flight.push(post(client, p.clock, key, job));
+                in_flight.push(post(client, p.clock, p.config.answers.clone(), key, job));
             }
         }
         if recording.as_ref().is_some_and(|h| h.is_finished())
@@ -517,65 +517,129 @@ fn wanted_statuses(hooks: &[crate::store::Webhook]) -> Option<Vec<crate::message
 async fn post(
     client: (crate::outbound::Reach, reqwest::Client),
     clock: Clock,
+    answers: Option<super::Answers>,
     key: String,
     job: Job,
 ) -> (String, Job, Result<(), String>) {
+    use super::Call;
     let d = &job.delivery;
     let (reach, client) = client;
-    let twilio = d.url.strip_prefix(crate::twilio::CALLBACK_PREFIX);
-    let kannel = d.url.strip_prefix(crate::kannel::CALLBACK_PREFIX);
-    let url = twilio.or(kannel).unwrap_or(&d.url);
+    let call = Call::of(&d.url);
+    let url = call.url();
     // An address in the URL itself never reaches the resolver: checked here.
     if let Err(e) = reach.check_url(url) {
         tracing::warn!(url = %url, delivery = %d.id, error = %e, "webhook refused by the outbound policy");
         return (key, job, Err(e));
     }
-    let request = match twilio {
-        // A Kannel dlr-url: a plain GET of the filled-in template, as Kannel makes it.
-        None if kannel.is_some() => client.get(url),
-        // A Twilio StatusCallback: form fields, signed as Twilio signs them.
-        Some(url) => client
-            .post(url)
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded",
-            )
-            .header(
-                crate::twilio::SIGNATURE_HEADER,
-                crate::twilio::signature(&d.secret, url, &d.body),
-            ),
-        None => client
+    let form = |b: reqwest::RequestBuilder| {
+        // Twilio's form, signed as Twilio signs it.
+        b.header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .header(
+            crate::twilio::SIGNATURE_HEADER,
+            crate::twilio::signature(&d.secret, url, &d.body),
+        )
+        .body(d.body.clone())
+    };
+    let request = match &call {
+        // A Kannel dlr-url or get-url: a plain GET of the filled-in template.
+        Call::KannelDlr(_) | Call::KannelService { .. } => client.get(url),
+        Call::TwilioStatus(_) | Call::TwilioInbound { .. } => form(client.post(url)),
+        Call::Json(_) => client
             .post(url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(
                 SIGNATURE_HEADER,
                 sign(&d.secret, clock.now_ms() / 1000, &d.body),
-            ),
+            )
+            .body(d.body.clone()),
     };
-    let res = if kannel.is_some() {
-        request.send().await
-    } else {
-        request.body(d.body.clone()).send().await
-    };
-    let outcome = match res {
+    let outcome = match request.send().await {
         Ok(mut r) if r.status().is_success() => {
             // Read a short answer to its end so the connection goes back to the pool; a long
-            // one is cut off (the connection closes, nothing else is lost).
-            let mut read = 0;
-            while read < 64 * 1024
+            // one is cut off (the connection closes, nothing else is lost). Kept for the
+            // calls that answer with SMS.
+            let mut answer = Vec::new();
+            while answer.len() < 64 * 1024
                 && let Ok(Some(chunk)) = r.chunk().await
             {
-                read += chunk.len();
+                answer.extend_from_slice(&chunk);
             }
-            tracing::debug!(url = %d.url, delivery = %d.id, "webhook delivered");
+            tracing::debug!(url = %url, delivery = %d.id, "webhook delivered");
+            if let Some(a) = &answers {
+                answer_back(a, &call, d, &String::from_utf8_lossy(&answer)).await;
+            }
             Ok(())
         }
         Ok(r) => Err(format!("HTTP {}", r.status().as_u16())),
         Err(e) => Err(format!("{e}")),
     };
     if let Err(error) = &outcome {
-        tracing::info!(url = %d.url, delivery = %d.id, attempts = d.attempts + 1, %error,
+        tracing::info!(url = %url, delivery = %d.id, attempts = d.attempts + 1, %error,
             "webhook failed");
     }
     (key, job, outcome)
+}
+
+/// Queues what an inbound webhook answered (TwiML `<Message>`s, a Kannel service's text) as
+/// SMS back to the sender, from the number texted, as the SMS's tenant. The idempotency key
+/// is the delivery's, so a delivery made again after a crash does not answer twice.
+async fn answer_back(
+    a: &super::Answers,
+    call: &super::Call<'_>,
+    d: &crate::store::Delivery,
+    answer: &str,
+) {
+    use super::Call;
+    let (tenant, texts, phone, ours) = match call {
+        Call::TwilioInbound { tenant, .. } => {
+            let f: std::collections::HashMap<String, String> =
+                form_urlencoded::parse(d.body.as_bytes())
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect();
+            (
+                *tenant,
+                crate::twilio::twiml_messages(answer),
+                f.get("From").cloned().unwrap_or_default(),
+                f.get("To").cloned().unwrap_or_default(),
+            )
+        }
+        Call::KannelService { tenant, .. } => {
+            let v: serde_json::Value = serde_json::from_str(&d.body).unwrap_or_default();
+            let text = answer.trim();
+            (
+                *tenant,
+                if text.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![text.to_owned()]
+                },
+                v["phone"].as_str().unwrap_or_default().to_owned(),
+                v["ours"].as_str().unwrap_or_default().to_owned(),
+            )
+        }
+        _ => return,
+    };
+    for (i, text) in texts.into_iter().enumerate() {
+        let req = crate::intake::SendRequest {
+            to: phone.clone(),
+            text,
+            from: Some(ours.clone()).filter(|o| !o.is_empty()),
+            tenant: Some(tenant.to_owned()),
+            priority: crate::message::Priority::High,
+            validity: Some("1h".into()),
+            idempotency_key: Some(format!("{}:{i}", d.id)),
+            ..crate::intake::SendRequest::default()
+        };
+        match a.0.send(req).await {
+            Ok(m) => {
+                tracing::info!(delivery = %d.id, message = %m.id, "inbound webhook answered by SMS")
+            }
+            Err(e) => {
+                tracing::warn!(delivery = %d.id, error = %e, "the inbound webhook's answer could not be sent")
+            }
+        }
+    }
 }

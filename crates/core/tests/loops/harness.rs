@@ -45,6 +45,7 @@ impl Default for Setup {
                 // Receivers in these tests listen on loopback, which tenant keys may not
                 // reach unless it is allowed (the outbound policy's own tests clear this).
                 allow_networks: vec![smsgate_core::outbound::Cidr::parse("127.0.0.0/8").unwrap()],
+                answers: None,
             },
         }
     }

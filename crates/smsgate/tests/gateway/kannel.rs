@@ -376,3 +376,73 @@ fn form_urlencoded_encode(s: &str) -> String {
         })
         .collect()
 }
+
+#[tokio::test]
+async fn an_inbound_sms_calls_a_kannel_get_url_and_its_answer_is_sent_back() {
+    // A get-url service answering "Gold: 1900 EUR" in plain text, as Kannel services do.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+    {
+        let seen = Arc::clone(&seen);
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                let mut buf = vec![0u8; 4096];
+                let n = s.read(&mut buf).await.unwrap_or(0);
+                let line = String::from_utf8_lossy(&buf[..n])
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+                seen.lock().unwrap().push(line);
+                let _ = s
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 14\r\n\
+                          Connection: close\r\n\r\nGold: 1900 EUR",
+                    )
+                    .await;
+            }
+        });
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = smsgate_testkit::config(dir.path(), json!({"delivery_delay": "50ms"}));
+    config.inbound_rules = serde_json::from_value(json!([{
+        "keyword": "PRICE",
+        "kannel_url": format!("http://127.0.0.1:{port}/svc?from=%p&to=%P&kw=%k&q=%r&ts=%T"),
+    }]))
+    .unwrap();
+    let t = TestGateway::start_with(config, dir).await;
+    let (status, v) = t
+        .call(
+            "POST",
+            "/v1/sim/inbound",
+            Some(json!({"from": "+4915112345678", "to": "+4930555000", "text": "price gold"})),
+        )
+        .await;
+    assert_eq!(status, 202, "{v}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let reply = loop {
+        let (_, page) = t.call("GET", "/v1/messages?limit=50", None).await;
+        if let Some(m) = page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["text"] == "Gold: 1900 EUR")
+        {
+            break m.clone();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no answer: {page}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(reply["to"], "+4915112345678", "{reply}");
+    assert_eq!(reply["from"], "+4930555000", "{reply}");
+    let line = seen.lock().unwrap()[0].clone();
+    let target = line.split(' ').nth(1).unwrap();
+    let q = form_pairs(target.split_once('?').unwrap().1);
+    assert_eq!(q["from"], "+4915112345678", "{line}");
+    assert_eq!(q["to"], "+4930555000", "{line}");
+    assert_eq!(q["kw"], "price", "{line}");
+    assert_eq!(q["q"], "gold", "{line}");
+    assert!(q["ts"].parse::<i64>().is_ok(), "{line}");
+    t.gw.shutdown().await;
+}
