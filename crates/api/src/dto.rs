@@ -11,42 +11,8 @@ fn status_names(statuses: &[Status]) -> Vec<String> {
     statuses.iter().map(|s| s.as_str().to_owned()).collect()
 }
 
-/// `POST /v1/messages` body, and one entry of a batch.
-#[derive(Clone, Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SendMessage {
-    /// Destination in E.164 (`+4915112345678`).
-    pub to: String,
-    /// The text; encoded as GSM 7-bit when every character fits, otherwise UCS-2.
-    pub text: String,
-    /// Sender: a number, a short code or up to 11 letters and digits.
-    #[serde(default)]
-    pub from: Option<String>,
-    /// URL that receives this message's `message.status` webhooks, signed with the SHA-256 hex
-    /// of your API key.
-    #[serde(default)]
-    pub callback_url: Option<String>,
-    /// Only these statuses go to `callback_url` (e.g. `["delivered", "undelivered", "failed",
-    /// "expired"]` for the outcome only, like Kannel's `dlr-mask`); every status when absent.
-    #[serde(default)]
-    pub callback_statuses: Option<Vec<String>>,
-    /// How long the network should keep trying, e.g. `"1h"`; the message expires after.
-    #[serde(default)]
-    pub validity: Option<String>,
-    /// Send no earlier than this time (RFC 3339).
-    #[serde(default)]
-    pub send_at: Option<String>,
-    /// `low`, `normal` (default) or `high`.
-    #[serde(default)]
-    #[schema(value_type = Option<String>, example = "normal")]
-    pub priority: Option<smsgate_core::message::Priority>,
-    /// Repeating a request with the same key returns the first message instead of a new one.
-    #[serde(default)]
-    pub idempotency_key: Option<String>,
-    /// Force `gsm7` or `ucs2`; a character the forced encoding lacks is an error.
-    #[serde(default)]
-    pub encoding: Option<String>,
-}
+/// `POST /v1/messages` body, and one entry of a batch (shared with the MQTT bridge).
+pub use smsgate_core::intake::SendMessage;
 
 /// The 202 answer to a send.
 #[derive(Clone, Debug, Serialize, ToSchema)]

@@ -225,21 +225,16 @@ fn decode_text(raw: &[u8], charset: Option<&str>) -> Result<String, String> {
 /// A receiver as Kannel users write it: `+49…`, `0049…` or `49…` (a `+` sent unescaped in a
 /// query arrives as a space, which separates receivers, so the digits alone are common).
 fn receiver(n: &str) -> String {
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    match n.strip_prefix("00") {
-        Some(rest) if digits(rest) => format!("+{rest}"),
-        _ if digits(n) => format!("+{n}"),
-        _ => n.to_owned(),
-    }
+    smsgate_core::number::assume_international(n)
 }
 
 async fn sendsms(k: &Kannel, p: Params) -> Response {
     let (user, pass) = (p.text("username"), p.text("password"));
     let Some(u) = k.users.iter().find(|u| {
         user.as_deref() == Some(u.username.as_str())
-            && pass
-                .as_deref()
-                .is_some_and(|pw| subtle_eq(pw.as_bytes(), u.password.as_bytes()))
+            && pass.as_deref().is_some_and(|pw| {
+                subtle::ConstantTimeEq::ct_eq(pw.as_bytes(), u.password.as_bytes()).into()
+            })
     }) else {
         tracing::info!(user = ?user, "kannel sendsms: authorization failed");
         return answer(StatusCode::FORBIDDEN, "Authorization failed for sendsms");
@@ -380,10 +375,6 @@ async fn sendsms(k: &Kannel, p: Params) -> Response {
             answer(StatusCode::BAD_REQUEST, &format!("{}, rejected", r.message))
         }
     }
-}
-
-fn subtle_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

@@ -95,18 +95,8 @@ pub fn dlr_url(template: &str, m: &Message, status: Status, at: i64) -> String {
             .unwrap_or_else(|| status.as_str().to_ascii_uppercase()),
     };
     let from = m.from.clone().unwrap_or_default();
-    let mut out = String::with_capacity(template.len() + 64);
-    let mut chars = template.chars();
-    while let Some(c) = chars.next() {
-        if c != '%' {
-            out.push(c);
-            continue;
-        }
-        let Some(e) = chars.next() else {
-            out.push('%');
-            break;
-        };
-        let v = match e {
+    expand(template, |e| {
+        Some(match e {
             'd' => t.to_string(),
             'p' => enc(&m.to),
             'P' => enc(&from),
@@ -121,10 +111,32 @@ pub fn dlr_url(template: &str, m: &Message, status: Status, at: i64) -> String {
             's' | 'a' => enc(&m.text),
             'c' => if m.encoding == "ucs2" { "2" } else { "0" }.to_owned(),
             'o' => enc(m.api_key_id.as_deref().unwrap_or("")),
-            '%' => "%".to_owned(),
-            other => format!("%{other}"),
-        };
-        out.push_str(&v);
+            _ => return None,
+        })
+    })
+}
+
+/// `template` with each `%x` replaced by `value(x)`; `%%` is a percent sign, and an escape
+/// `value` does not know (`None`) is left as written.
+fn expand(template: &str, value: impl Fn(char) -> Option<String>) -> String {
+    let mut out = String::with_capacity(template.len() + 64);
+    let mut chars = template.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            None => out.push('%'),
+            Some('%') => out.push('%'),
+            Some(e) => match value(e) {
+                Some(v) => out.push_str(&v),
+                None => {
+                    out.push('%');
+                    out.push(e);
+                }
+            },
+        }
     }
     out
 }
@@ -151,18 +163,8 @@ pub fn service_url(
         .strip_prefix(keyword)
         .unwrap_or("")
         .trim_start();
-    let mut out = String::with_capacity(template.len() + 64);
-    let mut chars = template.chars();
-    while let Some(c) = chars.next() {
-        if c != '%' {
-            out.push(c);
-            continue;
-        }
-        let Some(e) = chars.next() else {
-            out.push('%');
-            break;
-        };
-        let v = match e {
+    expand(template, |e| {
+        Some(match e {
             'p' => enc(phone),
             'P' => enc(ours),
             'q' => enc(&plus(phone)),
@@ -175,12 +177,9 @@ pub fn service_url(
             'T' => (at / 1000).to_string(),
             'i' => enc(connector),
             'I' => enc(id),
-            '%' => "%".to_owned(),
-            other => format!("%{other}"),
-        };
-        out.push_str(&v);
-    }
-    out
+            _ => return None,
+        })
+    })
 }
 
 #[cfg(test)]

@@ -42,6 +42,19 @@ pub fn pattern_matches(pattern: &str, number: &str) -> bool {
     }
 }
 
+/// A number as people write it where a `+` is awkward (a mail address, a Kannel query
+/// string where an unescaped `+` arrives as a space): `4915112345678` and `004915112345678`
+/// mean `+4915112345678`. Anything else is returned as written, for [`Msisdn::parse`] to
+/// refuse with its reason.
+pub fn assume_international(n: &str) -> String {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    match n.strip_prefix("00") {
+        Some(rest) if digits(rest) => format!("+{rest}"),
+        _ if digits(n) => format!("+{n}"),
+        _ => n.to_owned(),
+    }
+}
+
 impl Msisdn {
     /// Parses `+4915112345678`, `004915112345678` or with spaces, dashes, dots and parentheses
     /// (`+49 151 1234-5678`) into E.164.

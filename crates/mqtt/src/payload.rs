@@ -6,7 +6,6 @@
 use serde::Deserialize;
 use serde_json::json;
 use smsgate_core::intake::SendRequest;
-use smsgate_core::message::Priority;
 use smsgate_core::store::Tenant;
 use smsgate_iot::engine::CommandRequest;
 
@@ -43,40 +42,8 @@ impl From<smsgate_core::intake::Rejection> for Refusal {
     }
 }
 
-/// The payload of `{prefix}/send`: the body of `POST /v1/messages`, field for field.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct SendPayload {
-    /// Destination in E.164.
-    pub to: String,
-    /// The text.
-    pub text: String,
-    /// Sender (checked against the tenant's `sender_ids`).
-    #[serde(default)]
-    pub from: Option<String>,
-    /// URL for this message's `message.status` webhooks.
-    #[serde(default)]
-    pub callback_url: Option<String>,
-    /// Statuses `callback_url` gets; all when absent.
-    #[serde(default)]
-    pub callback_statuses: Option<Vec<String>>,
-    /// How long the network should keep trying (`"1h"`).
-    #[serde(default)]
-    pub validity: Option<String>,
-    /// Send no earlier than this (RFC 3339).
-    #[serde(default)]
-    pub send_at: Option<String>,
-    /// `low`, `normal` (default) or `high`.
-    #[serde(default)]
-    pub priority: Option<Priority>,
-    /// Repeating a send with the same key gives the first message instead of a new one: set it
-    /// to make a redelivery by the broker harmless.
-    #[serde(default)]
-    pub idempotency_key: Option<String>,
-    /// Force `gsm7` or `ucs2`.
-    #[serde(default)]
-    pub encoding: Option<String>,
-}
+/// The payload of `{prefix}/send`: the body of `POST /v1/messages`, the same type.
+pub type SendPayload = smsgate_core::intake::SendMessage;
 
 /// Parses a JSON payload of type `T`; the refusal says where it is wrong.
 fn json<T: for<'de> Deserialize<'de>>(payload: &[u8]) -> Result<T, Refusal> {
@@ -113,41 +80,7 @@ pub fn decode_command(payload: &[u8]) -> Result<CommandRequest, Refusal> {
 /// The request a send payload makes for `tenant` (its `sender_ids` apply, as in the REST
 /// API). `api_key_id` is `mqtt:{tenant}`: the channel's "key", for routes and fair claiming.
 pub fn to_request(p: SendPayload, tenant: &Tenant) -> Result<SendRequest, Refusal> {
-    if let Some(from) = p.from.as_deref()
-        && !tenant.sender_ids.is_empty()
-        && !tenant.sender_ids.iter().any(|s| s == from)
-    {
-        return Err(Refusal::new(
-            "sender_not_allowed",
-            format!(
-                "tenant '{}' may send from {} only, not '{from}'",
-                tenant.id,
-                tenant.sender_ids.join(", ")
-            ),
-        ));
-    }
-    let send_at = match p.send_at.as_deref() {
-        Some(s) => Some(
-            smsgate_core::clock::parse_rfc3339(s)
-                .map_err(|e| Refusal::new("invalid_send_at", e))?,
-        ),
-        None => None,
-    };
-    Ok(SendRequest {
-        to: p.to,
-        text: p.text,
-        from: p.from,
-        encoding: p.encoding,
-        callback_url: p.callback_url,
-        callback_statuses: p.callback_statuses.unwrap_or_default(),
-        validity: p.validity,
-        send_at,
-        priority: p.priority.unwrap_or_default(),
-        idempotency_key: p.idempotency_key,
-        api_key_id: Some(api_key_id(&tenant.id)),
-        tenant: Some(tenant.id.clone()),
-        skip_optout: false,
-    })
+    Ok(p.into_request(api_key_id(&tenant.id), &tenant.id, Some(tenant))?)
 }
 
 /// The `api_key_id` of messages the bridge queues for `tenant`.
@@ -195,7 +128,7 @@ mod tests {
         let r = to_request(p, &tenant(&["ACME"])).unwrap();
         assert_eq!(r.to, "+4915112345678");
         assert_eq!(r.from.as_deref(), Some("ACME"));
-        assert_eq!(r.priority, Priority::High);
+        assert_eq!(r.priority, smsgate_core::message::Priority::High);
         assert_eq!(r.send_at, Some(1_893_456_000_000));
         assert_eq!(r.idempotency_key.as_deref(), Some("k1"));
         assert_eq!(r.api_key_id.as_deref(), Some("mqtt:acme"));

@@ -425,7 +425,7 @@ impl Session {
         }
         Step::CheckRecipient(Recipient {
             address: address.to_owned(),
-            number: international(local),
+            number: smsgate_core::number::assume_international(local),
         })
     }
 
@@ -458,18 +458,6 @@ impl Session {
         self.greeted = false;
         self.auth = None;
         self.reset();
-    }
-}
-
-/// The local part as an international number: `4915112345678` and `004915112345678` mean
-/// `+4915112345678` (a `+` is awkward in some mail tools); anything else is left for the
-/// number check to refuse with its reason.
-fn international(local: &str) -> String {
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    match local.strip_prefix("00") {
-        Some(rest) if digits(rest) => format!("+{rest}"),
-        _ if digits(local) => format!("+{local}"),
-        _ => local.to_owned(),
     }
 }
 

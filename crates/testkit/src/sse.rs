@@ -26,6 +26,8 @@ pub struct EventStream {
     buf: Vec<u8>,
     /// Comment lines seen so far (`keepalive`, …), without the leading `:`.
     pub comments: Vec<String>,
+    /// The last `id:` seen, from an event or from a frame of only `id:`.
+    pub last_id: Option<String>,
 }
 
 impl Api {
@@ -60,6 +62,7 @@ impl Api {
             res,
             buf: Vec::new(),
             comments: Vec::new(),
+            last_id: None,
         })
     }
 }
@@ -121,7 +124,10 @@ impl EventStream {
             let value = value.strip_prefix(' ').unwrap_or(value);
             any = true;
             match field {
-                "id" => id = value.to_owned(),
+                "id" => {
+                    id = value.to_owned();
+                    self.last_id = Some(id.clone());
+                }
                 "event" => event = value.to_owned(),
                 "data" => {
                     if !data.is_empty() {
@@ -132,7 +138,8 @@ impl EventStream {
                 _ => {}
             }
         }
-        any.then(|| SseEvent {
+        // A frame of only `id:` (the stream's start) dispatches no event.
+        (any && !(event.is_empty() && data.is_empty())).then(|| SseEvent {
             id,
             event,
             data: serde_json::from_str(&data).unwrap_or(Value::String(data)),

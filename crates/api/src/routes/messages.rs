@@ -30,38 +30,7 @@ pub(crate) fn to_request(
     caller: &Caller,
     tenant: Option<&Tenant>,
 ) -> Result<SendRequest, Rejection> {
-    if let (Some(t), Some(from)) = (tenant, m.from.as_deref())
-        && !t.sender_ids.is_empty()
-        && !t.sender_ids.iter().any(|s| s == from)
-    {
-        return Err(Rejection::new(
-            "sender_not_allowed",
-            format!(
-                "tenant '{}' may send from {} only, not '{from}'",
-                t.id,
-                t.sender_ids.join(", ")
-            ),
-        ));
-    }
-    let send_at = match m.send_at.as_deref() {
-        Some(s) => Some(parse_rfc3339(s).map_err(|e| Rejection::new("invalid_send_at", e))?),
-        None => None,
-    };
-    Ok(SendRequest {
-        to: m.to,
-        text: m.text,
-        from: m.from,
-        encoding: m.encoding,
-        callback_url: m.callback_url,
-        callback_statuses: m.callback_statuses.unwrap_or_default(),
-        validity: m.validity,
-        send_at,
-        priority: m.priority.unwrap_or_default(),
-        idempotency_key: m.idempotency_key,
-        api_key_id: Some(caller.0.id.clone()),
-        tenant: Some(caller.tenant().to_owned()),
-        skip_optout: false,
-    })
+    m.into_request(caller.0.id.clone(), caller.tenant(), tenant)
 }
 
 /// Every tenant as configured (sender ids, quota), shared: a send borrows its tenant from it.

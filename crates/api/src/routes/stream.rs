@@ -8,7 +8,9 @@
 //! (`{"id": "evt_<seq>", "event", "created_at", "data"}`), so one parser serves both. A client
 //! that reconnects with `Last-Event-ID` (browsers' `EventSource` does it by itself) or
 //! `?since=<seq>` gets exactly the events after that position, from the log, so nothing is
-//! missed while it was away; without either the stream starts after the newest event.
+//! missed while it was away; without either the stream starts after the newest event. The
+//! stream opens with a frame of only `id: <start>` (no event is dispatched for it), so even a
+//! client that saw no event yet resumes from where it started.
 //!
 //! What a key sees is what it could read through the API: its own tenant's events (an admin
 //! key every tenant's), and only the kinds its scopes cover (`message.inbound` needs
@@ -131,7 +133,9 @@ pub async fn stream(
         store: Arc::clone(&state.store),
         filter,
         pos,
-        ready: VecDeque::new(),
+        // An `id:` alone: no event, but the client's last event id becomes the start, so a
+        // reconnect before any event (a gateway restart) resumes there and misses nothing.
+        ready: VecDeque::from([Event::default().id(pos.to_string())]),
         closing: state.closing(),
     };
     let events = futures::stream::unfold(tail, Tail::next);

@@ -11,6 +11,7 @@
 //! - [`prepare`](mod@prepare): validation and pricing, pure.
 //! - [`gate`]: the queue-depth bound shared by every channel.
 
+pub mod body;
 pub mod gate;
 pub mod prepare;
 
@@ -18,6 +19,7 @@ use crate::routing::RouteQuery;
 use std::future::Future;
 use std::sync::Arc;
 
+pub use body::SendMessage;
 pub use gate::{QueueFull, QueueGate};
 pub use prepare::{IntakeLimits, Rejection, SendRequest, check_url, parse_statuses, prepare};
 

@@ -10,6 +10,8 @@
 //! - [`keys`]: `keys`, on the store directly.
 //! - [`iot`]: `devices` and `alerts`; [`iot::registry`]: `contacts`, `groups`, `rules`, `iot`.
 //! - [`sim`]: `sim smsc`, `sim modem`, `sim inbound`.
+//! - [`watch`]: `tail` (the event stream, one line per event) and `top` (rates, queue and
+//!   connectors redrawn every second).
 
 pub mod iot;
 pub mod keys;
@@ -17,6 +19,7 @@ pub mod remote;
 pub mod serve;
 pub mod sim;
 pub mod store;
+pub mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -54,6 +57,10 @@ pub enum Command {
         #[command(flatten)]
         remote: Remote,
     },
+    /// Follow the gateway's events as they happen, one line each (`GET /v1/events/stream`).
+    Tail(watch::TailArgs),
+    /// Rates in and out, the queue and the connectors, redrawn every second.
+    Top(watch::TopArgs),
     /// Show one message with its timeline.
     Status(remote::StatusArgs),
     /// List messages, newest first.
@@ -148,6 +155,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sessions { remote } => remote::sessions(remote).await,
         Command::Send(a) => remote::send(a).await,
         Command::Status(a) => remote::status(a).await,
+        Command::Tail(a) => watch::tail(a).await,
+        Command::Top(a) => watch::top(a).await,
         Command::Messages(a) => remote::messages(a).await,
         Command::Devices { action } => iot::devices(action).await,
         Command::Alerts { action } => iot::alerts(action).await,

@@ -30,6 +30,7 @@ mod smpp_connector;
 mod smpp_interop;
 mod smpp_server;
 mod smtp;
+mod stream;
 mod twilio;
 mod upstream;
 

@@ -88,12 +88,23 @@ async fn a_tenant_key_sees_its_own_events_and_no_other_tenants() {
     let theirs = send_as(&t, &globex, "+4915100000002").await;
     t.wait_status(&theirs, "delivered").await;
     let ours = send_as(&t, &acme, "+4915100000001").await;
-    let seen = acme_stream.until(|e| is_status_of(e, &ours, "delivered")).await;
-    assert_eq!(statuses_of(&seen, &ours).first(), Some(&"queued"), "{seen:#?}");
+    let seen = acme_stream
+        .until(|e| is_status_of(e, &ours, "delivered"))
+        .await;
+    assert_eq!(
+        statuses_of(&seen, &ours).first(),
+        Some(&"queued"),
+        "{seen:#?}"
+    );
     assert!(statuses_of(&seen, &theirs).is_empty(), "{seen:#?}");
     // The admin sees both tenants.
-    let all = admin_stream.until(|e| is_status_of(e, &ours, "delivered")).await;
-    assert!(statuses_of(&all, &theirs).contains(&"delivered"), "{all:#?}");
+    let all = admin_stream
+        .until(|e| is_status_of(e, &ours, "delivered"))
+        .await;
+    assert!(
+        statuses_of(&all, &theirs).contains(&"delivered"),
+        "{all:#?}"
+    );
     t.gw.shutdown().await;
 }
 
@@ -136,7 +147,10 @@ async fn scopes_and_patterns_choose_the_events_a_stream_carries() {
     assert_eq!(e.event, "message.inbound", "{e:#?}");
     assert_eq!(e.data["data"]["text"], "hello");
     let seen = statuses.until(|e| is_status_of(e, &id, "delivered")).await;
-    assert!(seen.iter().all(|e| e.event == "message.status"), "{seen:#?}");
+    assert!(
+        seen.iter().all(|e| e.event == "message.status"),
+        "{seen:#?}"
+    );
     t.gw.shutdown().await;
 }
 
@@ -146,7 +160,10 @@ async fn a_reconnect_with_last_event_id_gets_only_the_events_after_it() {
     let id = t.send(json!({"to": "+4915112345678", "text": "hi"})).await;
     let events = stream.until(|e| is_status_of(e, &id, "delivered")).await;
     drop(stream);
-    let queued = events.iter().find(|e| is_status_of(e, &id, "queued")).unwrap();
+    let queued = events
+        .iter()
+        .find(|e| is_status_of(e, &id, "queued"))
+        .unwrap();
 
     // Resumed after `queued`: the rest of the timeline from the log, nothing before it.
     let mut resumed = t
@@ -172,9 +189,26 @@ async fn a_reconnect_with_last_event_id_gets_only_the_events_after_it() {
     let e = since.next_within(Duration::from_secs(10)).await;
     assert!(is_status_of(&e, &id, "sending"), "{e:#?}");
 
-    // Without either, a new stream starts after the newest event: the next message first.
+    // Without either, a new stream starts after the newest event, and says so first with a
+    // frame of only `id:`, so a client that reconnects before any event resumes there.
+    let newest = &events.last().unwrap().id;
+    let mut raw = t
+        .http
+        .get(format!("{}{STREAM}", t.base))
+        .bearer_auth(&t.key)
+        .send()
+        .await
+        .unwrap();
+    let first = raw.chunk().await.unwrap().unwrap();
+    assert_eq!(
+        std::str::from_utf8(&first).unwrap(),
+        format!("id: {newest}\n\n")
+    );
+    drop(raw);
     let mut fresh = t.open_events(&t.key, STREAM, None).await.unwrap();
-    let second = t.send(json!({"to": "+4915112345678", "text": "again"})).await;
+    let second = t
+        .send(json!({"to": "+4915112345678", "text": "again"}))
+        .await;
     let e = fresh.next_within(Duration::from_secs(10)).await;
     assert!(is_status_of(&e, &second, "queued"), "{e:#?}");
     t.gw.shutdown().await;
@@ -189,17 +223,22 @@ smsgate_testkit::both_backends!(
 
 /// Keeps stdout lines of a child coming on a channel, so a test can wait for one with a
 /// timeout.
-fn lines_of(stdout: std::process::ChildStdout) -> std::sync::mpsc::Receiver<String> {
+fn lines_of(out: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
             let _ = tx.send(line);
         }
     });
     rx
 }
 
-#[tokio::test]
+/// The next line from `rx` within `secs`, without holding up the gateway in this process.
+fn line_within(rx: &std::sync::mpsc::Receiver<String>, secs: u64) -> Option<String> {
+    tokio::task::block_in_place(|| rx.recv_timeout(Duration::from_secs(secs)).ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smsgate_tail_prints_a_line_per_event_without_colour_into_a_pipe() {
     let t = TestGateway::start(json!({})).await;
     let mut child = Command::new(crate::SMSGATE)
@@ -207,19 +246,19 @@ async fn smsgate_tail_prints_a_line_per_event_without_colour_into_a_pipe() {
         .env("SMSGATE_KEY", &t.key)
         .env_remove("NO_COLOR")
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let rx = lines_of(child.stdout.take().unwrap());
-    // `tail` says when it follows, so nothing sent after that line is missed.
-    let first = rx.recv_timeout(Duration::from_secs(30)).unwrap();
+    let err = lines_of(child.stderr.take().unwrap());
+    // `tail` says on stderr when it follows, so nothing sent after that line is missed, and
+    // stdout carries events only.
+    let first = line_within(&err, 30).expect("tail printed nothing on stderr");
     assert!(first.starts_with("following "), "{first}");
     let id = t.send(json!({"to": "+4915112345678", "text": "hi"})).await;
     let mut lines = Vec::new();
     while !lines.iter().any(|l: &String| l.contains("delivered")) {
-        let line = rx
-            .recv_timeout(Duration::from_secs(10))
-            .unwrap_or_else(|_| panic!("tail printed only {lines:#?}"));
+        let line = line_within(&rx, 10).unwrap_or_else(|| panic!("tail printed only {lines:#?}"));
         lines.push(line);
     }
     let _ = child.kill();
