@@ -107,6 +107,20 @@ if not (pooled[0].from_ in ("+4930555001", "+4930555002")
     fail("service", [(p.from_, p.messaging_service_sid) for p in pooled])
 ok("service", {"from": pooled[0].from_})
 
+# Redaction, then deletion of the delivered first message.
+r = client.messages(m.sid).update(body="")
+if r.body != "":
+    fail("redact", r.body)
+if not client.messages(m.sid).delete():
+    fail("delete", "not deleted")
+try:
+    client.messages(m.sid).fetch()
+    fail("delete", "still there")
+except TwilioRestException as e:
+    if e.status != 404:
+        fail("delete", f"{e.status} {e.code}")
+ok("delete", {"sid": m.sid})
+
 try:
     client.messages.create(to="12ab", from_="+4930555000", body="x")
     fail("invalid_to", "accepted")

@@ -343,7 +343,9 @@ fn routes(state: Arc<AppState>, max_body_bytes: usize) -> Router {
         )
         .route(
             "/2010-04-01/Accounts/{account}/Messages/{file}",
-            get(routes::twilio::fetch).post(routes::twilio::update),
+            get(routes::twilio::fetch)
+                .post(routes::twilio::update)
+                .delete(routes::twilio::delete),
         )
         .route("/v1/routes", get(routes::routing::list_routes))
         .route("/v1/stats", get(s::stats))

@@ -598,6 +598,15 @@ pub trait Store: Send + Sync + 'static {
     /// matched.
     async fn delete_inbound_rule(&self, id: &str, owner: Option<&str>) -> StoreResult<bool>;
 
+    /// Deletes one message that no longer waits, with its timeline, parts and submission
+    /// records (Twilio's `DELETE Messages/{Sid}`). `None`: no such message; `Some(false)`: it
+    /// still waits or is in flight, nothing was deleted.
+    async fn delete_message(&self, id: MessageId) -> StoreResult<Option<bool>>;
+
+    /// Blanks one message's text where it is kept (the row and its submission records), as
+    /// retention does (Twilio's redaction by `Body=""`); `false` when there is no such message.
+    async fn redact_message(&self, id: MessageId) -> StoreResult<bool>;
+
     /// Appends an event that is not about a message status (alerts, commands, telemetry).
     async fn append_event(&self, event: &str, data: serde_json::Value, now: i64)
     -> StoreResult<()>;

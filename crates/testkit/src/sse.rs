@@ -116,6 +116,9 @@ impl EventStream {
         let (mut id, mut event, mut data) = (String::new(), String::new(), String::new());
         let mut any = false;
         for line in frame.lines() {
+            if line.is_empty() {
+                continue;
+            }
             if let Some(c) = line.strip_prefix(':') {
                 self.comments.push(c.trim().to_owned());
                 continue;

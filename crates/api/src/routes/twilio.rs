@@ -412,16 +412,26 @@ pub async fn update(
     let (sid, id) = sid_of(&file)?;
     visible(&state, &c, &sid, id).await?;
     let p = pairs(&body);
-    match param(&p, "Status") {
-        Some("canceled") => {}
+    let now = state.clock.now_ms();
+    match (param(&p, "Status"), param(&p, "Body")) {
+        (Some("canceled"), _) => {}
+        // Redaction: the text is blanked where it is kept.
+        (None, Some("")) => {
+            state
+                .store
+                .redact_message(id)
+                .await
+                .map_err(ApiError::from)?;
+            let m = visible(&state, &c, &sid, id).await?;
+            return Ok(axum::Json(resource(&account, &m, now)).into_response());
+        }
         _ => {
             return Err(TwilioError::bad(
                 21000,
-                "only Status=canceled can be changed here (Body redaction is not offered)",
+                "change Status=canceled, or redact with Body= (empty)",
             ));
         }
     }
-    let now = state.clock.now_ms();
     let m = state
         .store
         .cancel(id, now)
@@ -439,6 +449,33 @@ pub async fn update(
         ));
     }
     Ok(axum::Json(resource(&account, &m, now)).into_response())
+}
+
+/// `DELETE /2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json`: removes a message that no
+/// longer waits (204), as Twilio does; one still queued or in flight is 409 (cancel it first).
+pub async fn delete(
+    State(state): State<Arc<AppState>>,
+    Path((account, file)): Path<(String, String)>,
+    caller: TwilioCaller,
+) -> TwilioResult<Response> {
+    let c = caller.check_account(&account)?;
+    c.require("messages:send")?;
+    let (sid, id) = sid_of(&file)?;
+    visible(&state, &c, &sid, id).await?;
+    match state
+        .store
+        .delete_message(id)
+        .await
+        .map_err(ApiError::from)?
+    {
+        Some(true) => Ok(StatusCode::NO_CONTENT.into_response()),
+        Some(false) => Err(TwilioError::new(
+            StatusCode::CONFLICT,
+            20009,
+            format!("Cannot delete message {sid}: it is still queued or being sent"),
+        )),
+        None => Err(TwilioError::not_found(&sid)),
+    }
 }
 
 /// A `DateSent` filter's day: `YYYY-MM-DD` as the Unix ms of its start (UTC).

@@ -10,13 +10,17 @@
 //! - [`keys`]: `keys`, on the store directly.
 //! - [`iot`]: `devices` and `alerts`; [`iot::registry`]: `contacts`, `groups`, `rules`, `iot`.
 //! - [`sim`]: `sim smsc`, `sim modem`, `sim inbound`.
+//! - [`init`]: `init`, a commented config file for a chosen setup.
+//! - [`shell`]: `completions` and `man`, generated from this command tree.
 //! - [`watch`]: `tail` (the event stream, one line per event) and `top` (rates, queue and
 //!   connectors redrawn every second).
 
+pub mod init;
 pub mod iot;
 pub mod keys;
 pub mod remote;
 pub mod serve;
+pub mod shell;
 pub mod sim;
 pub mod store;
 pub mod watch;
@@ -118,6 +122,12 @@ pub enum Command {
     /// End-to-end load benchmark of a gateway started in this process; prints msg/s,
     /// latency percentiles and memory.
     Bench(crate::bench::BenchArgs),
+    /// Write a commented smsgate.toml for a setup (simulator, SMPP carrier, modem).
+    Init(init::InitArgs),
+    /// Print the shell completion script (bash, zsh, fish, …) to stdout.
+    Completions(shell::CompletionsArgs),
+    /// Print the man page (roff) to stdout.
+    Man(shell::ManArgs),
     /// Simulators.
     Sim {
         /// Which.
@@ -156,6 +166,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Send(a) => remote::send(a).await,
         Command::Status(a) => remote::status(a).await,
         Command::Tail(a) => watch::tail(a).await,
+        Command::Init(a) => init::run(a),
+        Command::Completions(a) => shell::completions(a),
+        Command::Man(a) => shell::man(a),
         Command::Top(a) => watch::top(a).await,
         Command::Messages(a) => remote::messages(a).await,
         Command::Devices { action } => iot::devices(action).await,

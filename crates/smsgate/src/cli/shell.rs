@@ -60,8 +60,7 @@ pub fn man(a: ManArgs) -> anyhow::Result<()> {
     match a.dir {
         None => write_stdout(&man_page()?),
         Some(dir) => {
-            std::fs::create_dir_all(&dir)
-                .with_context(|| format!("creating {}", dir.display()))?;
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
             clap_mangen::generate_to(Cli::command(), &dir)
                 .with_context(|| format!("writing the man pages into {}", dir.display()))?;
             println!("man pages written to {}", dir.display());
@@ -85,7 +84,10 @@ mod tests {
     fn the_bash_completion_knows_every_command() {
         let script = String::from_utf8(completions_script(clap_complete::Shell::Bash)).unwrap();
         for command in ["tail", "top", "serve", "init", "completions"] {
-            assert!(script.contains(command), "no {command} in the bash completion");
+            assert!(
+                script.contains(command),
+                "no {command} in the bash completion"
+            );
         }
         // Flags of subcommands too.
         assert!(script.contains("--events"));
@@ -102,7 +104,10 @@ mod tests {
     #[test]
     fn the_man_page_lists_the_commands() {
         let page = String::from_utf8(man_page().unwrap()).unwrap();
-        assert!(page.starts_with(".ie") || page.contains(".TH smsgate"), "{page}");
+        assert!(
+            page.starts_with(".ie") || page.contains(".TH smsgate"),
+            "{page}"
+        );
         for command in ["serve", "tail", "top"] {
             assert!(page.contains(command), "no {command} in the man page");
         }

@@ -21,6 +21,7 @@ mod kannel;
 mod metrics;
 mod modem;
 mod mqtt;
+mod operator_cli;
 mod receipt_retry;
 mod restart;
 mod routing;

@@ -7,6 +7,7 @@
 //! range on the primary key.
 
 use super::db::Conn;
+use smsgate_core::message::MessageId;
 use smsgate_core::store::{RetentionDone, RetentionPass};
 
 /// The smallest UUIDv7 text of Unix ms `t`: every id created before `t` sorts below it.
@@ -42,6 +43,62 @@ async fn set_kv(c: &mut Conn, key: &str, value: &str) -> Result<(), sqlx::Error>
     Ok(())
 }
 
+/// The statements that delete one message with what hangs on it.
+const DELETE_MESSAGE: [&str; 4] = [
+    "DELETE FROM events WHERE message_id = ?",
+    "DELETE FROM message_parts WHERE message_id = ?",
+    "DELETE FROM northbound_submissions WHERE message_id = ?",
+    "DELETE FROM messages WHERE id = ?",
+];
+
+async fn delete_rows(c: &mut Conn, id: &str) -> Result<(), sqlx::Error> {
+    for sql in DELETE_MESSAGE {
+        sqlx::query(&super::db::dialect(sql))
+            .bind(id)
+            .execute(&mut *c)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Deletes one message unless it still waits (see `Store::delete_message`).
+pub(super) async fn delete_message(
+    c: &mut Conn,
+    id: &MessageId,
+) -> Result<Option<bool>, sqlx::Error> {
+    let id = id.to_string();
+    let waiting: Option<bool> = sqlx::query_scalar(sql!(
+        "SELECT (next_attempt_at IS NOT NULL OR lease_until IS NOT NULL) FROM messages \
+         WHERE id = ?"
+    ))
+    .bind(&id)
+    .fetch_optional(&mut *c)
+    .await?;
+    match waiting {
+        None => Ok(None),
+        Some(true) => Ok(Some(false)),
+        Some(false) => {
+            delete_rows(c, &id).await?;
+            Ok(Some(true))
+        }
+    }
+}
+
+/// Blanks one message's text (see `Store::redact_message`).
+pub(super) async fn redact_one(c: &mut Conn, id: &MessageId) -> Result<bool, sqlx::Error> {
+    let id = id.to_string();
+    let exists: Option<i64> =
+        sqlx::query_scalar(sql!("SELECT CAST(1 AS BIGINT) FROM messages WHERE id = ?"))
+            .bind(&id)
+            .fetch_optional(&mut *c)
+            .await?;
+    if exists.is_none() {
+        return Ok(false);
+    }
+    redact_message(c, &id).await?;
+    Ok(true)
+}
+
 pub(super) async fn retention(
     c: &mut Conn,
     p: &RetentionPass,
@@ -60,17 +117,7 @@ pub(super) async fn retention(
         .fetch_all(&mut *c)
         .await?;
         for id in &ids {
-            for sql in [
-                "DELETE FROM events WHERE message_id = ?",
-                "DELETE FROM message_parts WHERE message_id = ?",
-                "DELETE FROM northbound_submissions WHERE message_id = ?",
-                "DELETE FROM messages WHERE id = ?",
-            ] {
-                sqlx::query(&super::db::dialect(sql))
-                    .bind(id)
-                    .execute(&mut *c)
-                    .await?;
-            }
+            delete_rows(c, id).await?;
         }
         done.deleted += ids.len() as u64;
         let n = sqlx::query(sql!(

@@ -275,6 +275,18 @@ impl Store for DbStore {
             .await
     }
 
+    async fn delete_message(&self, id: MessageId) -> StoreResult<Option<bool>> {
+        self.writer
+            .write(id, |c, d| Box::pin(retention::delete_message(c, d)))
+            .await
+    }
+
+    async fn redact_message(&self, id: MessageId) -> StoreResult<bool> {
+        self.writer
+            .write(id, |c, d| Box::pin(retention::redact_one(c, d)))
+            .await
+    }
+
     async fn erase_number(&self, tenant: Option<&str>, number: &str) -> StoreResult<u64> {
         let d = (tenant.map(str::to_owned), number.to_owned());
         self.writer
