@@ -134,9 +134,21 @@ pub struct MessageView {
     pub callback_statuses: Vec<String>,
     /// Idempotency key.
     pub idempotency_key: Option<String>,
+    /// Set for binary SMS: `text` is then the payload as hex.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub binary: Option<BinaryView>,
     /// Timeline, oldest first (only on `GET /v1/messages/{id}`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<TimelineEvent>>,
+}
+
+/// What makes a message binary, as the API shows it.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct BinaryView {
+    /// The sender's header elements (ports, …) as hex, without the length octet.
+    pub udh: String,
+    /// The data coding octet.
+    pub data_coding: u8,
 }
 
 impl MessageView {
@@ -163,6 +175,10 @@ impl MessageView {
             callback_statuses: status_names(&m.callback_statuses),
             idempotency_key: m.idempotency_key.clone(),
             events: events.map(|es| es.iter().map(TimelineEvent::from).collect()),
+            binary: m.binary.as_ref().map(|b| BinaryView {
+                udh: hex::encode(&b.udh),
+                data_coding: b.data_coding,
+            }),
         }
     }
 }

@@ -426,6 +426,18 @@ impl Connector for HttpConnector {
 
 impl HttpConnector {
     async fn send(&self, sms: &OutboundSms) -> SubmitOutcome {
+        if sms.binary.is_some() {
+            // An HTTP API takes text: sending the hex as text would alter the message.
+            return SubmitOutcome::Rejected(SubmitError::new(
+                SubmitErrorKind::Permanent,
+                "binary_unsupported",
+                format!(
+                    "connector '{}' (http, {:?}) cannot carry binary SMS; route binary \
+                     messages to an SMPP or modem connector",
+                    self.name, self.s.preset
+                ),
+            ));
+        }
         let req = match self.request(sms) {
             Ok(r) => r,
             Err(e) => return SubmitOutcome::Rejected(e),

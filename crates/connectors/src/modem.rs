@@ -154,6 +154,28 @@ impl Connector for ModemConnector {
             let left = t - self.clock.now_ms();
             Duration::from_millis(left.max(60_000) as u64)
         });
+        let binary = match &sms.binary {
+            Some(b) => {
+                let parsed = smsgate_core::message::Binary::payload(&sms.text).and_then(|p| {
+                    smsgate_core::intake::prepare::binary_elements(&b.udh)
+                        .ok()
+                        .map(|e| (p, e))
+                });
+                let Some((payload, elements)) = parsed else {
+                    return SubmitOutcome::Rejected(SubmitError::new(
+                        SubmitErrorKind::Permanent,
+                        "invalid_binary",
+                        "the stored binary payload or header does not parse",
+                    ));
+                };
+                Some(smsgate_modem::driver::BinarySend {
+                    payload,
+                    elements,
+                    data_coding: b.data_coding,
+                })
+            }
+            None => None,
+        };
         let request = SendRequest {
             id: sms.id.to_string(),
             to: sms.to.clone(),
@@ -161,6 +183,7 @@ impl Connector for ModemConnector {
             encoding,
             validity,
             reference: reference(sms),
+            binary,
         };
         match self.modem.send(request).await {
             Ok(remote_ids) => SubmitOutcome::Accepted { remote_ids },

@@ -36,6 +36,10 @@ pub struct OutboundSms {
     pub priority: Priority,
     /// How many times this message was handed to a connector before (0 on the first try).
     pub previous_attempts: u32,
+    /// Set for 8-bit data: `text` is the payload as hex, sent byte for byte with these
+    /// header elements and data coding. A connector that cannot carry it fails the message
+    /// (permanently) rather than alter it.
+    pub binary: Option<crate::message::Binary>,
 }
 
 /// Why a submit did not go through, classified so the dispatcher knows what to do next.

@@ -243,6 +243,7 @@ impl Dispatcher {
             };
         }
         let sms = OutboundSms {
+            binary: msg.binary.clone(),
             id: msg.id,
             to: msg.to.clone(),
             from: msg.from.clone(),

@@ -211,6 +211,7 @@ mod tests {
             error_code: None,
             error_message: None,
             undelivered_via: Vec::new(),
+            binary: None,
         }
     }
 

@@ -192,6 +192,25 @@ impl Priority {
     }
 }
 
+/// What makes a message 8-bit data instead of text (M2M protocols, WAP push, OTA): the
+/// octet of its data coding and the information elements its sender asked for in the user
+/// data header. The payload itself is the message's `text`, as hex.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Binary {
+    /// SMPP `data_coding` / TP-DCS: `0x04` (8-bit), `0xF4`–`0xF7` (8-bit, class 0–3), …
+    pub data_coding: u8,
+    /// The sender's information elements (application ports, …) as octets, without the UDHL
+    /// octet; every part carries them, before the concatenation IE a split adds.
+    pub udh: Vec<u8>,
+}
+
+impl Binary {
+    /// The payload octets of a binary message (its `text` is their hex).
+    pub fn payload(text: &str) -> Option<Vec<u8>> {
+        smsgate_sms::hex::decode(text).ok()
+    }
+}
+
 /// A message as validated at the edge, before the store gives it a place in the queue.
 #[derive(Clone, Debug)]
 pub struct NewMessage {
@@ -228,6 +247,8 @@ pub struct NewMessage {
     pub expires_at: Option<i64>,
     /// Why `send_at` was moved (quiet hours), for a `deferred` event in its timeline.
     pub deferred: Option<String>,
+    /// Set for 8-bit data: `text` is then the payload as hex.
+    pub binary: Option<Binary>,
 }
 
 /// A stored message with its current state.
@@ -278,6 +299,8 @@ pub struct Message {
     /// Connectors whose delivery receipt said `undelivered` and that a route's
     /// `retry_undelivered` moved the message away from; the dispatcher skips them.
     pub undelivered_via: Vec<String>,
+    /// Set for 8-bit data: `text` is then the payload as hex.
+    pub binary: Option<Binary>,
 }
 
 /// One entry of a message's timeline: a status change or a notable attempt (a retry, an

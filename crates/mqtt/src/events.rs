@@ -116,6 +116,7 @@ mod tests {
             error_code: None,
             error_message: None,
             undelivered_via: Vec::new(),
+            binary: None,
         }
     }
 

@@ -209,6 +209,7 @@ mod tests {
             error_code: error_code.map(Into::into),
             error_message: None,
             undelivered_via: Vec::new(),
+            binary: None,
         }
     }
 

@@ -109,7 +109,7 @@ pub use reassembly::{
 };
 pub use segment::{
     Concat, Estimate, MAX_PARTS, MAX_USER_DATA_OCTETS, Part, Sar, SegmentOptions, Segmented,
-    encode_text, estimate, estimate_with, segment, segment_binary,
+    encode_text, estimate, estimate_with, segment, segment_binary, segment_binary_with,
 };
 pub use udh::{ConcatInfo, Udh};
 pub use userdata::{MAX_SEPTETS, UserData, decode_text};

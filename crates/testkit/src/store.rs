@@ -52,6 +52,7 @@ pub fn message(to: &str, segments: u32) -> NewMessage {
         send_at: 1_000,
         expires_at: None,
         deferred: None,
+        binary: None,
     }
 }
 

@@ -8,7 +8,8 @@
 //! (`{"id": "evt_<seq>", "event", "created_at", "data"}`), so one parser serves both. A client
 //! that reconnects with `Last-Event-ID` (browsers' `EventSource` does it by itself) or
 //! `?since=<seq>` gets exactly the events after that position, from the log, so nothing is
-//! missed while it was away; without either the stream starts after the newest event. The
+//! missed while it was away (an id beyond the log, as after a restore from a backup, resumes
+//! at the newest event); without either the stream starts after the newest event. The
 //! stream opens with a frame of only `id: <start>` (no event is dispatched for it), so even a
 //! client that saw no event yet resumes from where it started.
 //!
@@ -125,7 +126,9 @@ pub async fn stream(
                 "since must be the id of an event (0 or more)",
             ));
         }
-        Some(n) => n,
+        // An id beyond the log (a store restored from a backup, another gateway's id) would
+        // skip the events that fill the gap: resume at the newest instead.
+        Some(n) => n.min(newest_seq(state.store.as_ref()).await?),
         None => newest_seq(state.store.as_ref()).await?,
     };
     tracing::debug!(key = %filter.caller.0.id, pos, "event stream opened");
@@ -305,7 +308,7 @@ impl Tail {
 /// newest lies within it, and otherwise whether it is before or beyond the page. Starting
 /// at the webhook cursor, which is at or a little behind the newest event, one read is
 /// usually enough; a cursor far behind costs a gallop forward and a bisection, each read
-/// returning at most [`PROBE`] rows (fewer: message status events are filtered out in SQL).
+/// returning at most `PROBE` rows (fewer: message status events are filtered out in SQL).
 async fn newest_seq(store: &dyn Store) -> StoreResult<i64> {
     const PROBE: u32 = 64;
     // The newest is at least `lo` (the cursor never passes a committed event) and, once

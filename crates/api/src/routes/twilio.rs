@@ -357,6 +357,11 @@ pub async fn create(
         priority: None,
         idempotency_key: None,
         encoding: None,
+        binary: None,
+        udh: None,
+        port: None,
+        data_coding: None,
+        message_class: None,
     };
     let req = to_request(m, &c, tenant).map_err(ApiError::from)?;
     admit_quota(&state, tenant, 1).await?;

@@ -12,6 +12,7 @@
 //! - `listing`: pages with a cursor, filters, inbound SMS.
 //! - `queue`: the queue bound (429 with `Retry-After`), queue stats, health and readiness.
 //! - `webhooks`: subscriptions and per-message callbacks with status filters.
+//! - `stream`: where a new event stream starts, with the webhook cursor far behind.
 //!
 //! Tests run in parallel threads of one process; each has its own store and port.
 
@@ -22,5 +23,6 @@ mod listing;
 mod messages;
 mod optouts;
 mod queue;
+mod stream;
 mod tenants;
 mod webhooks;

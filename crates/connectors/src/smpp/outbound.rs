@@ -51,7 +51,18 @@ pub fn build(
         reference,
         ..SegmentOptions::default()
     };
-    let seg = segment(&sms.text, &opts).map_err(|e| BuildError::Encoding(e.to_string()))?;
+    // Binary: the payload byte for byte, the sender's header elements in every part.
+    let seg = match &sms.binary {
+        Some(b) => {
+            let payload = smsgate_core::message::Binary::payload(&sms.text)
+                .ok_or_else(|| BuildError::Encoding("the binary payload is not hex".into()))?;
+            let elements = smsgate_core::intake::prepare::binary_elements(&b.udh)
+                .map_err(|e| BuildError::Encoding(e.message))?;
+            smsgate_sms::segment_binary_with(&payload, &elements, &opts)
+        }
+        None => segment(&sms.text, &opts),
+    }
+    .map_err(|e| BuildError::Encoding(e.to_string()))?;
     if seg.segments > sms.segments.max(1) as usize {
         return Err(BuildError::TooManyParts {
             needed: seg.segments,
@@ -78,7 +89,10 @@ pub fn build(
         .unwrap_or_else(|_| EmptyOrFullCOctetString::empty()),
         None => EmptyOrFullCOctetString::empty(),
     };
-    let data_coding = DataCoding::from(s.data_coding.octet(seg.encoding));
+    let data_coding = DataCoding::from(match &sms.binary {
+        Some(b) => b.data_coding,
+        None => s.data_coding.octet(seg.encoding),
+    });
     let priority = PriorityFlag::from(u8::from(sms.priority == Priority::High));
     let registered = RegisteredDelivery::from(u8::from(s.registered_delivery));
     let single = seg.parts.len() == 1 && seg.segments == 1;
@@ -151,7 +165,50 @@ mod tests {
             expires_at: Some(3_600_000 + 90_061_000),
             priority: Priority::High,
             previous_attempts: 0,
+            binary: None,
         }
+    }
+
+    #[test]
+    fn binary_goes_byte_exact_with_the_port_header_and_its_data_coding() {
+        let payload: Vec<u8> = (0..=199u8).collect();
+        let b = smsgate_core::message::Binary {
+            data_coding: 0xF5,
+            udh: vec![0x05, 0x04, 0x0B, 0x84, 0x23, 0xF0],
+        };
+        let mut m = sms("x");
+        m.text = smsgate_sms::hex::encode(&payload);
+        m.encoding = "binary".into();
+        m.segments = 2;
+        m.binary = Some(b);
+        let out = build(&m, &settings(serde_json::json!({})), 9, 0).unwrap();
+        assert_eq!(out.len(), 2);
+        let mut data = Vec::new();
+        for (i, sm) in out.iter().enumerate() {
+            assert_eq!(u8::from(sm.data_coding), 0xF5);
+            assert_eq!(u8::from(sm.esm_class), 0x40);
+            let short = sm.short_message().as_ref();
+            let udh = &short[..12];
+            assert_eq!(
+                udh,
+                &[
+                    0x0B,
+                    0x05,
+                    0x04,
+                    0x0B,
+                    0x84,
+                    0x23,
+                    0xF0,
+                    0x00,
+                    0x03,
+                    9,
+                    2,
+                    (i + 1) as u8
+                ]
+            );
+            data.extend_from_slice(&short[12..]);
+        }
+        assert_eq!(data, payload, "the octets, unchanged");
     }
 
     #[test]

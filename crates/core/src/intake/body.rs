@@ -12,8 +12,29 @@ use crate::store::Tenant;
 pub struct SendMessage {
     /// Destination in E.164 (`+4915112345678`).
     pub to: String,
-    /// The text; encoded as GSM 7-bit when every character fits, otherwise UCS-2.
+    /// The text; encoded as GSM 7-bit when every character fits, otherwise UCS-2. Leave it
+    /// out for binary.
+    #[serde(default)]
     pub text: String,
+    /// Binary SMS instead of a text: the octets as hex or base64, sent byte for byte as
+    /// 8-bit data (split with concatenation when long).
+    #[serde(default)]
+    pub binary: Option<String>,
+    /// With `binary`: user data header elements as hex, without the length octet (e.g.
+    /// `0504 0b84 23f0` for ports); the gateway adds concatenation itself.
+    #[serde(default)]
+    pub udh: Option<String>,
+    /// With `binary`: application port addressing (16-bit ports, IEI 0x05), e.g. `{"dest":
+    /// 2948, "source": 9200}` for WAP push.
+    #[serde(default)]
+    pub port: Option<Port>,
+    /// With `binary`: the data coding octet, 8-bit codings only (`4`, `245` = 8-bit class 1,
+    /// …). Default 4, or `0xF4 + message_class`.
+    #[serde(default)]
+    pub data_coding: Option<u8>,
+    /// With `binary`: message class 0–3 (0 flash, 1 ME, 2 SIM, 3 TE).
+    #[serde(default)]
+    pub message_class: Option<u8>,
     /// Sender: a number, a short code or up to 11 letters and digits.
     #[serde(default)]
     pub from: Option<String>,
@@ -43,11 +64,89 @@ pub struct SendMessage {
     pub encoding: Option<String>,
 }
 
+/// Application port addressing of a binary SMS (3GPP TS 23.040 §9.2.3.24.4).
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Port {
+    /// Destination port.
+    pub dest: u16,
+    /// Source port (default: the destination port).
+    #[serde(default)]
+    pub source: Option<u16>,
+}
+
+/// The octets of `binary` as written: hex (spaces allowed) or base64.
+fn octets(s: &str) -> Result<Vec<u8>, Rejection> {
+    let compact: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+    if compact.len().is_multiple_of(2)
+        && !compact.is_empty()
+        && compact.bytes().all(|b| b.is_ascii_hexdigit())
+        && let Ok(v) = hex::decode(&compact)
+    {
+        return Ok(v);
+    }
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(compact.as_bytes())
+        .map_err(|_| Rejection::new("invalid_binary", "binary is neither hex nor base64"))
+}
+
+/// The binary part of a send: payload as hex for `text`, and its [`Binary`].
+fn binary_of(m: &SendMessage, data: &str) -> Result<(String, crate::message::Binary), Rejection> {
+    if !m.text.is_empty() {
+        return Err(Rejection::new(
+            "invalid_binary",
+            "give text or binary, not both",
+        ));
+    }
+    let payload = octets(data)?;
+    let mut udh = match m.udh.as_deref() {
+        Some(h) => {
+            let compact: String = h.chars().filter(|c| !c.is_whitespace()).collect();
+            hex::decode(&compact)
+                .map_err(|_| Rejection::new("invalid_udh", "udh is not hex octets"))?
+        }
+        None => Vec::new(),
+    };
+    if let Some(p) = m.port {
+        let [d1, d0] = p.dest.to_be_bytes();
+        let [s1, s0] = p.source.unwrap_or(p.dest).to_be_bytes();
+        udh.extend_from_slice(&[0x05, 0x04, d1, d0, s1, s0]);
+    }
+    super::prepare::binary_elements(&udh)?;
+    let data_coding = match (m.data_coding, m.message_class) {
+        (Some(dc), _) => dc,
+        (None, Some(c @ 0..=3)) => 0xF4 | c,
+        (None, Some(c)) => {
+            return Err(Rejection::new(
+                "invalid_message_class",
+                format!("message_class {c}: use 0 to 3"),
+            ));
+        }
+        (None, None) => 0x04,
+    };
+    // 8-bit: general coding groups 00xx with alphabet 01, or the F group with bit 2 set.
+    let eight_bit =
+        (data_coding & 0xC0 == 0 && data_coding & 0x0C == 0x04) || data_coding & 0xF4 == 0xF4;
+    if !eight_bit {
+        return Err(Rejection::new(
+            "invalid_data_coding",
+            format!(
+                "data_coding {data_coding} is not an 8-bit coding (e.g. 4, or 244-247 with a class)"
+            ),
+        ));
+    }
+    Ok((
+        hex::encode(&payload),
+        crate::message::Binary { data_coding, udh },
+    ))
+}
+
 impl SendMessage {
     /// The request of `tenant_id` owned by `api_key_id`. The tenant's `sender_ids`, when it
     /// has any, are the only `from` values allowed (`sender_not_allowed`).
     pub fn into_request(
-        self,
+        mut self,
         api_key_id: String,
         tenant_id: &str,
         tenant: Option<&Tenant>,
@@ -65,6 +164,23 @@ impl SendMessage {
                 ),
             ));
         }
+        let (text, binary) = match self.binary.as_deref() {
+            Some(data) => {
+                let (hex, b) = binary_of(&self, data)?;
+                (hex, Some(b))
+            }
+            None if self.udh.is_some()
+                || self.port.is_some()
+                || self.data_coding.is_some()
+                || self.message_class.is_some() =>
+            {
+                return Err(Rejection::new(
+                    "invalid_binary",
+                    "udh, port, data_coding and message_class go with binary",
+                ));
+            }
+            None => (std::mem::take(&mut self.text), None),
+        };
         let send_at = match self.send_at.as_deref() {
             Some(s) => Some(
                 crate::clock::parse_rfc3339(s).map_err(|e| Rejection::new("invalid_send_at", e))?,
@@ -73,7 +189,7 @@ impl SendMessage {
         };
         Ok(SendRequest {
             to: self.to,
-            text: self.text,
+            text,
             from: self.from,
             encoding: self.encoding,
             callback_url: self.callback_url,
@@ -85,6 +201,65 @@ impl SendMessage {
             api_key_id: Some(api_key_id),
             tenant: Some(tenant_id.to_owned()),
             skip_optout: false,
+            binary,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send(v: serde_json::Value) -> Result<SendRequest, Rejection> {
+        serde_json::from_value::<SendMessage>(v)
+            .unwrap()
+            .into_request("k".into(), "t", None)
+    }
+
+    #[test]
+    fn binary_is_hex_or_base64_with_its_header_and_coding() {
+        let r = send(
+            serde_json::json!({"to": "+4915112345678", "binary": "0102 ff",
+            "port": {"dest": 2948}, "message_class": 0}),
+        )
+        .unwrap();
+        assert_eq!(r.text, "0102ff");
+        let b = r.binary.unwrap();
+        assert_eq!(b.data_coding, 0xF4);
+        assert_eq!(b.udh, vec![0x05, 0x04, 0x0B, 0x84, 0x0B, 0x84]);
+        let r =
+            send(serde_json::json!({"to": "+49151", "binary": "AQL/", "data_coding": 4})).unwrap();
+        assert_eq!(r.text, "0102ff", "base64 too");
+    }
+
+    #[test]
+    fn bad_binary_is_refused_with_its_reason() {
+        let code = |v| send(v).unwrap_err().code;
+        assert_eq!(
+            code(serde_json::json!({"to": "+49151", "text": "x", "binary": "01"})),
+            "invalid_binary"
+        );
+        assert_eq!(
+            code(serde_json::json!({"to": "+49151", "binary": "%%"})),
+            "invalid_binary"
+        );
+        assert_eq!(
+            code(serde_json::json!({"to": "+49151", "binary": "01", "udh": "000300ff01"})),
+            "invalid_udh",
+            "concatenation is the gateway's"
+        );
+        assert_eq!(
+            code(serde_json::json!({"to": "+49151", "binary": "01", "udh": "0504"})),
+            "invalid_udh",
+            "an element shorter than it says"
+        );
+        assert_eq!(
+            code(serde_json::json!({"to": "+49151", "binary": "01", "data_coding": 8})),
+            "invalid_data_coding"
+        );
+        assert_eq!(
+            code(serde_json::json!({"to": "+49151", "text": "x", "port": {"dest": 1}})),
+            "invalid_binary"
+        );
     }
 }

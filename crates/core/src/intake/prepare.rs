@@ -71,6 +71,8 @@ pub struct SendRequest {
     pub tenant: Option<String>,
     /// Sent even to an opted-out recipient: only the confirmation of a STOP itself.
     pub skip_optout: bool,
+    /// 8-bit data: `text` is then the payload as hex (see [`crate::message::Binary`]).
+    pub binary: Option<crate::message::Binary>,
 }
 
 /// Why a request was refused; `code` is what API clients match on.
@@ -117,16 +119,20 @@ pub fn prepare(req: SendRequest, limits: &IntakeLimits, now: i64) -> Result<NewM
             )
         })?),
     };
-    let est = smsgate_sms::estimate(&req.text, forced)
-        .map_err(|e| Rejection::new("unencodable_text", e.to_string()))?;
-    if est.segments as u32 > limits.max_segments {
+    let (est_encoding, est_segments) = match &req.binary {
+        Some(b) => ("binary", binary_segments(&req.text, b)?),
+        None => {
+            let est = smsgate_sms::estimate(&req.text, forced)
+                .map_err(|e| Rejection::new("unencodable_text", e.to_string()))?;
+            (est.encoding.as_str(), est.segments)
+        }
+    };
+    if est_segments as u32 > limits.max_segments {
         return Err(Rejection::new(
             "text_too_long",
             format!(
                 "the text needs {} SMS parts in {}; the limit is {} parts (limits.max_segments)",
-                est.segments,
-                est.encoding.as_str(),
-                limits.max_segments
+                est_segments, est_encoding, limits.max_segments
             ),
         ));
     }
@@ -196,8 +202,8 @@ pub fn prepare(req: SendRequest, limits: &IntakeLimits, now: i64) -> Result<NewM
         to,
         from,
         text: req.text,
-        encoding: est.encoding.as_str().to_owned(),
-        segments: est.segments as u32,
+        encoding: est_encoding.to_owned(),
+        segments: est_segments as u32,
         priority: req.priority,
         callback_url: req.callback_url,
         callback_statuses,
@@ -206,7 +212,52 @@ pub fn prepare(req: SendRequest, limits: &IntakeLimits, now: i64) -> Result<NewM
         send_at,
         expires_at,
         deferred: None,
+        binary: req.binary,
     })
+}
+
+/// The parts a binary payload (`text` as hex) takes with its header elements; refuses what
+/// cannot be sent as given: odd or non-hex payloads, a header that does not parse or claims
+/// concatenation itself (the split adds it).
+fn binary_segments(hex: &str, b: &crate::message::Binary) -> Result<usize, Rejection> {
+    let payload = crate::message::Binary::payload(hex)
+        .ok_or_else(|| Rejection::new("invalid_binary", "binary is not hex octets"))?;
+    if payload.is_empty() {
+        return Err(Rejection::new("empty_text", "binary has no octets"));
+    }
+    let elements = binary_elements(&b.udh)?;
+    let seg = smsgate_sms::segment_binary_with(
+        &payload,
+        &elements,
+        &smsgate_sms::SegmentOptions::default(),
+    )
+    .map_err(|e| Rejection::new("invalid_udh", e.to_string()))?;
+    Ok(seg.segments)
+}
+
+/// The information elements of a sender's header octets (without UDHL).
+pub fn binary_elements(udh: &[u8]) -> Result<Vec<smsgate_sms::udh::InformationElement>, Rejection> {
+    if udh.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut with_len = Vec::with_capacity(udh.len() + 1);
+    with_len.push(udh.len() as u8);
+    with_len.extend_from_slice(udh);
+    let (parsed, used) = smsgate_sms::Udh::parse(&with_len)
+        .map_err(|e| Rejection::new("invalid_udh", format!("udh does not parse: {e}")))?;
+    if used != with_len.len() {
+        return Err(Rejection::new(
+            "invalid_udh",
+            "udh has octets after its elements",
+        ));
+    }
+    if parsed.elements.iter().any(|e| e.id == 0x00 || e.id == 0x08) {
+        return Err(Rejection::new(
+            "invalid_udh",
+            "udh must not carry a concatenation element: long data is split by the gateway",
+        ));
+    }
+    Ok(parsed.elements)
 }
 
 /// Status names as a client wrote them (`["delivered", "failed"]`) to statuses, without
@@ -313,5 +364,34 @@ mod tests {
         r.send_at = Some(10_000);
         let m = prepare(r, &IntakeLimits::default(), 0).unwrap();
         assert_eq!(m.expires_at, Some(10_000 + 3_600_000));
+    }
+}
+
+#[cfg(test)]
+mod binary_tests {
+    use super::*;
+
+    #[test]
+    fn binary_is_priced_with_its_header_and_held_to_max_segments() {
+        let limits = IntakeLimits {
+            max_segments: 2,
+            ..IntakeLimits::default()
+        };
+        let req = |octets: usize| SendRequest {
+            to: "+4915112345678".into(),
+            text: "ab".repeat(octets),
+            binary: Some(crate::message::Binary {
+                data_coding: 4,
+                udh: vec![0x05, 0x04, 0x0B, 0x84, 0x23, 0xF0],
+            }),
+            ..SendRequest::default()
+        };
+        let one = prepare(req(133), &limits, 0).unwrap();
+        assert_eq!((one.segments, one.encoding.as_str()), (1, "binary"));
+        assert_eq!(prepare(req(134), &limits, 0).unwrap().segments, 2);
+        assert_eq!(
+            prepare(req(257), &limits, 0).unwrap_err().code,
+            "text_too_long"
+        );
     }
 }

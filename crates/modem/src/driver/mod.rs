@@ -218,6 +218,20 @@ pub struct SendRequest {
     /// Concatenation reference: the same for every attempt at one message, so a handset
     /// drops parts it already has when a retry resends them.
     pub reference: u16,
+    /// 8-bit data instead of `text`: sent byte for byte in 8-bit PDUs with the header
+    /// elements in every part.
+    pub binary: Option<BinarySend>,
+}
+
+/// The octets of a binary SMS and how to send them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BinarySend {
+    /// The payload.
+    pub payload: Vec<u8>,
+    /// The sender's information elements (ports, …), before the concatenation IE.
+    pub elements: Vec<smsgate_sms::udh::InformationElement>,
+    /// TP-DCS (`0x04` 8-bit, `0xF4`–`0xF7` 8-bit with class 0–3).
+    pub data_coding: u8,
 }
 
 /// Why a send failed.

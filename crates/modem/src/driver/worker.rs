@@ -334,14 +334,15 @@ impl Worker {
                 None,
             )
         };
-        let m = segment(
-            &req.text,
-            &SegmentOptions {
-                encoding: req.encoding,
-                reference: req.reference,
-                ..SegmentOptions::default()
-            },
-        )
+        let opts = SegmentOptions {
+            encoding: req.encoding,
+            reference: req.reference,
+            ..SegmentOptions::default()
+        };
+        let m = match &req.binary {
+            Some(b) => smsgate_sms::segment_binary_with(&b.payload, &b.elements, &opts),
+            None => segment(&req.text, &opts),
+        }
         .map_err(encode_err)?;
         let validity = req
             .validity
@@ -355,6 +356,17 @@ impl Worker {
             self.settings.status_reports,
         )
         .map_err(encode_err)?;
+        // Binary keeps the data coding it was given (a class, a vendor's coding group).
+        let subs: Vec<SmsSubmit> = match &req.binary {
+            Some(b) => subs
+                .into_iter()
+                .map(|mut s| {
+                    s.dcs = smsgate_sms::Dcs::from_octet(b.data_coding);
+                    s
+                })
+                .collect(),
+            None => subs,
+        };
         let smsc = self.settings.smsc.as_deref().map(Address::parse);
         let mut ids = Vec::with_capacity(subs.len());
         for (i, sub) in subs.iter().enumerate() {

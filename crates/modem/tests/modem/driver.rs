@@ -64,6 +64,7 @@ fn req(to: &str, text: &str) -> SendRequest {
         encoding: None,
         validity: Some(Duration::from_secs(3600)),
         reference: 7,
+        binary: None,
     }
 }
 

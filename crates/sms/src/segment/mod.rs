@@ -291,8 +291,28 @@ pub fn segment(text: &str, opts: &SegmentOptions) -> Result<Segmented, EncodeErr
 /// Splits raw 8-bit data (3GPP TS 23.038 §4, alphabet 01) into parts of 140 octets, or 134/133
 /// with a concatenation UDH. `opts.encoding` and `national_languages` are ignored.
 pub fn segment_binary(data: &[u8], opts: &SegmentOptions) -> Result<Segmented, EncodeError> {
+    segment_binary_with(data, &[], opts)
+}
+
+/// [`segment_binary`] with the sender's own information elements (application port
+/// addressing, WAP, OTA, …: 3GPP TS 23.040 §9.2.3.24) in every part's UDH, before the
+/// concatenation IE the split adds; their octets are taken from each part's 140.
+pub fn segment_binary_with(
+    data: &[u8],
+    elements: &[crate::udh::InformationElement],
+    opts: &SegmentOptions,
+) -> Result<Segmented, EncodeError> {
     check_max_parts(opts)?;
-    let (single, multi) = capacities(Encoding::Binary8, 0, opts.concat);
+    let own: usize = elements.iter().map(|e| 2 + e.data.len()).sum();
+    // Room must stay for the concatenation IE and at least one octet of data.
+    if 1 + own + 6 >= MAX_USER_DATA_OCTETS {
+        return Err(EncodeError::TooLong {
+            field: "user data header",
+            len: 1 + own,
+            max: MAX_USER_DATA_OCTETS - 7,
+        });
+    }
+    let (single, multi) = capacities(Encoding::Binary8, own, opts.concat);
     let chunks: Vec<&[u8]> = if data.len() <= single {
         vec![data]
     } else {
@@ -327,14 +347,12 @@ pub fn segment_binary(data: &[u8], opts: &SegmentOptions) -> Result<Segmented, E
                     sequence: (i + 1) as u8,
                     wide_reference: opts.concat != Concat::Udh8,
                 });
-            let udh = concat
-                .filter(|_| matches!(opts.concat, Concat::Udh8 | Concat::Udh16))
-                .map(|c| {
-                    Udh {
-                        elements: vec![c.to_element()],
-                    }
-                    .to_bytes()
-                });
+            let mut ies: Vec<crate::udh::InformationElement> = elements.to_vec();
+            if let Some(c) = concat.filter(|_| matches!(opts.concat, Concat::Udh8 | Concat::Udh16))
+            {
+                ies.push(c.to_element());
+            }
+            let udh = (!ies.is_empty()).then(|| Udh { elements: ies }.to_bytes());
             Part {
                 sequence: (i + 1) as u8,
                 encoding: Encoding::Binary8,

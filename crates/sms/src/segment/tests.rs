@@ -188,3 +188,66 @@ fn binary_splits_at_134_octets() {
     let s = segment_binary(&[0xAB; 140], &SegmentOptions::default()).unwrap();
     assert_eq!(s.parts.len(), 1);
 }
+
+#[test]
+fn binary_with_a_port_header_keeps_it_in_every_part_before_the_concatenation() {
+    use crate::udh::InformationElement;
+    // 16-bit application ports (IEI 0x05): destination 2948 (WAP push), source 9200.
+    let ports = InformationElement {
+        id: 0x05,
+        data: vec![0x0B, 0x84, 0x23, 0xF0],
+    };
+    let one = crate::segment_binary_with(
+        &[0x01; 133],
+        std::slice::from_ref(&ports),
+        &SegmentOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(one.parts.len(), 1, "133 octets + 7 of UDH fit one SMS");
+    assert_eq!(
+        one.parts[0].udh.as_deref(),
+        Some(&[0x06, 0x05, 0x04, 0x0B, 0x84, 0x23, 0xF0][..])
+    );
+    let opts = SegmentOptions {
+        reference: 0x42,
+        ..SegmentOptions::default()
+    };
+    let two =
+        crate::segment_binary_with(&[0x02; 135], std::slice::from_ref(&ports), &opts).unwrap();
+    assert_eq!(two.parts.len(), 2);
+    for (i, p) in two.parts.iter().enumerate() {
+        let udh = p.udh.as_deref().unwrap();
+        assert_eq!(
+            udh,
+            &[
+                0x0B,
+                0x05,
+                0x04,
+                0x0B,
+                0x84,
+                0x23,
+                0xF0,
+                0x00,
+                0x03,
+                0x42,
+                0x02,
+                (i + 1) as u8
+            ][..]
+        );
+        assert!(udh.len() + p.payload.len() <= 140);
+    }
+    assert_eq!(two.parts[0].payload.len(), 128);
+    let all: Vec<u8> = two.parts.iter().flat_map(|p| p.payload.clone()).collect();
+    assert_eq!(all, vec![0x02; 135], "byte-exact across the parts");
+    assert!(
+        crate::segment_binary_with(
+            &[0],
+            &[InformationElement {
+                id: 0x70,
+                data: vec![0; 133]
+            }],
+            &SegmentOptions::default()
+        )
+        .is_err()
+    );
+}

@@ -163,7 +163,10 @@ impl SseFrames {
             let text = String::from_utf8_lossy(&raw);
             let mut frame = SseFrame::default();
             let mut any = false;
-            for line in text.lines().filter(|l| !l.is_empty() && !l.starts_with(':')) {
+            for line in text
+                .lines()
+                .filter(|l| !l.is_empty() && !l.starts_with(':'))
+            {
                 let (field, value) = line.split_once(':').unwrap_or((line, ""));
                 let value = value.strip_prefix(' ').unwrap_or(value);
                 any = true;

@@ -27,7 +27,10 @@ async fn the_file_smsgate_init_writes_runs_a_gateway_that_delivers() {
     std::fs::write(&path, "# edited\n").unwrap();
     let out = smsgate(&["init", "--setup", "smpp", p]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--force"), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--force"),
+        "{out:?}"
+    );
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "# edited\n");
     let out = smsgate(&["init", "--force", "--setup", "simulator", p]);
     assert!(out.status.success(), "{out:?}");
@@ -37,7 +40,9 @@ async fn the_file_smsgate_init_writes_runs_a_gateway_that_delivers() {
     config.http.listen = "127.0.0.1:0".parse().unwrap();
     config.store.url = format!("sqlite://{}/smsgate.db", dir.path().display());
     let t = TestGateway::start_with(config, dir).await;
-    let id = t.send(json!({"to": "+4915112345678", "text": "first"})).await;
+    let id = t
+        .send(json!({"to": "+4915112345678", "text": "first"}))
+        .await;
     t.wait_status(&id, "delivered").await;
     t.gw.shutdown().await;
 }
@@ -47,7 +52,10 @@ fn completions_and_the_man_page_come_from_the_binary() {
     let out = smsgate(&["completions", "bash"]);
     assert!(out.status.success(), "{out:?}");
     let script = String::from_utf8(out.stdout).unwrap();
-    assert!(script.contains("tail") && script.contains("top"), "{script}");
+    assert!(
+        script.contains("tail") && script.contains("top"),
+        "{script}"
+    );
     let out = smsgate(&["man"]);
     assert!(out.status.success(), "{out:?}");
     let page = String::from_utf8(out.stdout).unwrap();

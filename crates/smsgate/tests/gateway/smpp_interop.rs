@@ -133,3 +133,78 @@ async fn delivers_through_the_npm_smsc(tls: bool, bind: &str) {
     assert_eq!(binds, want);
     t.gw.shutdown().await;
 }
+
+/// Binary SMS with application ports, long enough for two parts: the npm SMSC receives each
+/// part as 8-bit data (`data_coding` 245: class 1) with `esm_class` UDHI, the port element
+/// before the concatenation element, and the payload byte for byte.
+#[tokio::test]
+async fn binary_sms_with_ports_reaches_the_npm_smpp_smsc_byte_exact() {
+    if !interop::enabled("binary_sms_with_ports_reaches_the_npm_smpp_smsc_byte_exact") {
+        return;
+    }
+    interop::require_node_smpp();
+    let mut smsc = Peer::spawn("node", &["smpp/node_smsc.js".into()]);
+    let port: u16 = smsc.expect("PORT ").await[5..].parse().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = smsgate_testkit::config(dir.path(), json!({}));
+    let Value::Object(settings) = json!({
+        "host": "127.0.0.1", "port": port, "system_id": "esme", "password": "pw",
+        "reconnect_initial": "50ms",
+    }) else {
+        unreachable!()
+    };
+    c.connectors = vec![ConnectorConfig {
+        name: "node".into(),
+        kind: "smpp".into(),
+        settings,
+    }];
+    let t = TestGateway::start_with(c, dir).await;
+    t.wait_sessions_bound().await;
+    let payload: Vec<u8> = (0..200u32).map(|i| (i * 7 % 256) as u8).collect();
+    let hex: String = payload.iter().map(|b| format!("{b:02x}")).collect();
+    let (status, v) = t
+        .call(
+            "POST",
+            "/v1/messages",
+            Some(json!({"to": "+4915112345678", "binary": hex,
+                "port": {"dest": 2948, "source": 9200}, "message_class": 1})),
+        )
+        .await;
+    assert_eq!(status, 202, "{v}");
+    assert_eq!(
+        (v["segments"].as_u64(), v["encoding"].as_str()),
+        (Some(2), Some("binary"))
+    );
+    let id = v["id"].as_str().unwrap().to_owned();
+    let m = t.wait_status(&id, "delivered").await;
+    assert_eq!(m["text"], hex, "the API shows the payload as hex: {m}");
+    assert_eq!(
+        m["binary"],
+        json!({"udh": "05040b8423f0", "data_coding": 245}),
+        "{m}"
+    );
+    let mut submits = Vec::new();
+    while submits.len() < 2 {
+        let line = smsc.line().await.expect("node SMSC running");
+        if line.starts_with("SUBMIT ") {
+            submits.push(line);
+        }
+    }
+    let mut got = Vec::new();
+    for (i, s) in submits.iter().enumerate() {
+        let f: Vec<&str> = s.split(' ').collect();
+        assert_eq!((f[2], f[3]), ("245", "64"), "{s}");
+        let octets: Vec<u8> = (0..f[4].len() / 2)
+            .map(|j| u8::from_str_radix(&f[4][2 * j..2 * j + 2], 16).unwrap())
+            .collect();
+        assert_eq!(
+            &octets[..8],
+            &[0x0b, 0x05, 0x04, 0x0b, 0x84, 0x23, 0xf0, 0x00],
+            "{s}"
+        );
+        assert_eq!((octets[10], octets[11]), (2, (i + 1) as u8), "{s}");
+        got.extend_from_slice(&octets[12..]);
+    }
+    assert_eq!(got, payload, "byte-exact at the SMSC");
+    t.gw.shutdown().await;
+}

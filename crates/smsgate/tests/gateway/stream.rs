@@ -181,6 +181,14 @@ async fn a_reconnect_with_last_event_id_gets_only_the_events_after_it() {
             .iter()
             .all(|e| e.id.parse::<i64>().unwrap() > queued.id.parse::<i64>().unwrap())
     );
+    // An id beyond the log (a restored store) resumes at the newest event, skipping nothing
+    // that comes after it.
+    let mut ahead = t.open_events(&t.key, STREAM, Some("999999")).await.unwrap();
+    let later = t.send(json!({"to": "+4915112345678", "text": "gap"})).await;
+    let gap = ahead.until(|e| is_status_of(e, &later, "delivered")).await;
+    assert!(is_status_of(&gap[0], &later, "queued"), "{gap:#?}");
+    let newest = gap.last().unwrap().id.clone();
+    drop(ahead);
     // `?since=` does the same for clients that cannot set headers.
     let mut since = t
         .open_events(&t.key, &format!("{STREAM}?since={}", queued.id), None)
@@ -191,7 +199,6 @@ async fn a_reconnect_with_last_event_id_gets_only_the_events_after_it() {
 
     // Without either, a new stream starts after the newest event, and says so first with a
     // frame of only `id:`, so a client that reconnects before any event resumes there.
-    let newest = &events.last().unwrap().id;
     let mut raw = t
         .http
         .get(format!("{}{STREAM}", t.base))
@@ -271,5 +278,57 @@ async fn smsgate_tail_prints_a_line_per_event_without_colour_into_a_pipe() {
         assert!(line.contains("+4915112345678"), "{line}");
         assert!(line.split_whitespace().any(|w| w == status), "{line}");
     }
+    t.gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_outlives_the_request_timeout_and_ends_when_the_gateway_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = smsgate_testkit::config(dir.path(), json!({"delivery_delay": "50ms"}));
+    // The timeout bounds producing an answer's head, not how long a stream then runs.
+    c.http.request_timeout = Duration::from_millis(300);
+    let t = TestGateway::start_with(c, dir).await;
+    let mut stream = t.open_events(&t.key, STREAM, None).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let id = t
+        .send(json!({"to": "+4915112345678", "text": "late"}))
+        .await;
+    stream.until(|e| is_status_of(e, &id, "delivered")).await;
+    // An open stream does not hold the stop for the listener's 10 s drain.
+    let TestGateway { gw, dir: _dir, .. } = t;
+    let started = std::time::Instant::now();
+    gw.shutdown().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(stream.next().await.is_none(), "the stream ended");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smsgate_top_prints_rates_the_queue_and_the_connectors() {
+    let t = TestGateway::start(json!({})).await;
+    t.send(json!({"to": "+4915112345678", "text": "count me"}))
+        .await;
+    let out = tokio::task::block_in_place(|| {
+        Command::new(crate::SMSGATE)
+            .args(["top", "--interval", "0.2", "-n", "2", "--url", &t.base])
+            .env("SMSGATE_KEY", &t.key)
+            .output()
+            .unwrap()
+    });
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    // Into a pipe: two plain frames, the second with rates (the first has none to compare).
+    assert!(!text.contains('\x1b'), "{text:?}");
+    assert_eq!(text.matches("smsgate top").count(), 2, "{text}");
+    assert!(
+        text.contains("msg/s accepted") && text.contains("waiting"),
+        "{text}"
+    );
+    let sim = text.lines().rfind(|l| l.starts_with("sim ")).unwrap();
+    assert!(sim.contains("simulator") && sim.contains("bound"), "{text}");
+    assert!(sim.contains("0.0"), "rates on the second frame: {text}");
     t.gw.shutdown().await;
 }

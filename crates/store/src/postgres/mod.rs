@@ -80,6 +80,11 @@ pub(crate) mod db {
             "inbound_rules",
             include_str!("../../migrations/postgres/0013_inbound_rules.sql"),
         ),
+        (
+            14,
+            "binary",
+            include_str!("../../migrations/postgres/0014_binary.sql"),
+        ),
     ];
 
     #[cfg(test)]

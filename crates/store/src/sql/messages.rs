@@ -24,7 +24,7 @@ use super::{CHUNK, json_list, parse_id, parse_status, status_list, status_list_t
 pub(super) const MESSAGE_COLUMNS: &str = "id, api_key_id, to_number, from_id, body, encoding, \
     segments, status, priority, callback_url, idempotency_key, created_at, updated_at, send_at, \
     expires_at, attempts, connector, error_code, error_message, undelivered_via, callback_statuses, \
-    tenant";
+    tenant, udh, data_coding";
 
 /// [`MESSAGE_COLUMNS`] qualified with the table alias `m.`, for queries that join `messages`.
 pub(super) fn joined_message_columns() -> String {
@@ -60,7 +60,28 @@ pub(super) fn message_from_row(r: &DbRow, o: usize) -> Result<Message, sqlx::Err
         undelivered_via: json_list(r.try_get(o + 19)?)?,
         callback_statuses: status_list(r.try_get(o + 20)?)?,
         tenant: r.try_get(o + 21)?,
+        binary: binary_of(r.try_get(o + 22)?, r.try_get(o + 23)?)?,
     })
+}
+
+/// The `udh` and `data_coding` columns as a [`Binary`](smsgate_core::message::Binary).
+fn binary_of(
+    udh: Option<String>,
+    data_coding: Option<i64>,
+) -> Result<Option<smsgate_core::message::Binary>, sqlx::Error> {
+    let Some(dc) = data_coding else {
+        return Ok(None);
+    };
+    let udh = match udh.as_deref() {
+        None | Some("") => Vec::new(),
+        Some(h) => {
+            hex::decode(h).map_err(|e| sqlx::Error::Decode(format!("messages.udh: {e}").into()))?
+        }
+    };
+    Ok(Some(smsgate_core::message::Binary {
+        data_coding: dc as u8,
+        udh,
+    }))
 }
 
 pub(super) async fn message_by_id<'e>(
@@ -268,7 +289,7 @@ pub(super) async fn insert_rows(c: &mut Conn, rows: &[&NewMessage]) -> Result<()
     let mut b: QueryBuilder<Db> = QueryBuilder::new(
         "INSERT INTO messages (id, api_key_id, to_number, from_id, body, encoding, segments, \
          status, priority, callback_url, idempotency_key, created_at, updated_at, send_at, \
-         expires_at, next_attempt_at, callback_statuses, tenant) ",
+         expires_at, next_attempt_at, callback_statuses, tenant, udh, data_coding) ",
     );
     b.push_values(rows, |mut r, m| {
         r.push_bind(m.id.to_string())
@@ -288,7 +309,9 @@ pub(super) async fn insert_rows(c: &mut Conn, rows: &[&NewMessage]) -> Result<()
             .push_bind(m.expires_at)
             .push_bind(m.send_at)
             .push_bind(status_list_text(&m.callback_statuses))
-            .push_bind(m.tenant.clone());
+            .push_bind(m.tenant.clone())
+            .push_bind(m.binary.as_ref().map(|b| hex::encode(&b.udh)))
+            .push_bind(m.binary.as_ref().map(|b| i64::from(b.data_coding)));
     });
     b.build().execute(&mut *c).await?;
     let mut e: QueryBuilder<Db> =

@@ -93,6 +93,11 @@ pub(crate) mod db {
             "inbound_rules",
             include_str!("../../migrations/0013_inbound_rules.sql"),
         ),
+        (
+            14,
+            "binary",
+            include_str!("../../migrations/0014_binary.sql"),
+        ),
     ];
 }
 
