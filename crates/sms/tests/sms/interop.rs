@@ -497,3 +497,61 @@ fn delivery_status_of_peer_decoded_reports_matches_ours() {
     assert_eq!(b["reference"], json!(s.message_reference));
     assert_eq!(s.delivery_status(), DeliveryStatus::Permanent);
 }
+
+/// Binary SMS with application ports as a modem sends it: 8-bit SMS-SUBMITs whose UDH has the
+/// port element before the concatenation element, read back by `python-gsmmodem-new` (UDH
+/// elements and TP-DCS) and `smspdudecoder` (the raw user data).
+#[test]
+fn binary_submits_with_ports_decode_in_python_gsmmodem_and_smspdudecoder() {
+    if !enabled() {
+        return;
+    }
+    use smsgate_sms::udh::InformationElement;
+    let payload: Vec<u8> = (0..160u32).map(|i| (i * 13 % 256) as u8).collect();
+    let ports = InformationElement {
+        id: 0x05,
+        data: vec![0x0B, 0x84, 0x23, 0xF0],
+    };
+    let opts = SegmentOptions {
+        reference: 0x33,
+        ..SegmentOptions::default()
+    };
+    let m =
+        smsgate_sms::segment_binary_with(&payload, std::slice::from_ref(&ports), &opts).unwrap();
+    assert_eq!(m.parts.len(), 2);
+    let mut subs =
+        SmsSubmit::for_message(&Address::parse("+4915112345678"), &m, 1, None, None, false)
+            .unwrap();
+    for s in &mut subs {
+        s.dcs = Dcs::from_octet(0xF5);
+    }
+    let hexes: Vec<String> = subs
+        .iter()
+        .map(|s| hex::encode(&s.encode().unwrap()))
+        .collect();
+    let mut requests = Vec::new();
+    for h in &hexes {
+        // Both peers want the SMSC address first: an empty one.
+        requests.push(json!({"op": "gsmmodem_decode", "hex": format!("00{h}")}));
+        requests.push(json!({"op": "smspdudecoder_outgoing", "hex": format!("00{h}")}));
+    }
+    let answers = peer(&requests);
+    let mut data = Vec::new();
+    for (i, pair) in answers.chunks(2).enumerate() {
+        let gm = ok(&pair[0], "gsmmodem_decode binary");
+        // python-gsmmodem-new reads the header: the port element first, then concatenation
+        // (it decodes 8-bit data as if it were GSM text, so only its UDH is compared).
+        assert_eq!(
+            gm["udh"],
+            json!([{"iei": 5}, {"iei": 0, "number": i + 1, "parts": 2, "reference": 0x33}]),
+            "part {i}: {gm}"
+        );
+        let sp = ok(&pair[1], "smspdudecoder_outgoing binary");
+        assert_eq!(sp["recipient"], "+4915112345678", "{sp}");
+        // smspdudecoder strips the header and gives the part's data as hex.
+        let content = sp["content"].as_str().unwrap();
+        assert_eq!(content, hex::encode(&m.parts[i].payload), "part {i}: {sp}");
+        data.extend(hex::decode(content).unwrap());
+    }
+    assert_eq!(data, payload, "byte-exact through the independent decoder");
+}
