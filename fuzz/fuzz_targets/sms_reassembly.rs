@@ -36,6 +36,7 @@ fuzz_target!(|data: &[u8]| {
             encoding,
             shift: Shift::DEFAULT,
             payload: vec![op[4]; usize::from(op[4] % 7)],
+            elements: Vec::new(),
         };
         if let Some(c) = r.handle_part(key, concat, fragment, now) {
             assert!(!c.incomplete);

@@ -4,7 +4,8 @@
 // For each submit_sm it prints `SUBMIT <id> <data_coding> <esm_class> <hex short_message>`,
 // answers with a message id and, when registered_delivery asks for it, sends a delivery
 // receipt (esm_class 0x04, text body + receipted_message_id/message_state TLVs). A submit whose
-// text is `send-mo` also triggers a mobile-originated UCS-2 deliver_sm. Each bind prints
+// text is `send-mo` also triggers a mobile-originated UCS-2 deliver_sm, `send-binary-mo` an
+// 8-bit one with a port UDH. Each bind prints
 // `BIND <transceiver|transmitter|receiver>`; with a receiver bound, receipts and MO go to it.
 // With `--tls` it serves SMPP over TLS (node's `tls`, OpenSSL) with ../tls/server.pem, the
 // certificate of the test CA in interop/tls.
@@ -70,6 +71,16 @@ const server = smpp.createServer({ debug: false, ...tlsOptions }, (session) => {
         destination_addr: '1234',
         data_coding: 0x08,
         short_message: Buffer.from('Привет 👋', 'utf16le').swap16(),
+      }, (resp) => console.log(`MO_ACK ${resp.command_status}`));
+    }
+    if (typeof raw === 'string' && raw === 'send-binary-mo') {
+      // A tracker's binary report: 8-bit data with a port UDH (dest 5000, source 5001).
+      outbound().deliver_sm({
+        source_addr: '4915112345678',
+        destination_addr: '1234',
+        esm_class: 0x40,
+        data_coding: 0x04,
+        short_message: Buffer.from('06050413881389' + 'deadbeef00ff', 'hex'),
       }, (resp) => console.log(`MO_ACK ${resp.command_status}`));
     }
   });

@@ -210,6 +210,9 @@ pub struct InboundView {
     pub received_at: String,
     /// Some parts never arrived.
     pub incomplete: bool,
+    /// Set for binary SMS: `text` is then the octets as hex.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub binary: Option<BinaryView>,
 }
 
 impl From<&InboundMessage> for InboundView {
@@ -222,6 +225,10 @@ impl From<&InboundMessage> for InboundView {
             connector: m.connector.clone(),
             received_at: rfc3339(m.received_at),
             incomplete: m.incomplete,
+            binary: m.binary.as_ref().map(|b| BinaryView {
+                udh: hex::encode(&b.udh),
+                data_coding: b.data_coding,
+            }),
         }
     }
 }

@@ -85,6 +85,7 @@ async fn forward(name: String, mut rx: mpsc::Receiver<ModemEvent>, events: Conne
                 to: String::new(),
                 text,
                 incomplete,
+                binary: None,
             }),
             Heard::Report {
                 remote_id,

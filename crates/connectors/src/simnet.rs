@@ -186,6 +186,7 @@ impl SimNetwork {
                 to: to.to_owned(),
                 text: text.to_owned(),
                 incomplete: false,
+                binary: None,
             }))
             .await
     }

@@ -133,6 +133,9 @@ pub struct InboundSms {
     pub text: String,
     /// Some parts never arrived before the reassembly timeout.
     pub incomplete: bool,
+    /// Set when every part was 8-bit data: `text` is then the octets as hex, and this holds
+    /// the sender's header elements (ports, …).
+    pub binary: Option<crate::message::Binary>,
 }
 
 /// Something a connector heard from the network.

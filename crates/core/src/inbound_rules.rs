@@ -345,6 +345,7 @@ mod tests {
             received_at: 0,
             incomplete: false,
             tenant: tenant.map(str::to_owned),
+            binary: None,
         }
     }
 

@@ -195,13 +195,18 @@ impl Priority {
 /// What makes a message 8-bit data instead of text (M2M protocols, WAP push, OTA): the
 /// octet of its data coding and the information elements its sender asked for in the user
 /// data header. The payload itself is the message's `text`, as hex.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Binary {
     /// SMPP `data_coding` / TP-DCS: `0x04` (8-bit), `0xF4`–`0xF7` (8-bit, class 0–3), …
     pub data_coding: u8,
     /// The sender's information elements (application ports, …) as octets, without the UDHL
-    /// octet; every part carries them, before the concatenation IE a split adds.
+    /// octet; every part carries them, before the concatenation IE a split adds. Shown as hex.
+    #[serde(serialize_with = "hex_octets")]
     pub udh: Vec<u8>,
+}
+
+fn hex_octets<S: serde::Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&hex::encode(v))
 }
 
 impl Binary {
@@ -336,6 +341,8 @@ pub struct InboundMessage {
     pub incomplete: bool,
     /// The tenant it was assigned to; `None`: nobody's (admin keys only).
     pub tenant: Option<String>,
+    /// Set for 8-bit data: `text` is then the octets as hex.
+    pub binary: Option<Binary>,
 }
 
 #[cfg(test)]

@@ -287,6 +287,7 @@ mod tests {
             received_at: 0,
             incomplete: false,
             tenant: None,
+            binary: None,
         };
         let one = inbound(&m, 1);
         assert_eq!(one.len(), 1);

@@ -33,6 +33,30 @@ pub struct Fragment {
     pub shift: Shift,
     /// Unpacked septets for GSM 7-bit, else octets.
     pub payload: Vec<u8>,
+    /// The sender's own header elements (application ports, …) as octets: every element but
+    /// concatenation and language shifts, which the reassembly itself consumes.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub elements: Vec<u8>,
+}
+
+/// The elements of a header the reassembly does not consume, as octets.
+fn own_elements(ud: &UserData) -> Vec<u8> {
+    let Some(udh) = &ud.udh else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in &udh.elements {
+        if matches!(
+            e.id,
+            0x00 | 0x08 | crate::udh::IEI_SINGLE_SHIFT | crate::udh::IEI_LOCKING_SHIFT
+        ) {
+            continue;
+        }
+        out.push(e.id);
+        out.push(e.data.len() as u8);
+        out.extend_from_slice(&e.data);
+    }
+    out
 }
 
 impl From<&UserData> for Fragment {
@@ -41,6 +65,7 @@ impl From<&UserData> for Fragment {
             encoding: ud.encoding,
             shift: ud.shift(),
             payload: ud.payload.clone(),
+            elements: own_elements(ud),
         }
     }
 }
@@ -50,6 +75,7 @@ impl From<UserData> for Fragment {
         Fragment {
             encoding: ud.encoding,
             shift: ud.shift(),
+            elements: own_elements(&ud),
             payload: ud.payload,
         }
     }
@@ -87,6 +113,8 @@ pub struct Complete {
     pub incomplete: bool,
     /// The text of the parts received, in sequence order (binary parts as lossy UTF-8).
     pub text: String,
+    /// The sender's own header elements of the first part received (ports, …), as octets.
+    pub elements: Vec<u8>,
     /// The concatenated payloads when every part is 8-bit binary.
     pub binary: Option<Vec<u8>>,
     /// The encoding of each received part, in sequence order.
@@ -377,6 +405,11 @@ fn assemble(
     if let Some((e, s, _, buf)) = run {
         text.push_str(&decode_lossy(e, s, &buf));
     }
+    let elements = parts
+        .values()
+        .next()
+        .map(|(_, f)| f.elements.clone())
+        .unwrap_or_default();
     Complete {
         key,
         reference,
@@ -385,6 +418,7 @@ fn assemble(
         missing,
         incomplete,
         text,
+        elements,
         binary,
         encodings,
         first_received_ms: first_ms,
@@ -510,11 +544,13 @@ mod tests {
             encoding: Encoding::Ucs2,
             shift: Shift::DEFAULT,
             payload: [&[0, 0x61][..], &emoji[..2]].concat(),
+            elements: Vec::new(),
         };
         let f2 = Fragment {
             encoding: Encoding::Ucs2,
             shift: Shift::DEFAULT,
             payload: [&emoji[2..], &[0, 0x62][..]].concat(),
+            elements: Vec::new(),
         };
         let c = |seq| ConcatInfo {
             reference: 1,
@@ -534,11 +570,13 @@ mod tests {
             encoding: Encoding::Gsm7,
             shift: Shift::DEFAULT,
             payload: crate::gsm7::encode("Hi ", Shift::DEFAULT).unwrap(),
+            elements: Vec::new(),
         };
         let ucs = Fragment {
             encoding: Encoding::Ucs2,
             shift: Shift::DEFAULT,
             payload: crate::charsets::encode_ucs2("Zoë 😀"),
+            elements: Vec::new(),
         };
         let c = |seq| ConcatInfo {
             reference: 300,
@@ -559,6 +597,7 @@ mod tests {
             encoding: Encoding::Latin1,
             shift: Shift::DEFAULT,
             payload: b"hi".to_vec(),
+            elements: Vec::new(),
         };
         let mut r = Reassembler::new(1_000);
         let c = r.handle_part("k", None, f.clone(), 0).unwrap();

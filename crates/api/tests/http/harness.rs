@@ -142,6 +142,7 @@ impl InboundInjector for Phone {
             to: to.into(),
             text: text.into(),
             incomplete: false,
+            binary: None,
         };
         self.store
             .insert_inbound(vec![sms], self.clock.now_ms())

@@ -207,10 +207,22 @@ impl<A> Inbox<A> {
             total: done.total,
         };
         let held = self.held.remove(&hk);
-        Some(self.ready(done.text, done.incomplete, held))
+        Some(self.ready(done, held))
     }
 
-    fn ready(&self, text: String, incomplete: bool, held: Option<Held<A>>) -> Ready<A> {
+    fn ready(&self, done: smsgate_sms::Complete, held: Option<Held<A>>) -> Ready<A> {
+        let incomplete = done.incomplete;
+        // 8-bit data stays octets (as hex), with the sender's header elements.
+        let (text, binary) = match done.binary {
+            Some(octets) => (
+                smsgate_sms::hex::encode(&octets).to_ascii_lowercase(),
+                Some(smsgate_core::message::Binary {
+                    data_coding: 0x04,
+                    udh: done.elements,
+                }),
+            ),
+            None => (done.text, None),
+        };
         let (from, to, acks) = held.map_or_else(
             || (String::new(), String::new(), Vec::new()),
             |h| (h.from, h.to, h.acks),
@@ -222,6 +234,7 @@ impl<A> Inbox<A> {
                 to,
                 text,
                 incomplete,
+                binary,
             },
             acks,
         }
@@ -239,7 +252,7 @@ impl<A> Inbox<A> {
                 total: done.total,
             };
             let held = self.held.remove(&hk);
-            out.push(self.ready(done.text, done.incomplete, held));
+            out.push(self.ready(done, held));
         }
         // Whatever is still held after the timeout belongs to no pending message: copies of
         // parts of a message stored before (an SMSC retransmission). Acknowledge them.

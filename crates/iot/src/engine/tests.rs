@@ -70,6 +70,7 @@ fn sms(e: &mut Engine, from: &str, text: &str, at: i64) {
         received_at: at,
         incomplete: false,
         tenant: None,
+        binary: None,
     };
     e.handle_inbound(&m, at);
 }

@@ -206,5 +206,30 @@ async fn binary_sms_with_ports_reaches_the_npm_smpp_smsc_byte_exact() {
         got.extend_from_slice(&octets[12..]);
     }
     assert_eq!(got, payload, "byte-exact at the SMSC");
+
+    // An 8-bit MO with a port header: kept as octets (hex) with the sender's elements.
+    let (status, v) = t
+        .call(
+            "POST",
+            "/v1/messages",
+            Some(json!({"to": "+4915112345678", "text": "send-binary-mo"})),
+        )
+        .await;
+    assert_eq!(status, 202, "{v}");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+    let inbound = loop {
+        let (_, page) = t.call("GET", "/v1/inbound", None).await;
+        if let Some(m) = page["data"].as_array().and_then(|a| a.first()).cloned() {
+            break m;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no inbound: {page}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(inbound["text"], "deadbeef00ff", "{inbound}");
+    assert_eq!(
+        inbound["binary"],
+        json!({"udh": "050413881389", "data_coding": 4}),
+        "{inbound}"
+    );
     t.gw.shutdown().await;
 }

@@ -85,6 +85,11 @@ pub(crate) mod db {
             "binary",
             include_str!("../../migrations/postgres/0014_binary.sql"),
         ),
+        (
+            15,
+            "inbound_binary",
+            include_str!("../../migrations/postgres/0015_inbound_binary.sql"),
+        ),
     ];
 
     #[cfg(test)]

@@ -26,7 +26,8 @@ pub(super) async fn insert_inbound(
         let tenant = tenant_for(&mut *c, &routes, m).await?;
         sqlx::query(sql!(
             "INSERT INTO inbound_messages (id, from_number, to_number, body, connector, \
-             received_at, incomplete, tenant) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+             received_at, incomplete, tenant, udh, data_coding) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ))
         .bind(id.to_string())
         .bind(&m.from)
@@ -36,14 +37,19 @@ pub(super) async fn insert_inbound(
         .bind(now)
         .bind(m.incomplete as i64)
         .bind(&tenant)
+        .bind(m.binary.as_ref().map(|b| hex::encode(&b.udh)))
+        .bind(m.binary.as_ref().map(|b| i64::from(b.data_coding)))
         .execute(&mut *c)
         .await?;
-        let data = serde_json::json!({
+        let mut data = serde_json::json!({
             "id": id.to_string(), "from": m.from, "to": m.to, "text": m.text,
             "connector": m.connector, "incomplete": m.incomplete,
             "received_at": smsgate_core::clock::rfc3339(now), "tenant": tenant,
-        })
-        .to_string();
+        });
+        if let Some(b) = &m.binary {
+            data["binary"] = serde_json::json!(b);
+        }
+        let data = data.to_string();
         push_event(
             c,
             Some("message.inbound"),
@@ -142,8 +148,8 @@ pub(super) async fn list_inbound<'e>(
 }
 
 /// The `inbound_messages` columns in the order [`inbound_from_row`] reads them.
-pub(super) const INBOUND_COLUMNS: &str =
-    "id, from_number, to_number, body, connector, received_at, incomplete, tenant";
+pub(super) const INBOUND_COLUMNS: &str = "id, from_number, to_number, body, connector, received_at, incomplete, tenant, udh, \
+     data_coding";
 
 pub(super) fn inbound_from_row(r: &DbRow) -> Result<InboundMessage, sqlx::Error> {
     Ok(InboundMessage {
@@ -155,5 +161,6 @@ pub(super) fn inbound_from_row(r: &DbRow) -> Result<InboundMessage, sqlx::Error>
         received_at: r.try_get(5)?,
         incomplete: r.try_get::<i64, _>(6)? != 0,
         tenant: r.try_get(7)?,
+        binary: super::messages::binary_of(r.try_get(8)?, r.try_get(9)?)?,
     })
 }

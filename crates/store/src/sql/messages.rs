@@ -65,7 +65,7 @@ pub(super) fn message_from_row(r: &DbRow, o: usize) -> Result<Message, sqlx::Err
 }
 
 /// The `udh` and `data_coding` columns as a [`Binary`](smsgate_core::message::Binary).
-fn binary_of(
+pub(super) fn binary_of(
     udh: Option<String>,
     data_coding: Option<i64>,
 ) -> Result<Option<smsgate_core::message::Binary>, sqlx::Error> {

@@ -258,6 +258,14 @@ fn inbound_from_data(seq: i64, at: i64, data: &str) -> Result<FeedItem, sqlx::Er
             received_at: at,
             incomplete: v["incomplete"].as_bool().unwrap_or(false),
             tenant: v["tenant"].as_str().map(str::to_owned),
+            binary: match v["binary"]["data_coding"].as_u64() {
+                Some(dc) => Some(smsgate_core::message::Binary {
+                    data_coding: dc as u8,
+                    udh: hex::decode(v["binary"]["udh"].as_str().unwrap_or_default())
+                        .map_err(|e| bad(&e.to_string()))?,
+                }),
+                None => None,
+            },
         },
     })
 }

@@ -98,6 +98,11 @@ pub(crate) mod db {
             "binary",
             include_str!("../../migrations/0014_binary.sql"),
         ),
+        (
+            15,
+            "inbound_binary",
+            include_str!("../../migrations/0015_inbound_binary.sql"),
+        ),
     ];
 }
 

@@ -45,6 +45,7 @@ async fn a_used_sqlite_store_copies_to_postgres_with_every_row_and_goes_on_there
             to: "12345".into(),
             text: "hello".into(),
             incomplete: false,
+            binary: None,
         }],
         5_000,
     )

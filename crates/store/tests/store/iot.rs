@@ -20,6 +20,7 @@ fn inbound(from: &str, text: &str) -> InboundSms {
         to: "+10000000000".into(),
         text: text.into(),
         incomplete: false,
+        binary: None,
     }
 }
 

@@ -203,6 +203,7 @@ async fn the_feed_shows_final_statuses_of_the_owner_and_inbound_after_the_cursor
                 to: "+4930123".into(),
                 text: "hi".into(),
                 incomplete: false,
+                binary: None,
             }],
             4_000,
         )

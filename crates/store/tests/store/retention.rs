@@ -19,6 +19,7 @@ fn inbound(from: &str, text: &str) -> InboundSms {
         to: "+4930555000".into(),
         text: text.into(),
         incomplete: false,
+        binary: None,
     }
 }
 
