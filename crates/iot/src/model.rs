@@ -405,6 +405,9 @@ pub enum CommandEncoding {
     Text,
     /// 8-bit data (data coding 0x04): the command's bytes as they are.
     Binary,
+    /// 8-bit data given as hex (`command = "0a1b2c"`): arbitrary octets for device
+    /// protocols, sent byte for byte.
+    Hex,
 }
 
 /// A command sent to a device and its correlated reply.

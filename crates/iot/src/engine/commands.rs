@@ -119,6 +119,7 @@ impl Engine {
         let encoding = match req.encoding {
             CommandEncoding::Text => None,
             CommandEncoding::Binary => Some("binary"),
+            CommandEncoding::Hex => Some("hex"),
         };
         let Some(message_id) =
             self.queue_sms(&number, &command, encoding, timeout, owner.as_ref(), now)

@@ -396,11 +396,40 @@ impl Engine {
         tenant: Option<&String>,
         now: i64,
     ) -> Option<MessageId> {
+        // Binary commands go as real 8-bit data (byte for byte, as the REST API's `binary`):
+        // `binary` takes the command's own bytes, `hex` the octets it spells.
+        let (text, encoding, binary) = match encoding {
+            Some("binary") => (
+                hex::encode(text.as_bytes()),
+                None,
+                Some(smsgate_core::message::Binary {
+                    data_coding: 0x04,
+                    udh: Vec::new(),
+                }),
+            ),
+            Some("hex") => {
+                let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+                if hex::decode(&compact).is_err() {
+                    tracing::warn!(to, "IoT command refused: encoding hex needs hex octets");
+                    return None;
+                }
+                (
+                    compact.to_ascii_lowercase(),
+                    None,
+                    Some(smsgate_core::message::Binary {
+                        data_coding: 0x04,
+                        udh: Vec::new(),
+                    }),
+                )
+            }
+            other => (text.to_owned(), other.map(str::to_owned), None),
+        };
         let req = SendRequest {
             to: to.to_owned(),
-            text: text.to_owned(),
+            text,
+            binary,
             from: self.config.sender.clone(),
-            encoding: encoding.map(str::to_owned),
+            encoding,
             validity: Some(
                 humantime::format_duration(validity.max(Duration::from_secs(1))).to_string(),
             ),

@@ -741,3 +741,50 @@ fn an_opted_out_contact_is_skipped_and_the_alert_says_so() {
     let (out, _, _) = take(&mut e);
     assert_eq!(out[0].0, BOB);
 }
+
+#[test]
+fn binary_and_hex_commands_are_queued_as_8_bit_data() {
+    let mut e = engine_with(hot_rule());
+    // A tracker that takes any command (no allow-list).
+    e.put_device(
+        from_json(json!({"id": "tracker", "number": "+4915199990000"})),
+        Put::Create,
+        T0,
+    )
+    .unwrap();
+    e.poll_batch();
+    let req = |command: &str, encoding| CommandRequest {
+        command: command.into(),
+        encoding,
+        ..Default::default()
+    };
+    e.send_command(
+        "pump-3",
+        req("OFF", crate::model::CommandEncoding::Binary),
+        None,
+        T0,
+    )
+    .unwrap();
+    e.send_command(
+        "tracker",
+        req("0a 1B ff", crate::model::CommandEncoding::Hex),
+        None,
+        T0,
+    )
+    .unwrap();
+    let batch = e.poll_batch().unwrap();
+    let sent: Vec<(&str, Option<u8>)> = batch
+        .messages
+        .iter()
+        .map(|m| (m.text.as_str(), m.binary.as_ref().map(|b| b.data_coding)))
+        .collect();
+    assert_eq!(sent, vec![("4f4646", Some(4)), ("0a1bff", Some(4))]);
+    assert!(batch.messages.iter().all(|m| m.encoding == "binary"));
+    let bad = e.send_command(
+        "tracker",
+        req("xyz", crate::model::CommandEncoding::Hex),
+        None,
+        T0,
+    );
+    assert!(bad.is_err(), "not hex: refused");
+}
