@@ -79,14 +79,28 @@ async fn forward(name: String, mut rx: mpsc::Receiver<ModemEvent>, events: Conne
                 from,
                 text,
                 incomplete,
-            } => ConnectorEvent::Inbound(InboundSms {
-                connector: name.clone(),
-                from,
-                to: String::new(),
-                text,
-                incomplete,
-                binary: None,
-            }),
+                binary,
+            } => {
+                // 8-bit data stays octets (as hex), with the sender's header elements.
+                let (text, binary) = match binary {
+                    Some(b) => (
+                        smsgate_sms::hex::encode(&b.octets).to_ascii_lowercase(),
+                        Some(smsgate_core::message::Binary {
+                            data_coding: b.data_coding,
+                            udh: b.elements,
+                        }),
+                    ),
+                    None => (text, None),
+                };
+                ConnectorEvent::Inbound(InboundSms {
+                    connector: name.clone(),
+                    from,
+                    to: String::new(),
+                    text,
+                    incomplete,
+                    binary,
+                })
+            }
             Heard::Report {
                 remote_id,
                 state,

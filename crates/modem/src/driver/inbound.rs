@@ -108,6 +108,7 @@ impl Worker {
                     from: "unknown".into(),
                     text: format!("[undecodable PDU {pdu}: {e}]"),
                     incomplete: true,
+                    binary: None,
                 };
                 if self.report(heard).await {
                     self.release(link, &[source]).await?;
@@ -131,10 +132,18 @@ impl Worker {
                 .user_data
                 .text()
                 .unwrap_or_else(|e| format!("[undecodable text: {e}]"));
+            let binary = (d.user_data.encoding == smsgate_sms::Encoding::Binary8).then(|| {
+                super::InboundBinary {
+                    octets: d.user_data.payload.clone(),
+                    elements: Fragment::from(&d.user_data).elements,
+                    data_coding: d.dcs.octet(),
+                }
+            });
             let heard = Heard::Inbound {
                 from,
                 text,
                 incomplete: false,
+                binary,
             };
             if self.report(heard).await {
                 self.update(|s| s.counters.received += 1);
@@ -178,6 +187,11 @@ impl Worker {
             from: done.key.clone(),
             text: done.text.clone(),
             incomplete: done.incomplete,
+            binary: done.binary.clone().map(|octets| super::InboundBinary {
+                octets,
+                elements: done.elements.clone(),
+                data_coding: 0x04,
+            }),
         };
         if !self.report(heard).await {
             return Ok(()); // not durable: parts stay in storage and come back with the sweep

@@ -223,6 +223,17 @@ pub struct SendRequest {
     pub binary: Option<BinarySend>,
 }
 
+/// The octets of an 8-bit SMS a device sent, as received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboundBinary {
+    /// The payload (every part, in order).
+    pub octets: Vec<u8>,
+    /// The sender's header elements (ports, …) other than concatenation, as octets.
+    pub elements: Vec<u8>,
+    /// TP-DCS as received.
+    pub data_coding: u8,
+}
+
 /// The octets of a binary SMS and how to send them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BinarySend {
@@ -281,6 +292,8 @@ pub enum Heard {
         text: String,
         /// Some parts never came within the reassembly timeout.
         incomplete: bool,
+        /// Set when the SMS was 8-bit data: its octets (then `text` is only a lossy reading).
+        binary: Option<InboundBinary>,
     },
     /// A status report for a part this driver sent.
     Report {

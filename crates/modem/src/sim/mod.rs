@@ -155,6 +155,20 @@ impl Simulator {
         r
     }
 
+    /// A device sends 8-bit data with header elements; returns the number of SMS parts.
+    pub fn inject_mo_binary(
+        &self,
+        from: &str,
+        payload: &[u8],
+        elements: &[smsgate_sms::udh::InformationElement],
+    ) -> Result<usize, smsgate_sms::EncodeError> {
+        let r = self
+            .modem()
+            .inject_mo_binary(from, payload, elements, now());
+        self.changed();
+        r
+    }
+
     /// Delivers an SMS during the next `AT+CMGS`, between the prompt and `+CMGS:`.
     pub fn inject_mo_during_next_send(&self, from: &str, text: &str) {
         self.modem().inject_mo_during_next_send(from, text);

@@ -158,7 +158,8 @@ async fn inbound_single_and_long_messages_are_reported_then_deleted() {
         Heard::Inbound {
             from: "+4917011111111".into(),
             text: "ping".into(),
-            incomplete: false
+            incomplete: false,
+            binary: None,
         }
     );
     let long = "Ünïcödé and a long text. ".repeat(12);
@@ -168,7 +169,8 @@ async fn inbound_single_and_long_messages_are_reported_then_deleted() {
         Heard::Inbound {
             from: "+4917022222222".into(),
             text: long,
-            incomplete: false
+            incomplete: false,
+            binary: None,
         }
     );
     until("storage emptied", || sim.stats().stored == 0).await;
@@ -217,7 +219,8 @@ async fn a_urc_during_cmgs_is_handled_after_the_send() {
         Heard::Inbound {
             from: "+4917044444444".into(),
             text: "mid-send".into(),
-            incomplete: false
+            incomplete: false,
+            binary: None,
         }
     );
     assert!(matches!(&got[1], Heard::Report { remote_id, .. } if *remote_id == ids[0]));
@@ -306,7 +309,8 @@ async fn a_hung_modem_is_reset_and_serves_again_without_losing_messages() {
         Heard::Inbound {
             from: "+4917055555555".into(),
             text: "while hung".into(),
-            incomplete: false
+            incomplete: false,
+            binary: None,
         }
     );
     let ids = m

@@ -309,3 +309,41 @@ async fn two_modems_in_one_route_fail_over_while_one_hangs() {
     );
     gw.gw.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_sms_go_out_and_come_in_through_a_modem_byte_exact() {
+    let sim = Simulator::new(SimConfig {
+        report_delay: Duration::from_millis(100),
+        ..SimConfig::default()
+    });
+    let gw = gateway_on(&sim).await;
+    wait_bound(&gw).await;
+    let out: Vec<u8> = (0..150u32).map(|i| (i * 11 % 256) as u8).collect();
+    let hex: String = out.iter().map(|b| format!("{b:02x}")).collect();
+    let id = gw
+        .send(json!({"to": "+4915112345678", "binary": hex, "port": {"dest": 5000}}))
+        .await;
+    let m = gw.wait_status(&id, "delivered").await;
+    assert_eq!(m["segments"], 2, "{m}");
+    assert_eq!(sim.stats().sent.len(), 2, "two 8-bit SMS-SUBMITs");
+    // A tracker's 8-bit report with its port header, long enough for two parts.
+    let report: Vec<u8> = (0..180u32).map(|i| (255 - i % 256) as u8).collect();
+    let ports = smsgate_sms::udh::InformationElement {
+        id: 0x05,
+        data: vec![0x13, 0x88, 0x13, 0x89],
+    };
+    assert_eq!(
+        sim.inject_mo_binary("+4917011111111", &report, &[ports])
+            .unwrap(),
+        2
+    );
+    let want: String = report.iter().map(|b| format!("{b:02x}")).collect();
+    let m = wait_inbound(&gw, &want).await;
+    assert_eq!(m["from"], "+4917011111111");
+    assert_eq!(
+        m["binary"],
+        json!({"udh": "050413881389", "data_coding": 4}),
+        "{m}"
+    );
+    gw.gw.shutdown().await;
+}

@@ -265,6 +265,44 @@ impl SimModem {
         Ok(m.parts.len())
     }
 
+    /// A device sends 8-bit data with its own header elements (ports, …): split like a
+    /// handset would, each SMS-DELIVER with TP-DCS 0x04.
+    pub fn inject_mo_binary(
+        &mut self,
+        from: &str,
+        payload: &[u8],
+        elements: &[smsgate_sms::udh::InformationElement],
+        now: Instant,
+    ) -> Result<usize, smsgate_sms::EncodeError> {
+        let reference = self.next_concat_ref;
+        self.next_concat_ref = self.next_concat_ref.wrapping_add(1);
+        let m = smsgate_sms::segment_binary_with(
+            payload,
+            elements,
+            &SegmentOptions {
+                reference,
+                ..SegmentOptions::default()
+            },
+        )?;
+        let timestamp = self.timestamp(now);
+        for part in &m.parts {
+            let d = SmsDeliver {
+                more_messages_to_send: false,
+                loop_prevention: false,
+                status_report_indication: false,
+                reply_path: false,
+                originator: Address::parse(from),
+                protocol_identifier: 0,
+                dcs: Dcs::new(part.encoding, None)?,
+                timestamp,
+                user_data: smsgate_sms::UserData::from_part(part),
+            };
+            self.network.push_back(d.encode()?);
+        }
+        self.flush_network(now);
+        Ok(m.parts.len())
+    }
+
     /// Puts a raw SMS-DELIVER TPDU into storage as if received earlier (start-up sweep tests).
     pub fn preload(&mut self, tpdu: Vec<u8>) -> Option<u32> {
         self.store(tpdu)
