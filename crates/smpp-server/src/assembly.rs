@@ -52,7 +52,7 @@ pub fn build(
     let mut first: Option<PartData> = None;
     let mut complete = None;
     let mut ucs2 = false;
-    let mut binary = true;
+    let mut all_binary = true;
     // One announced total for the group, so inconsistent counters cannot split it.
     let total = parts
         .iter()
@@ -73,7 +73,7 @@ pub fn build(
         let user_data = decode_octets(data.data_coding, data.udhi, &octets)
             .map_err(|e| format!("submission {}: {e}", p.submission.id))?;
         ucs2 |= data.ucs2;
-        binary &= user_data.encoding == smsgate_sms::Encoding::Binary8;
+        all_binary &= user_data.encoding == smsgate_sms::Encoding::Binary8;
         let concat = ConcatInfo {
             reference: 0,
             total,
@@ -98,13 +98,30 @@ pub fn build(
         // Expired while waiting: one second, so it expires at once and its receipt says so.
         format!("{}s", secs.max(1))
     });
+    // 8-bit parts stay 8-bit: the joined octets (as hex), the client's coding and the header
+    // elements of its first part.
+    let (text, binary) = match (all_binary, complete.binary) {
+        (true, Some(octets)) => (
+            smsgate_sms::hex::encode(&octets).to_ascii_lowercase(),
+            Some(smsgate_core::message::Binary {
+                data_coding: if first.data_coding == 2 {
+                    4
+                } else {
+                    first.data_coding
+                },
+                udh: complete.elements,
+            }),
+        ),
+        _ => (complete.text, None),
+    };
+    let is_binary = binary.is_some();
     let request = SendRequest {
         to: first.to,
-        text: complete.text,
+        text,
+        binary,
         from: first.from,
-        // 8-bit parts stay 8-bit: the joined octets, as text of the same UTF-8 octets.
-        encoding: if binary {
-            Some("binary".into())
+        encoding: if is_binary {
+            None
         } else {
             ucs2.then(|| "ucs2".into())
         },

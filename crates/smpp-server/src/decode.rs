@@ -132,6 +132,25 @@ impl Incoming {
     pub fn is_binary(&self) -> bool {
         self.user_data.encoding == Encoding::Binary8
     }
+
+    /// For 8-bit data: the octets as hex (the message's text) and what else makes it binary —
+    /// the client's `data_coding` and its header elements other than concatenation (ports).
+    pub fn binary(&self) -> Option<(String, smsgate_core::message::Binary)> {
+        self.is_binary().then(|| {
+            (
+                smsgate_sms::hex::encode(&self.user_data.payload).to_ascii_lowercase(),
+                smsgate_core::message::Binary {
+                    // 2 (8-bit without a class) travels as 4, its SMPP 3.4 equivalent.
+                    data_coding: if self.data_coding == 2 {
+                        4
+                    } else {
+                        self.data_coding
+                    },
+                    udh: smsgate_sms::Fragment::from(&self.user_data).elements,
+                },
+            )
+        })
+    }
 }
 
 /// Reads the user data of `octets` per `data_coding` (SMPP 3.4 §5.2.19: 0 GSM 7-bit unpacked,
@@ -250,16 +269,6 @@ fn incoming(sm: &ShortMessageView<'_>, now_ms: i64) -> Result<Incoming, Refusal>
             format!("the user data does not decode: {other}"),
         ),
     })?;
-    // The gateway carries 8-bit data as the UTF-8 octets of a message text (as the REST API's
-    // `encoding: "binary"` does). Octets that are no UTF-8 would change on the way, so they
-    // are refused rather than sent altered. A part may begin or end inside a character.
-    if user_data.encoding == Encoding::Binary8 && !utf8_fragment(&user_data.payload) {
-        return Err(Refusal::new(
-            CommandStatus::EsmeRinvdcs,
-            "8-bit data is carried only when its octets are UTF-8 text; send text with \
-             data_coding 0, 3 or 8",
-        ));
-    }
     let concat = match (user_data.concat(), sar) {
         (Some(c), _) => Some(c),
         (None, (Some(r), Some(t), Some(s))) => Some(ConcatInfo::from_sar(r, t, s)),
@@ -321,20 +330,6 @@ fn incoming(sm: &ShortMessageView<'_>, now_ms: i64) -> Result<Incoming, Refusal>
         user_data,
         concat,
     })
-}
-
-/// Whether `octets` are UTF-8, allowing a character cut off at either end (a part of a long
-/// message may start or end inside one).
-fn utf8_fragment(octets: &[u8]) -> bool {
-    let start = octets
-        .iter()
-        .take(3)
-        .take_while(|b| (0x80..0xC0).contains(*b))
-        .count();
-    match std::str::from_utf8(&octets[start..]) {
-        Ok(_) => true,
-        Err(e) => e.error_len().is_none(),
-    }
 }
 
 /// Whether `registered_delivery` asks for a receipt of a message that ended `delivered`

@@ -34,12 +34,19 @@ pub struct GatewayHandler {
 
 fn send_request(incoming: &Incoming, text: String, account: &Account, now: i64) -> SendRequest {
     let start = incoming.send_at.unwrap_or(now).max(now);
+    // 8-bit data stays octets: the message's text is their hex, with the client's coding and
+    // header elements.
+    let (text, binary) = match incoming.binary() {
+        Some((hex, b)) => (hex, Some(b)),
+        None => (text, None),
+    };
     SendRequest {
         to: incoming.to.clone(),
         text,
+        binary,
         from: incoming.from.clone(),
         encoding: if incoming.is_binary() {
-            Some("binary".into())
+            None
         } else {
             incoming.wants_ucs2().then(|| "ucs2".into())
         },

@@ -142,11 +142,25 @@ pub fn inbound(message: &InboundMessage, reference: u16) -> Vec<DeliverSm> {
         reference,
         ..SegmentOptions::default()
     };
-    // Any text encodes in UCS-2, so segmenting only fails on a text beyond 255 parts; it is
-    // cut there rather than dropped.
-    let text: String = message.text.chars().take(255 * 67).collect();
-    let Ok(seg) = segment(&text, &opts) else {
-        return Vec::new();
+    // 8-bit data goes to the client as 8-bit data: the octets, the sender's header elements,
+    // its data coding.
+    let binary = message.binary.as_ref().and_then(|b| {
+        let octets = smsgate_core::message::Binary::payload(&message.text)?;
+        let elements = smsgate_core::intake::prepare::binary_elements(&b.udh).ok()?;
+        let seg = smsgate_sms::segment_binary_with(&octets, &elements, &opts).ok()?;
+        Some((seg, b.data_coding))
+    });
+    let (seg, coding) = match binary {
+        Some((seg, dc)) => (seg, Some(dc)),
+        None => {
+            // Any text encodes in UCS-2, so segmenting only fails on a text beyond 255 parts;
+            // it is cut there rather than dropped.
+            let text: String = message.text.chars().take(255 * 67).collect();
+            let Ok(seg) = segment(&text, &opts) else {
+                return Vec::new();
+            };
+            (seg, None)
+        }
     };
     seg.parts
         .iter()
@@ -159,7 +173,9 @@ pub fn inbound(message: &InboundMessage, reference: u16) -> Vec<DeliverSm> {
                 .dest_addr_npi(to.npi)
                 .destination_addr(addr::<21>(to.addr, "destination_addr"))
                 .esm_class(EsmClass::from(if part.udhi() { 0x40 } else { 0 }))
-                .data_coding(DataCoding::from(part.encoding.smpp_data_coding()))
+                .data_coding(DataCoding::from(
+                    coding.unwrap_or_else(|| part.encoding.smpp_data_coding()),
+                ))
                 .short_message(
                     OctetString::from_vec(part.smpp_short_message(false)).unwrap_or_default(),
                 )

@@ -173,7 +173,7 @@ async fn data_sm_is_stored_like_submit_sm_and_gets_its_receipt() {
     t.gw.shutdown().await;
 }
 
-async fn eight_bit_submits_stay_eight_bit_and_octets_that_would_change_are_refused() {
+async fn eight_bit_submits_stay_octets_with_their_ports_and_coding() {
     let t = gateway(json!({})).await;
     let (c, _events) = bind(&t.gw, BindType::Transceiver).await;
     // A device command in 8-bit: carried as 8-bit with the same octets, not as GSM text.
@@ -183,19 +183,28 @@ async fn eight_bit_submits_stay_eight_bit_and_octets_that_would_change_are_refus
     let (_, m) = t.call("GET", &format!("/v1/messages/{id}"), None).await;
     assert_eq!(
         (m["text"].as_str(), m["encoding"].as_str()),
-        (Some("CFG;INT=60;APN=m2m"), Some("binary")),
+        (Some(hex(b"CFG;INT=60;APN=m2m").as_str()), Some("binary")),
         "{m}"
     );
-    // Two 8-bit parts with a UDH, a UTF-8 character cut between them: one 8-bit message.
-    let text = "Zähler 7: ".repeat(16); // 176 octets of UTF-8
-    let octets = text.as_bytes();
-    let cut = 134; // the most a part with a 6-octet UDH holds, inside the 13th "ä"
-    assert!(
-        !text.is_char_boundary(cut),
-        "the cut falls inside a character"
+    assert_eq!(m["binary"], json!({"udh": "", "data_coding": 4}), "{m}");
+    // Octets that are no text at all, with a port header and class 1: kept byte for byte.
+    let mut body = vec![6, 5, 4, 0x0B, 0x84, 0x23, 0xF0];
+    body.extend_from_slice(&[0x01, 0xFF, 0x00, 0x80]);
+    let id = submit(&c, sm("4915112345670", 0xF5, 0x40, &body, vec![]))
+        .await
+        .unwrap();
+    let (_, m) = t.call("GET", &format!("/v1/messages/{id}"), None).await;
+    assert_eq!(m["text"], "01ff0080", "{m}");
+    assert_eq!(
+        m["binary"],
+        json!({"udh": "05040b8423f0", "data_coding": 245}),
+        "{m}"
     );
+    // Two 8-bit parts with a concatenation UDH: one 8-bit message with every octet.
+    let data: Vec<u8> = (0..=175u8).collect();
+    let cut = 134;
     let mut ids = Vec::new();
-    for (no, chunk) in [(1u8, &octets[..cut]), (2, &octets[cut..])] {
+    for (no, chunk) in [(1u8, &data[..cut]), (2, &data[cut..])] {
         let mut body = vec![5, 0, 3, 0x33, 2, no];
         body.extend_from_slice(chunk);
         ids.push(
@@ -205,21 +214,19 @@ async fn eight_bit_submits_stay_eight_bit_and_octets_that_would_change_are_refus
         );
     }
     let mine = messages_of(&t.gw, "smpp:app1").await;
-    let long = mine.iter().find(|m| m.text == text).expect("assembled");
+    let long = mine
+        .iter()
+        .find(|m| m.text == hex(&data))
+        .expect("assembled");
     assert_eq!(long.encoding, "binary");
-    // Octets that are no UTF-8 would change on the way: refused, nothing stored.
-    let refused = submit(
-        &c,
-        sm("4915112345670", 4, 0, &[0x01, 0xFF, 0x00, 0x80], vec![]),
-    )
-    .await;
-    assert_eq!(
-        refused,
-        Err(SubmitError::Permanent(CommandStatus::EsmeRinvdcs))
-    );
-    assert_eq!(messages_of(&t.gw, "smpp:app1").await.len(), 2);
+    assert_eq!(long.binary.as_ref().map(|b| b.data_coding), Some(4));
+    assert_eq!(mine.len(), 3);
     c.unbind().await;
     t.gw.shutdown().await;
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 async fn a_submit_to_an_opted_out_recipient_gets_esme_rx_r_appn() {
@@ -254,6 +261,6 @@ smsgate_testkit::both_backends!(
     gsm_latin1_and_ucs2_submits_are_stored_before_the_response_and_receipts_come_back,
     bad_submits_get_smpp_errors_and_registered_delivery_zero_gets_no_receipt,
     data_sm_is_stored_like_submit_sm_and_gets_its_receipt,
-    eight_bit_submits_stay_eight_bit_and_octets_that_would_change_are_refused,
+    eight_bit_submits_stay_octets_with_their_ports_and_coding,
     a_submit_to_an_opted_out_recipient_gets_esme_rx_r_appn,
 );
