@@ -249,18 +249,48 @@ async fn sendsms(k: &Kannel, p: Params) -> Response {
             "Empty receiver number not allowed, rejected",
         );
     }
-    if p.get("udh").is_some_and(|u| !u.is_empty()) {
-        return answer(
-            StatusCode::BAD_REQUEST,
-            "UDH (binary SMS) is not supported by this gateway yet, rejected",
-        );
-    }
-    let text = match decode_text(
-        p.get("text").unwrap_or_default(),
-        p.text("charset").as_deref(),
-    ) {
-        Ok(t) => t,
-        Err(e) => return answer(StatusCode::BAD_REQUEST, &format!("{e}, rejected")),
+    let mclass = match p.text("mclass").as_deref() {
+        None | Some("") => None,
+        Some(m) => match m.parse::<u8>() {
+            Ok(c @ 0..=3) => Some(c),
+            _ => return answer(StatusCode::BAD_REQUEST, "Invalid mclass value, rejected"),
+        },
+    };
+    // With a `udh` (its length octet first, as Kannel takes it) or `coding=1`, the text is
+    // 8-bit data: its octets as given, the header's elements, class per `mclass`.
+    let udh = p.get("udh").filter(|u| !u.is_empty()).map(<[u8]>::to_vec);
+    let coding = p.text("coding");
+    let binary = if udh.is_some() || coding.as_deref() == Some("1") {
+        let elements = match udh {
+            Some(u) if usize::from(u[0]) + 1 == u.len() => u[1..].to_vec(),
+            Some(_) => return answer(StatusCode::BAD_REQUEST, "Invalid UDH, rejected"),
+            None => Vec::new(),
+        };
+        match coding.as_deref() {
+            None | Some("") | Some("1") => {}
+            Some(_) => {
+                return answer(
+                    StatusCode::BAD_REQUEST,
+                    "udh is carried with 8-bit data only (coding=1), rejected",
+                );
+            }
+        }
+        Some(smsgate_core::message::Binary {
+            data_coding: mclass.map_or(0x04, |c| 0xF4 | c),
+            udh: elements,
+        })
+    } else {
+        None
+    };
+    let text = match &binary {
+        Some(_) => hex::encode(p.get("text").unwrap_or_default()),
+        None => match decode_text(
+            p.get("text").unwrap_or_default(),
+            p.text("charset").as_deref(),
+        ) {
+            Ok(t) => t,
+            Err(e) => return answer(StatusCode::BAD_REQUEST, &format!("{e}, rejected")),
+        },
     };
     // As smsbox: a sender is needed, from the request or the user's default.
     let Some(from) = p
@@ -275,8 +305,7 @@ async fn sendsms(k: &Kannel, p: Params) -> Response {
     };
     let from = Some(from);
     let encoding = match p.text("coding").as_deref() {
-        None | Some("") | Some("0") => None,
-        Some("1") => Some("binary".to_owned()),
+        None | Some("") | Some("0") | Some("1") => None,
         Some("2") => Some("ucs2".to_owned()),
         Some(_) => return answer(StatusCode::BAD_REQUEST, "Invalid coding, rejected"),
     };
@@ -328,6 +357,7 @@ async fn sendsms(k: &Kannel, p: Params) -> Response {
             Ok(SendRequest {
                 to: to.clone(),
                 text: text.clone(),
+                binary: binary.clone(),
                 from: from.clone(),
                 encoding: encoding.clone(),
                 callback_url: callback_url.clone(),

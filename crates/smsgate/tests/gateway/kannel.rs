@@ -272,6 +272,17 @@ async fn the_same_sendsms_lines_get_kannels_answers_and_dlr_calls() {
             line(ours, "x", "").replace("password=foobar", "password=nope"),
         ),
         (
+            "8-bit with a port udh",
+            line(
+                kannel_port,
+                "x",
+                "&udh=%06%05%04%0B%84%23%F0&coding=1&mclass=1",
+            )
+            .replace("text=Hello+from+Kannel", "text=%01%FF%00%80"),
+            line(ours, "x", "&udh=%06%05%04%0B%84%23%F0&coding=1&mclass=1")
+                .replace("text=Hello+from+Kannel", "text=%01%FF%00%80"),
+        ),
+        (
             "no sender",
             line(kannel_port, "x", "").replace("&from=12345", ""),
             line(ours, "x", "").replace("&from=12345", ""),
@@ -287,6 +298,21 @@ async fn the_same_sendsms_lines_get_kannels_answers_and_dlr_calls() {
         let b = curl(&[mine]).await;
         assert_eq!(b, a, "{what}: smsgate answered {b:?}, Kannel {a:?}");
     }
+    // The 8-bit one is a binary message here, byte for byte with its port element.
+    let (_, page) = t.call("GET", "/v1/messages?limit=50", None).await;
+    let bin = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["encoding"] == "binary")
+        .cloned()
+        .unwrap_or_else(|| panic!("no binary message: {page}"));
+    assert_eq!(bin["text"], "01ff0080", "{bin}");
+    assert_eq!(
+        bin["binary"],
+        json!({"udh": "05040b8423f0", "data_coding": 245}),
+        "{bin}"
+    );
     // smsbox's POST: parameters as X-Kannel-* headers, the text as the body.
     let post = |port: u16| {
         vec![

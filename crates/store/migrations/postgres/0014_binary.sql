@@ -2,4 +2,4 @@
 -- `body` holds its octets as hex, `udh` the information elements its sender put in the user
 -- data header (ports, ...; hex, without the UDHL octet), `data_coding` the SMPP/TP-DCS octet.
 ALTER TABLE messages ADD COLUMN udh TEXT;
-ALTER TABLE messages ADD COLUMN data_coding INTEGER;
+ALTER TABLE messages ADD COLUMN data_coding BIGINT;
