@@ -374,7 +374,10 @@ pub async fn create(
         .map_err(ApiError::from)?
         .ok_or_else(|| TwilioError::not_found(&twilio::message_sid(a.id)))?;
     let now = state.clock.now_ms();
-    let body = resource_with(&account, &m, now, service.map(|s| s.sid.as_str()));
+    let mut body = resource_with(&account, &m, now, service.map(|s| s.sid.as_str()));
+    // The status the send was accepted with (Twilio answers `queued` or `scheduled`), not
+    // one the dispatcher may already have moved it to before the read above.
+    body["status"] = json!(twilio::status_name(a.status, m.send_at, now));
     Ok((StatusCode::CREATED, axum::Json(body)).into_response())
 }
 
