@@ -17,12 +17,29 @@ setTimeout(() => fail('the dashboard never said "live"'), 20000).unref();
     runScripts: 'dangerously',
     pretendToBeVisual: true,
     beforeParse(window) {
-      window.localStorage.setItem('smsgate_key', key);
-      // jsdom has no fetch; hand the page node's, resolving its relative paths.
-      window.fetch = (path, opts) => fetch(new URL(path, `${base}/`), opts);
+      // jsdom has no fetch; hand the page node's, resolving its relative paths, with the
+      // browser's cookie behaviour for this origin (node's fetch keeps no cookies).
+      let cookie = '';
+      window.fetch = async (path, opts = {}) => {
+        const headers = {...(opts.headers || {})};
+        if (cookie) headers.Cookie = cookie;
+        const r = await fetch(new URL(path, `${base}/`), {...opts, headers});
+        const set = r.headers.get('set-cookie');
+        if (set) {
+          if (!set.includes('HttpOnly') || !set.includes('SameSite=Strict')) fail(`cookie flags: ${set}`);
+          const pair = set.split(';')[0];
+          cookie = pair.endsWith('=') ? '' : pair;
+        }
+        return r;
+      };
     },
   });
   const doc = dom.window.document;
+  // Sign in as a person would: the key into the form, once.
+  const sleep0 = (ms) => new Promise((r) => setTimeout(r, ms));
+  while (doc.getElementById('state').textContent !== 'sign in with an API key') await sleep0(50);
+  doc.getElementById('key').value = key;
+  doc.getElementById('signin').dispatchEvent(new dom.window.Event('submit', { cancelable: true }));
   const state = () => doc.getElementById('state').textContent;
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
   while (!state().startsWith('live')) await sleep(100);
@@ -34,6 +51,9 @@ setTimeout(() => fail('the dashboard never said "live"'), 20000).unref();
     tables[table.id] = [...table.querySelectorAll('tbody tr')].map((tr) =>
       [...tr.querySelectorAll('td')].map((td) => td.textContent));
   }
+  // The page kept nothing of the key: no storage, no input value.
+  if (dom.window.localStorage.length !== 0) fail('the page stored something in localStorage');
+  if (doc.getElementById('key').value !== '') fail('the key stayed in the input');
   console.log(`TABLES ${JSON.stringify(tables)}`);
   dom.window.close();
   process.exit(0);

@@ -1,5 +1,6 @@
-//! The web dashboard: one self-contained page that polls the REST API with the key the user
-//! pastes (kept in the browser's localStorage), showing the queue, connectors, routes, the
+//! The web dashboard: one self-contained page that polls the REST API with a session cookie
+//! (the key is exchanged once at sign-in, see `session`; the page keeps none), showing the
+//! queue, connectors, routes, the
 //! SMPP server's bound clients, IoT devices and open alerts, recent messages and inbound SMS
 //! live.
 

@@ -35,6 +35,7 @@ mod extract;
 pub mod kannel;
 mod metrics;
 mod routes;
+mod session;
 mod tenants;
 
 /// A `MessagingServiceSid`'s sender pool (`[[twilio.messaging_services]]`).
@@ -171,6 +172,7 @@ impl AppState {
         routes::system::list_connectors, routes::system::stats,
         routes::system::list_smpp_sessions, routes::system::list_nodes,
         routes::system::list_channels, routes::upstreams::dlr,
+        session::sign_in, session::current, session::sign_out,
         routes::routing::list_routes,
         routes::inbound::sim_inbound, routes::system::healthz, routes::system::readyz,
         metrics::metrics,
@@ -331,6 +333,12 @@ fn routes(state: Arc<AppState>, max_body_bytes: usize) -> Router {
         .route("/v1/connectors", get(s::list_connectors))
         .route("/v1/smpp/sessions", get(s::list_smpp_sessions))
         .route("/v1/channels", get(s::list_channels))
+        .route(
+            "/v1/session",
+            post(session::sign_in)
+                .get(session::current)
+                .delete(session::sign_out),
+        )
         // Receipts from HTTP upstream providers (no API key; checked by the connector).
         .route(
             "/v1/upstreams/{connector}/dlr",

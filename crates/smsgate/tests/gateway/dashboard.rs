@@ -172,3 +172,126 @@ async fn every_dashboard_panel_shows_the_live_gateway() {
     smpp.unbind().await;
     t.gw.shutdown().await;
 }
+
+/// Sign-in: a key becomes an HttpOnly, SameSite=Strict cookie; reads work with it, changes
+/// need the CSRF token too; a forged cookie, a revoked key and sign-out end it.
+#[tokio::test]
+async fn the_dashboard_session_cookie_reads_changes_with_csrf_and_ends() {
+    let t = TestGateway::start(json!({})).await;
+    let (status, key) = t
+        .call(
+            "POST",
+            "/v1/keys",
+            Some(json!({"name": "ops", "tenant": "acme"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{key}");
+    let secret = key["secret"].as_str().unwrap();
+    let url = |p: &str| format!("{}{p}", t.base);
+    let wrong = t
+        .http
+        .post(url("/v1/session"))
+        .header("content-type", "application/json")
+        .body(json!({"key": "sk_nope"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status().as_u16(), 401);
+    let r = t
+        .http
+        .post(url("/v1/session"))
+        .header("content-type", "application/json")
+        .body(json!({"key": secret}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let set = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
+    assert!(!set.contains(secret), "the key is not in the cookie: {set}");
+    let cookie = set.split(';').next().unwrap().to_owned();
+    let body: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+    let csrf = body["csrf"].as_str().unwrap().to_owned();
+    assert_eq!(body["key"]["tenant"], "acme");
+    // Reads with the cookie alone; the session answers who it is after a reload.
+    let get = |p: &str, c: &str| t.http.get(url(p)).header("cookie", c.to_owned()).send();
+    assert_eq!(
+        get("/v1/messages", &cookie)
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    let again: Value = serde_json::from_str(
+        &get("/v1/session", &cookie)
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(again["csrf"], csrf.as_str());
+    // A change without the token is refused; with it, it goes through.
+    let send = |token: Option<&str>| {
+        let mut b = t
+            .http
+            .post(url("/v1/messages"))
+            .header("cookie", cookie.clone())
+            .header("content-type", "application/json")
+            .body(json!({"to": "+4915112345678", "text": "from the dashboard"}).to_string());
+        if let Some(tok) = token {
+            b = b.header("x-csrf-token", tok.to_owned());
+        }
+        b.send()
+    };
+    assert_eq!(send(None).await.unwrap().status().as_u16(), 403);
+    assert_eq!(send(Some("0000")).await.unwrap().status().as_u16(), 403);
+    assert_eq!(send(Some(&csrf)).await.unwrap().status().as_u16(), 202);
+    // A forged signature is nobody's session.
+    let forged = format!("{}0", &cookie[..cookie.len() - 1]);
+    assert_eq!(
+        get("/v1/messages", &forged)
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        401
+    );
+    // Sign-out clears the cookie; revoking the key ends its sessions at once.
+    let out = t
+        .http
+        .delete(url("/v1/session"))
+        .header("cookie", cookie.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status().as_u16(), 204);
+    assert!(
+        out.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    let (status, _) = t
+        .call(
+            "DELETE",
+            &format!("/v1/keys/{}", key["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert!(status == 200 || status == 204, "{status}");
+    assert_eq!(
+        get("/v1/messages", &cookie)
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        401
+    );
+    t.gw.shutdown().await;
+}
