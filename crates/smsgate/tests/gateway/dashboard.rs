@@ -295,3 +295,35 @@ async fn the_dashboard_session_cookie_reads_changes_with_csrf_and_ends() {
     );
     t.gw.shutdown().await;
 }
+
+/// Live updates: with the event stream up, a message sent through the API appears in the
+/// page and reaches `delivered` without a reload and well before the 30 s safety refresh.
+#[tokio::test]
+async fn the_dashboard_shows_a_new_message_from_the_stream_without_reload() {
+    if !interop::enabled("the_dashboard_shows_a_new_message_from_the_stream_without_reload") {
+        return;
+    }
+    interop::require_jsdom();
+    let t = TestGateway::start(json!({"delivery_delay": "100ms"})).await;
+    let mut page = Peer::spawn(
+        "node",
+        &[
+            "dashboard/live.js".to_owned(),
+            t.base.clone(),
+            t.api.key.clone(),
+        ],
+    );
+    page.expect("READY").await;
+    let id = t
+        .send(json!({"to": "+4915112345678", "text": "live from the stream"}))
+        .await;
+    page.say("EXPECT live from the stream").await;
+    let seen = page.expect("SEEN ").await;
+    let ms: u64 = seen[5..].parse().unwrap();
+    assert!(
+        ms < 10_000,
+        "took {ms} ms: the stream did not drive the page"
+    );
+    t.wait_status(&id, "delivered").await;
+    t.gw.shutdown().await;
+}

@@ -1,0 +1,93 @@
+// Interop peer: the dashboard in jsdom with a minimal EventSource (jsdom has none) over node's
+// fetch, as a browser would run it: signs in through the form, waits until the page says it
+// is live on the stream, prints `READY`, then waits for a line `EXPECT <text>` on stdin and
+// prints `SEEN <ms>` once the messages table shows a row with that text and status
+// `delivered` (no reload: with the stream up the page polls only every 30 s).
+// Usage: node live.js <base http://127.0.0.1:PORT> <api key>
+'use strict';
+const { JSDOM } = require('jsdom');
+const readline = require('readline');
+
+const [base, key] = process.argv.slice(2);
+const fail = (why) => { console.log(`FAIL ${why}`); process.exit(1); };
+setTimeout(() => fail('timed out'), 40000).unref();
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+(async () => {
+  const page = await fetch(`${base}/`);
+  const dom = new JSDOM(await page.text(), {
+    url: `${base}/`,
+    runScripts: 'dangerously',
+    pretendToBeVisual: true,
+    beforeParse(window) {
+      let cookie = '';
+      const f = async (path, opts = {}) => {
+        const headers = {...(opts.headers || {})};
+        if (cookie) headers.Cookie = cookie;
+        const r = await fetch(new URL(path, `${base}/`), {...opts, headers});
+        const set = r.headers.get('set-cookie');
+        if (set) { const pair = set.split(';')[0]; cookie = pair.endsWith('=') ? '' : pair; }
+        return r;
+      };
+      window.fetch = f;
+      // The EventSource surface the page uses: named events, onopen, onerror, close.
+      window.EventSource = class {
+        constructor(url) {
+          this.listeners = {};
+          this.closed = false;
+          this.run(url).catch(() => this.onerror && this.onerror());
+        }
+        addEventListener(name, fn) { (this.listeners[name] ||= []).push(fn); }
+        close() { this.closed = true; if (this.reader) this.reader.cancel().catch(() => {}); }
+        async run(url) {
+          const r = await f(url, { headers: { Accept: 'text/event-stream' } });
+          if (!r.ok) throw new Error(`stream answered ${r.status}`);
+          this.onopen && this.onopen();
+          this.reader = r.body.getReader();
+          const dec = new TextDecoder();
+          let buf = '';
+          while (!this.closed) {
+            const { value, done } = await this.reader.read();
+            if (done) break;
+            buf += dec.decode(value, { stream: true });
+            let i;
+            while ((i = buf.indexOf('\n\n')) >= 0) {
+              const frame = buf.slice(0, i); buf = buf.slice(i + 2);
+              let name = 'message', data = '';
+              for (const line of frame.split('\n')) {
+                if (line.startsWith('event:')) name = line.slice(6).trim();
+                else if (line.startsWith('data:')) data += line.slice(5).trim();
+              }
+              for (const fn of this.listeners[name] || []) fn({ type: name, data });
+            }
+          }
+          this.onerror && this.onerror();
+        }
+      };
+    },
+  });
+  const doc = dom.window.document;
+  const state = () => doc.getElementById('state').textContent;
+  while (state() !== 'sign in with an API key') await sleep(50);
+  doc.getElementById('key').value = key;
+  doc.getElementById('signin').dispatchEvent(new dom.window.Event('submit', { cancelable: true }));
+  while (!state().startsWith('live · stream')) await sleep(100);
+  console.log('READY');
+  const rl = readline.createInterface({ input: process.stdin });
+  for await (const line of rl) {
+    if (!line.startsWith('EXPECT ')) continue;
+    const text = line.slice(7);
+    const t0 = Date.now();
+    for (;;) {
+      const hit = [...doc.querySelectorAll('#messages tbody tr')].some((tr) => {
+        const td = [...tr.querySelectorAll('td')].map((c) => c.textContent);
+        return td[2] === text && td[3] === 'delivered';
+      });
+      if (hit) break;
+      await sleep(50);
+    }
+    console.log(`SEEN ${Date.now() - t0}`);
+    dom.window.close();
+    process.exit(0);
+  }
+})().catch((e) => fail(e.stack || String(e)));
