@@ -1,3 +1,5 @@
+// Also `ESTIMATE <text>` (types into the send form, prints `ESTIMATED <shown>`) and `ACK <id>`
+// (clicks the alert's ack button, prints `ACKED <id>` once its row is gone).
 // Interop peer: the dashboard in jsdom with a minimal EventSource (jsdom has none) over node's
 // fetch, as a browser would run it: signs in through the form, waits until the page says it
 // is live on the stream, prints `READY`, then waits for a line `EXPECT <text>` on stdin and
@@ -75,6 +77,25 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
   console.log('READY');
   const rl = readline.createInterface({ input: process.stdin });
   for await (const line of rl) {
+    if (line.startsWith('ESTIMATE ')) {
+      // Typing into the send form shows what the text costs.
+      const ta = doc.querySelector('#send textarea');
+      ta.value = line.slice(9);
+      ta.dispatchEvent(new dom.window.Event('input'));
+      while (!doc.getElementById('estimate').textContent) await sleep(50);
+      console.log(`ESTIMATED ${doc.getElementById('estimate').textContent}`);
+      continue;
+    }
+    if (line.startsWith('ACK ')) {
+      // The alert's ack button, as a person clicks it; done once its row is gone.
+      const id = line.slice(4);
+      let button;
+      while (!(button = doc.querySelector(`#alerts button[data-ack="${id}"]`))) await sleep(50);
+      button.dispatchEvent(new dom.window.Event('click', { bubbles: true }));
+      while (doc.querySelector(`#alerts button[data-ack="${id}"]`)) await sleep(50);
+      console.log(`ACKED ${id}`);
+      continue;
+    }
     if (!line.startsWith('EXPECT ')) continue;
     const text = line.slice(7);
     const t0 = Date.now();

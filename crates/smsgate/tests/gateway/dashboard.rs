@@ -327,3 +327,67 @@ async fn the_dashboard_shows_a_new_message_from_the_stream_without_reload() {
     t.wait_status(&id, "delivered").await;
     t.gw.shutdown().await;
 }
+
+/// From the page: the send form's live estimate, and acknowledging an open alert with its
+/// button (the alert is then acknowledged for the API too).
+#[tokio::test]
+async fn the_dashboard_estimates_a_text_and_acknowledges_an_alert() {
+    if !interop::enabled("the_dashboard_estimates_a_text_and_acknowledges_an_alert") {
+        return;
+    }
+    interop::require_jsdom();
+    let t = TestGateway::start(json!({"delivery_delay": "50ms"})).await;
+    create(
+        &t,
+        "/v1/contacts",
+        json!({"id": "alice", "number": "+4915100000001"}),
+    )
+    .await;
+    create(
+        &t,
+        "/v1/groups",
+        json!({"id": "oncall", "levels": [{"contacts": ["alice"], "delay": "5m"}]}),
+    )
+    .await;
+    create(&t, "/v1/devices", json!({"id": "pump-3", "number": PUMP})).await;
+    create(
+        &t,
+        "/v1/rules",
+        json!({"id": "hot", "condition": "T > 80", "group": "oncall", "severity": "critical"}),
+    )
+    .await;
+    let mut page = Peer::spawn(
+        "node",
+        &[
+            "dashboard/live.js".to_owned(),
+            t.base.clone(),
+            t.api.key.clone(),
+        ],
+    );
+    page.expect("READY").await;
+    page.say("ESTIMATE Grüße 😀").await;
+    let shown = page.expect("ESTIMATED ").await;
+    assert_eq!(shown, "ESTIMATED ucs2 · 1 part(s) · 62 left", "{shown}");
+    let (status, _) = t
+        .call(
+            "POST",
+            "/v1/sim/inbound",
+            Some(json!({"from": PUMP, "to": "+10000000000", "text": "T=91"})),
+        )
+        .await;
+    assert_eq!(status, 202);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let id = loop {
+        let (_, v) = t.call("GET", "/v1/alerts?state=open", None).await;
+        if let Some(a) = v["data"].as_array().and_then(|a| a.first()) {
+            break a["id"].as_i64().unwrap();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no alert: {v}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    page.say(&format!("ACK {id}")).await;
+    page.expect("ACKED ").await;
+    let (_, a) = t.call("GET", &format!("/v1/alerts/{id}"), None).await;
+    assert_eq!(a["state"], "acknowledged", "{a}");
+    t.gw.shutdown().await;
+}
