@@ -1,4 +1,6 @@
-// Also `ESTIMATE <text>` (types into the send form, prints `ESTIMATED <shown>`) and `ACK <id>`
+// Also `SEARCH <number>` (prints `SEARCHED <rows>` once every row is to that number),
+// `TIMELINE <text>` (clicks that message's row, prints `TIMELINE <event,…>`),
+// `ESTIMATE <text>` (types into the send form, prints `ESTIMATED <shown>`) and `ACK <id>`
 // (clicks the alert's ack button, prints `ACKED <id>` once its row is gone).
 // Interop peer: the dashboard in jsdom with a minimal EventSource (jsdom has none) over node's
 // fetch, as a browser would run it: signs in through the form, waits until the page says it
@@ -84,6 +86,31 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
       ta.dispatchEvent(new dom.window.Event('input'));
       while (!doc.getElementById('estimate').textContent) await sleep(50);
       console.log(`ESTIMATED ${doc.getElementById('estimate').textContent}`);
+      continue;
+    }
+    if (line.startsWith('SEARCH ')) {
+      // The search form with a number: done when every row shows it.
+      const to = line.slice(7);
+      doc.querySelector('#search input[name=to]').value = to;
+      doc.getElementById('search').dispatchEvent(new dom.window.Event('submit', { cancelable: true }));
+      let cells;
+      for (;;) {
+        cells = [...doc.querySelectorAll('#messages tbody tr')].map((tr) => tr.querySelectorAll('td')[1]?.textContent);
+        if (cells.length && cells.every((c) => c === to)) break;
+        await sleep(50);
+      }
+      console.log(`SEARCHED ${cells.length}`);
+      continue;
+    }
+    if (line.startsWith('TIMELINE ')) {
+      // A click on the row with that text: its timeline, once it shows `delivered`.
+      const text = line.slice(9);
+      const tr = [...doc.querySelectorAll('#messages tbody tr')].find((r) => r.querySelectorAll('td')[2]?.textContent === text);
+      if (!tr) fail(`no row with ${text}`);
+      tr.querySelector('td').dispatchEvent(new dom.window.Event('click', { bubbles: true }));
+      while (!doc.getElementById('timeline').textContent.includes('delivered')) await sleep(50);
+      const items = [...doc.querySelectorAll('#timeline li')].map((li) => li.textContent.split(' ')[1]);
+      console.log(`TIMELINE ${items.join(',')}`);
       continue;
     }
     if (line.startsWith('ACK ')) {

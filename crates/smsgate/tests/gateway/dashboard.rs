@@ -391,3 +391,38 @@ async fn the_dashboard_estimates_a_text_and_acknowledges_an_alert() {
     assert_eq!(a["state"], "acknowledged", "{a}");
     t.gw.shutdown().await;
 }
+
+/// Messages from the page: search by number, and one message's timeline by a click.
+#[tokio::test]
+async fn the_dashboard_searches_messages_and_shows_a_timeline() {
+    if !interop::enabled("the_dashboard_searches_messages_and_shows_a_timeline") {
+        return;
+    }
+    interop::require_jsdom();
+    let t = TestGateway::start(json!({"delivery_delay": "50ms"})).await;
+    let a = t
+        .send(json!({"to": "+4915112345678", "text": "for the first phone"}))
+        .await;
+    let b = t
+        .send(json!({"to": "+4915112345679", "text": "for the second phone"}))
+        .await;
+    t.wait_status(&a, "delivered").await;
+    t.wait_status(&b, "delivered").await;
+    let mut page = Peer::spawn(
+        "node",
+        &[
+            "dashboard/live.js".to_owned(),
+            t.base.clone(),
+            t.api.key.clone(),
+        ],
+    );
+    page.expect("READY").await;
+    page.say("SEARCH +4915112345679").await;
+    assert_eq!(page.expect("SEARCHED ").await, "SEARCHED 1");
+    page.say("TIMELINE for the second phone").await;
+    assert_eq!(
+        page.expect("TIMELINE ").await,
+        "TIMELINE queued,sending,sent,delivered"
+    );
+    t.gw.shutdown().await;
+}
