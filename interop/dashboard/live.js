@@ -113,6 +113,25 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
       console.log(`TIMELINE ${items.join(',')}`);
       continue;
     }
+    if (line.startsWith('SILENT ')) {
+      // The device's row is highlighted as silent.
+      const id = line.slice(7);
+      while (!doc.querySelector(`#devices tr.silent[data-device="${id}"]`)) await sleep(50);
+      console.log(`SILENT ${id}`);
+      continue;
+    }
+    if (line.startsWith('COMMAND ')) {
+      // The command form: device and command, then its answer.
+      const [, device, ...cmd] = line.split(' ');
+      const sel = doc.querySelector('#command select');
+      while (![...sel.options].some((o) => o.value === device)) await sleep(50);
+      sel.value = device;
+      doc.querySelector('#command input[name=command]').value = cmd.join(' ');
+      doc.getElementById('command').dispatchEvent(new dom.window.Event('submit', { cancelable: true }));
+      while (!doc.getElementById('commandresult').textContent) await sleep(50);
+      console.log(`COMMANDED ${doc.getElementById('commandresult').textContent}`);
+      continue;
+    }
     if (line.startsWith('ACK ')) {
       // The alert's ack button, as a person clicks it; done once its row is gone.
       const id = line.slice(4);

@@ -426,3 +426,44 @@ async fn the_dashboard_searches_messages_and_shows_a_timeline() {
     );
     t.gw.shutdown().await;
 }
+
+/// Devices from the page: a device past its heartbeat is highlighted as silent, and a command
+/// sent with the form is queued for it.
+#[tokio::test]
+async fn the_dashboard_highlights_a_silent_device_and_sends_a_command() {
+    if !interop::enabled("the_dashboard_highlights_a_silent_device_and_sends_a_command") {
+        return;
+    }
+    interop::require_jsdom();
+    let t = TestGateway::start(json!({"delivery_delay": "50ms"})).await;
+    create(
+        &t,
+        "/v1/devices",
+        json!({"id": "pump-3", "number": PUMP, "heartbeat": "1s"}),
+    )
+    .await;
+    create(
+        &t,
+        "/v1/devices",
+        json!({"id": "meter-9", "number": "+4915199990009"}),
+    )
+    .await;
+    let mut page = Peer::spawn(
+        "node",
+        &[
+            "dashboard/live.js".to_owned(),
+            t.base.clone(),
+            t.api.key.clone(),
+        ],
+    );
+    page.expect("READY").await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    page.say("SILENT pump-3").await;
+    page.expect("SILENT ").await;
+    page.say("COMMAND meter-9 STATUS").await;
+    let answer = page.expect("COMMANDED ").await;
+    assert!(answer.starts_with("COMMANDED command "), "{answer}");
+    let (_, cmds) = t.call("GET", "/v1/devices/meter-9/commands", None).await;
+    assert!(cmds.to_string().contains("STATUS"), "{cmds}");
+    t.gw.shutdown().await;
+}
