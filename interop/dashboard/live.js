@@ -5,7 +5,7 @@
 // Interop peer: the dashboard in jsdom with a minimal EventSource (jsdom has none) over node's
 // fetch, as a browser would run it: signs in through the form, waits until the page says it
 // is live on the stream, prints `READY`, then waits for a line `EXPECT <text>` on stdin and
-// prints `SEEN <ms>` once the messages table shows a row with that text and status
+// prints `SEEN <ms> <stream|polling>` once the messages table shows a row with that text and status
 // `delivered` (no reload: with the stream up the page polls only every 30 s).
 // Usage: node live.js <base http://127.0.0.1:PORT> <api key>
 'use strict';
@@ -153,7 +153,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
       if (hit) break;
       await sleep(50);
     }
-    console.log(`SEEN ${Date.now() - t0}`);
+    console.log(`SEEN ${Date.now() - t0} ${state().startsWith('live · stream') ? 'stream' : 'polling'}`);
     dom.window.close();
     process.exit(0);
   }

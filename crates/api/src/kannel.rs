@@ -222,12 +222,6 @@ fn decode_text(raw: &[u8], charset: Option<&str>) -> Result<String, String> {
     }
 }
 
-/// A receiver as Kannel users write it: `+49…`, `0049…` or `49…` (a `+` sent unescaped in a
-/// query arrives as a space, which separates receivers, so the digits alone are common).
-fn receiver(n: &str) -> String {
-    smsgate_core::number::assume_international(n)
-}
-
 async fn sendsms(k: &Kannel, p: Params) -> Response {
     let (user, pass) = (p.text("username"), p.text("password"));
     let Some(u) = k.users.iter().find(|u| {
@@ -242,7 +236,12 @@ async fn sendsms(k: &Kannel, p: Params) -> Response {
     let Some(to) = p.text("to") else {
         return answer(StatusCode::BAD_REQUEST, "Missing receiver number, rejected");
     };
-    let receivers: Vec<String> = to.split_whitespace().map(receiver).collect();
+    // `+49…`, `0049…` or `49…`: an unescaped `+` arrives as a space, which separates
+    // receivers, so the digits alone are common.
+    let receivers: Vec<String> = to
+        .split_whitespace()
+        .map(smsgate_core::number::assume_international)
+        .collect();
     if receivers.is_empty() {
         return answer(
             StatusCode::BAD_REQUEST,
@@ -419,9 +418,11 @@ mod tests {
         assert!(decode_text(&p[1].1, None).is_err(), "not UTF-8");
         assert_eq!(p[2], ("x".to_owned(), Vec::new()));
         let to = String::from_utf8(p[0].1.clone()).unwrap();
-        let r: Vec<String> = to.split_whitespace().map(receiver).collect();
+        let r: Vec<String> = to
+            .split_whitespace()
+            .map(smsgate_core::number::assume_international)
+            .collect();
         assert_eq!(r, ["+4915112345678", "+4915112345679"]);
-        assert_eq!(receiver("4915112345678"), "+4915112345678");
         assert_eq!(unescape(b"100%"), b"100%");
         assert_eq!(
             decode_text(&[0x00, 0x41, 0x04, 0x10], Some("UTF-16BE")).unwrap(),

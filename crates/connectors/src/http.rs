@@ -584,12 +584,7 @@ impl HttpDlr for HttpConnector {
     }
 }
 
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}://***@{}", &url[..s], &url[at + 1..]),
-        _ => url.split('?').next().unwrap_or(url).to_owned(),
-    }
-}
+use smsgate_core::outbound::redact_url as redact;
 
 #[cfg(test)]
 mod tests {

@@ -84,7 +84,7 @@ async fn forward(name: String, mut rx: mpsc::Receiver<ModemEvent>, events: Conne
                 // 8-bit data stays octets (as hex), with the sender's header elements.
                 let (text, binary) = match binary {
                     Some(b) => (
-                        smsgate_sms::hex::encode(&b.octets).to_ascii_lowercase(),
+                        smsgate_core::message::Binary::hex(&b.octets),
                         Some(smsgate_core::message::Binary {
                             data_coding: b.data_coding,
                             udh: b.elements,
@@ -171,12 +171,7 @@ impl Connector for ModemConnector {
         });
         let binary = match &sms.binary {
             Some(b) => {
-                let parsed = smsgate_core::message::Binary::payload(&sms.text).and_then(|p| {
-                    smsgate_core::intake::prepare::binary_elements(&b.udh)
-                        .ok()
-                        .map(|e| (p, e))
-                });
-                let Some((payload, elements)) = parsed else {
+                let Ok((payload, elements)) = b.decode(&sms.text) else {
                     return SubmitOutcome::Rejected(SubmitError::new(
                         SubmitErrorKind::Permanent,
                         "invalid_binary",

@@ -214,6 +214,24 @@ impl Binary {
     pub fn payload(text: &str) -> Option<Vec<u8>> {
         smsgate_sms::hex::decode(text).ok()
     }
+
+    /// What a connector sends for a binary message whose `text` is `hex`: the payload and
+    /// the header elements, or why the stored message does not parse.
+    pub fn decode(
+        &self,
+        hex: &str,
+    ) -> Result<(Vec<u8>, Vec<smsgate_sms::udh::InformationElement>), crate::intake::Rejection>
+    {
+        let payload = Self::payload(hex).ok_or_else(|| {
+            crate::intake::Rejection::new("invalid_binary", "the binary payload is not hex")
+        })?;
+        Ok((payload, crate::intake::prepare::binary_elements(&self.udh)?))
+    }
+
+    /// Octets as the text of a binary message holds them: lower-case hex.
+    pub fn hex(octets: &[u8]) -> String {
+        hex::encode(octets)
+    }
 }
 
 /// A message as validated at the edge, before the store gives it a place in the queue.

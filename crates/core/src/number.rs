@@ -203,6 +203,15 @@ impl fmt::Display for SenderId {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn digits_without_a_plus_are_taken_as_international() {
+        assert_eq!(assume_international("4915112345678"), "+4915112345678");
+        assert_eq!(assume_international("004915112345678"), "+4915112345678");
+        assert_eq!(assume_international("+4915112345678"), "+4915112345678");
+        assert_eq!(assume_international("12ab"), "12ab");
+    }
+
     use super::*;
 
     #[test]

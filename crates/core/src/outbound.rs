@@ -66,6 +66,16 @@ impl Cidr {
     }
 }
 
+/// A URL as logs and status views may show it: credentials (`user:pass@`) masked and the
+/// query (which may carry a password, as Kannel's does) cut.
+pub fn redact_url(url: &str) -> String {
+    let url = url.split('?').next().unwrap_or(url);
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***@{}", &url[..s], &url[at + 1..]),
+        _ => url.to_owned(),
+    }
+}
+
 /// Parses a list of networks (config or API input); the error names the bad entry.
 pub fn parse_networks<S: AsRef<str>>(list: &[S]) -> Result<Vec<Cidr>, String> {
     list.iter().map(|s| Cidr::parse(s.as_ref())).collect()

@@ -102,7 +102,7 @@ pub fn build(
     // elements of its first part.
     let (text, binary) = match (all_binary, complete.binary) {
         (true, Some(octets)) => (
-            smsgate_sms::hex::encode(&octets).to_ascii_lowercase(),
+            smsgate_core::message::Binary::hex(&octets),
             Some(smsgate_core::message::Binary {
                 data_coding: if first.data_coding == 2 {
                     4

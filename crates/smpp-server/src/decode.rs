@@ -138,7 +138,7 @@ impl Incoming {
     pub fn binary(&self) -> Option<(String, smsgate_core::message::Binary)> {
         self.is_binary().then(|| {
             (
-                smsgate_sms::hex::encode(&self.user_data.payload).to_ascii_lowercase(),
+                smsgate_core::message::Binary::hex(&self.user_data.payload),
                 smsgate_core::message::Binary {
                     // 2 (8-bit without a class) travels as 4, its SMPP 3.4 equivalent.
                     data_coding: if self.data_coding == 2 {

@@ -145,8 +145,7 @@ pub fn inbound(message: &InboundMessage, reference: u16) -> Vec<DeliverSm> {
     // 8-bit data goes to the client as 8-bit data: the octets, the sender's header elements,
     // its data coding.
     let binary = message.binary.as_ref().and_then(|b| {
-        let octets = smsgate_core::message::Binary::payload(&message.text)?;
-        let elements = smsgate_core::intake::prepare::binary_elements(&b.udh).ok()?;
+        let (octets, elements) = b.decode(&message.text).ok()?;
         let seg = smsgate_sms::segment_binary_with(&octets, &elements, &opts).ok()?;
         Some((seg, b.data_coding))
     });

@@ -84,13 +84,7 @@ pub enum SendError {
     Temporary(String),
 }
 
-/// The URL with its password replaced, for logs and errors.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}://***@{}", &url[..s], &url[at + 1..]),
-        _ => url.to_owned(),
-    }
-}
+use smsgate_core::outbound::redact_url as redact;
 
 #[cfg(test)]
 mod tests {

@@ -275,7 +275,7 @@ async fn read_line<R: AsyncBufRead + Unpin>(r: &mut R, out: &mut Vec<u8>) -> Res
         if buf.is_empty() {
             return Err(LineError::Closed);
         }
-        let (take, done) = match memchr(b'\n', buf) {
+        let (take, done) = match buf.iter().position(|c| *c == b'\n') {
             Some(i) => (i + 1, true),
             None => (buf.len(), false),
         };
@@ -295,10 +295,6 @@ async fn read_line<R: AsyncBufRead + Unpin>(r: &mut R, out: &mut Vec<u8>) -> Res
             };
         }
     }
-}
-
-fn memchr(b: u8, s: &[u8]) -> Option<usize> {
-    s.iter().position(|c| *c == b)
 }
 
 enum DataError {

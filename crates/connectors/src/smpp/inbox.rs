@@ -215,7 +215,7 @@ impl<A> Inbox<A> {
         // 8-bit data stays octets (as hex), with the sender's header elements.
         let (text, binary) = match done.binary {
             Some(octets) => (
-                smsgate_sms::hex::encode(&octets).to_ascii_lowercase(),
+                smsgate_core::message::Binary::hex(&octets),
                 Some(smsgate_core::message::Binary {
                     data_coding: 0x04,
                     udh: done.elements,

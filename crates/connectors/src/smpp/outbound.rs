@@ -54,9 +54,8 @@ pub fn build(
     // Binary: the payload byte for byte, the sender's header elements in every part.
     let seg = match &sms.binary {
         Some(b) => {
-            let payload = smsgate_core::message::Binary::payload(&sms.text)
-                .ok_or_else(|| BuildError::Encoding("the binary payload is not hex".into()))?;
-            let elements = smsgate_core::intake::prepare::binary_elements(&b.udh)
+            let (payload, elements) = b
+                .decode(&sms.text)
                 .map_err(|e| BuildError::Encoding(e.message))?;
             smsgate_sms::segment_binary_with(&payload, &elements, &opts)
         }

@@ -137,7 +137,7 @@ fn binary_of(m: &SendMessage, data: &str) -> Result<(String, crate::message::Bin
         ));
     }
     Ok((
-        hex::encode(&payload),
+        crate::message::Binary::hex(&payload),
         crate::message::Binary { data_coding, udh },
     ))
 }

@@ -12,6 +12,21 @@ use smsgate_testkit::interop::{self, Peer};
 
 const PUMP: &str = "+4915100000003";
 
+/// The dashboard in jsdom on the live stream (`interop/dashboard/live.js`), signed in with
+/// the test's key and `READY`.
+async fn live_page(t: &TestGateway) -> Peer {
+    let mut page = Peer::spawn(
+        "node",
+        &[
+            "dashboard/live.js".to_owned(),
+            t.base.clone(),
+            t.api.key.clone(),
+        ],
+    );
+    page.expect("READY").await;
+    page
+}
+
 async fn create(t: &TestGateway, path: &str, body: Value) {
     let (s, v) = t.call("POST", path, Some(body)).await;
     assert_eq!(s, 201, "{path}: {v}");
@@ -306,21 +321,15 @@ async fn the_dashboard_shows_a_new_message_from_the_stream_without_reload() {
     }
     interop::require_jsdom();
     let t = TestGateway::start(json!({"delivery_delay": "100ms"})).await;
-    let mut page = Peer::spawn(
-        "node",
-        &[
-            "dashboard/live.js".to_owned(),
-            t.base.clone(),
-            t.api.key.clone(),
-        ],
-    );
-    page.expect("READY").await;
+    let mut page = live_page(&t).await;
     let id = t
         .send(json!({"to": "+4915112345678", "text": "live from the stream"}))
         .await;
     page.say("EXPECT live from the stream").await;
     let seen = page.expect("SEEN ").await;
-    let ms: u64 = seen[5..].parse().unwrap();
+    let (ms, how) = seen[5..].split_once(' ').unwrap();
+    let ms: u64 = ms.parse().unwrap();
+    assert_eq!(how, "stream", "the page fell back to polling: {seen}");
     assert!(
         ms < 10_000,
         "took {ms} ms: the stream did not drive the page"
@@ -357,15 +366,7 @@ async fn the_dashboard_estimates_a_text_and_acknowledges_an_alert() {
         json!({"id": "hot", "condition": "T > 80", "group": "oncall", "severity": "critical"}),
     )
     .await;
-    let mut page = Peer::spawn(
-        "node",
-        &[
-            "dashboard/live.js".to_owned(),
-            t.base.clone(),
-            t.api.key.clone(),
-        ],
-    );
-    page.expect("READY").await;
+    let mut page = live_page(&t).await;
     page.say("ESTIMATE Grüße 😀").await;
     let shown = page.expect("ESTIMATED ").await;
     assert_eq!(shown, "ESTIMATED ucs2 · 1 part(s) · 62 left", "{shown}");
@@ -409,15 +410,7 @@ async fn the_dashboard_searches_messages_and_shows_a_timeline() {
         .await;
     t.wait_status(&a, "delivered").await;
     t.wait_status(&b, "delivered").await;
-    let mut page = Peer::spawn(
-        "node",
-        &[
-            "dashboard/live.js".to_owned(),
-            t.base.clone(),
-            t.api.key.clone(),
-        ],
-    );
-    page.expect("READY").await;
+    let mut page = live_page(&t).await;
     page.say("SEARCH +4915112345679").await;
     assert_eq!(page.expect("SEARCHED ").await, "SEARCHED 1");
     page.say("TIMELINE for the second phone").await;
@@ -449,15 +442,7 @@ async fn the_dashboard_highlights_a_silent_device_and_sends_a_command() {
         json!({"id": "meter-9", "number": "+4915199990009"}),
     )
     .await;
-    let mut page = Peer::spawn(
-        "node",
-        &[
-            "dashboard/live.js".to_owned(),
-            t.base.clone(),
-            t.api.key.clone(),
-        ],
-    );
-    page.expect("READY").await;
+    let mut page = live_page(&t).await;
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     page.say("SILENT pump-3").await;
     page.expect("SILENT ").await;

@@ -94,21 +94,6 @@ fn queued_ids(line: &str) -> Vec<String> {
         .collect()
 }
 
-async fn wait_status(t: &TestGateway, id: &str, status: &str) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        let (_, m) = t.call("GET", &format!("/v1/messages/{id}"), None).await;
-        if m["status"] == status {
-            return m;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{id} never reached {status}: {m}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 async fn message_count(t: &TestGateway) -> usize {
     let (_, page) = t.call("GET", "/v1/messages?limit=100", None).await;
     page["data"].as_array().unwrap().len()
@@ -173,7 +158,7 @@ async fn an_authenticated_mail_over_starttls_becomes_sms_and_the_answer_is_maile
     let ids = queued_ids(ok);
     assert_eq!(ids.len(), 2, "one SMS per recipient: {lines:?}");
     for id in &ids {
-        let m = wait_status(&t, id, "delivered").await;
+        let m = t.wait_status(id, "delivered").await;
         assert_eq!(
             m["text"], "Pump 3 pressure low: 1.2 bar",
             "signature cut: {m}"
@@ -374,7 +359,7 @@ async fn swaks_is_refused_as_an_open_relay_a_stranger_and_a_wrong_key_but_an_all
         .expect("250");
     let ids = queued_ids(line);
     assert_eq!(ids.len(), 1, "{line}");
-    let m = wait_status(&t, &ids[0], "delivered").await;
+    let m = t.wait_status(&ids[0], "delivered").await;
     assert_eq!(m["text"], "Bewegung im Kühlraum\nKamera 4", "{m}");
     // acme's, as the allow-list entry says: another tenant does not see it.
     let path = format!("/v1/messages/{}", ids[0]);
@@ -478,7 +463,7 @@ async fn a_mail_over_implicit_tls_that_fails_is_reported_to_its_sender() {
     .await;
     let ok = out.iter().find(|l| l.starts_with("OK 250")).expect("250");
     let id = queued_ids(ok).pop().unwrap();
-    let m = wait_status(&t, &id, "undelivered").await;
+    let m = t.wait_status(&id, "undelivered").await;
     assert_eq!(m["text"], "Tank 2 empty", "{m}");
     let mail: Value = serde_json::from_str(&sink.expect("MAIL ").await[5..]).unwrap();
     assert_eq!(mail["rcpt_tos"], json!(["plc@plant.example"]), "{mail}");

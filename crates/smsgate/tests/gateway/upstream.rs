@@ -8,8 +8,6 @@
 //!
 //! Run with `SMSGATE_INTEROP=1` (the Kannel one needs Kannel installed).
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 use sha2::Digest;
 use smsgate_testkit::TestGateway;
@@ -49,21 +47,6 @@ async fn send(t: &TestGateway, text: &str) -> String {
         .await;
     assert_eq!(status, 202, "{v}");
     v["id"].as_str().unwrap().to_owned()
-}
-
-async fn wait_status(t: &TestGateway, id: &str, status: &str) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let (_, m) = t.call("GET", &format!("/v1/messages/{id}"), None).await;
-        if m["status"] == status {
-            return m;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{id} never reached {status}: {m}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// The provider's message with `text`.
@@ -111,7 +94,7 @@ async fn the_twilio_preset_delivers_through_a_twilio_compatible_api_with_signed_
     )
     .await;
     let id = send(&t, "through twilio").await;
-    let m = wait_status(&t, &id, "delivered").await;
+    let m = t.wait_status(&id, "delivered").await;
     assert_eq!(m["connector"], "up", "{m}");
     let theirs = provider_message(&p, "through twilio").await;
     assert_eq!(theirs["to"], "+4915112345678");
@@ -150,7 +133,7 @@ async fn the_generic_preset_delivers_through_a_json_api_with_callbacks_as_receip
     )
     .await;
     let id = send(&t, "through \"generic\" JSON").await;
-    wait_status(&t, &id, "delivered").await;
+    t.wait_status(&id, "delivered").await;
     let theirs = provider_message(&p, "through \"generic\" JSON").await;
     assert_eq!(theirs["status"], "delivered");
     // A report without the token is refused.
@@ -180,7 +163,7 @@ async fn the_generic_preset_delivers_through_a_json_api_with_callbacks_as_receip
         )
         .await;
     assert_eq!(status, 202, "{v}");
-    let m = wait_status(&t, v["id"].as_str().unwrap(), "failed").await;
+    let m = t.wait_status(v["id"].as_str().unwrap(), "failed").await;
     assert_eq!(m["error_code"], "http_422", "{m}");
     assert!(
         m["error_message"].as_str().unwrap().contains("opted_out"),
@@ -207,7 +190,7 @@ async fn the_kannel_preset_delivers_through_debians_kannel_with_dlr_url_receipts
     )
     .await;
     let id = send(&t, "through Kannel").await;
-    let m = wait_status(&t, &id, "delivered").await;
+    let m = t.wait_status(&id, "delivered").await;
     assert_eq!(m["connector"], "up", "{m}");
     drop(procs);
     t.gw.shutdown().await;

@@ -246,23 +246,7 @@ impl SimModem {
                 ..SegmentOptions::default()
             },
         )?;
-        let timestamp = self.timestamp(now);
-        for part in &m.parts {
-            let d = SmsDeliver {
-                more_messages_to_send: false,
-                loop_prevention: false,
-                status_report_indication: false,
-                reply_path: false,
-                originator: Address::parse(from),
-                protocol_identifier: 0,
-                dcs: Dcs::new(part.encoding, None)?,
-                timestamp,
-                user_data: smsgate_sms::UserData::from_part(part),
-            };
-            self.network.push_back(d.encode()?);
-        }
-        self.flush_network(now);
-        Ok(m.parts.len())
+        self.deliver_parts(from, &m, now)
     }
 
     /// A device sends 8-bit data with its own header elements (ports, …): split like a
@@ -284,6 +268,17 @@ impl SimModem {
                 ..SegmentOptions::default()
             },
         )?;
+        self.deliver_parts(from, &m, now)
+    }
+
+    /// Hands each part of a segmented message from `from` over as an SMS-DELIVER, as the
+    /// network would.
+    fn deliver_parts(
+        &mut self,
+        from: &str,
+        m: &smsgate_sms::Segmented,
+        now: Instant,
+    ) -> Result<usize, smsgate_sms::EncodeError> {
         let timestamp = self.timestamp(now);
         for part in &m.parts {
             let d = SmsDeliver {
